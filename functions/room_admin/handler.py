@@ -1,0 +1,70 @@
+"""room_admin: the platform backend's administration (admin scope): members, ending rooms, templates."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+
+from rooms.access import require_admin
+from rooms.catalog import list_templates, put_template
+from rooms.clock import utcnow
+from rooms.http import build_resolver, current_caller
+from rooms.lifecycle import end_room
+from rooms.membership import grant_membership, revoke_membership
+from rooms.models import EndRoomResponse, GrantMemberRequest, MemberView, TemplateIn, TemplateList, TemplateView
+from rooms.observability import logger, metrics, tracer
+
+app = build_resolver()
+
+
+@app.put("/rooms/<room_id>/members/<user_id>", summary="Grant membership (role, display name)", tags=["admin"])
+def put_member(
+    room_id: str,
+    user_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$")],
+    request: Annotated[GrantMemberRequest, Body()],
+) -> Response[MemberView]:
+    caller = current_caller(app)
+    require_admin(caller)
+    member, created = grant_membership(room_id, user_id, request, caller=caller, now=utcnow())
+    return Response(status_code=201 if created else 200, content_type="application/json",
+                    body=member.model_dump(mode="json"))
+
+
+@app.delete("/rooms/<room_id>/members/<user_id>", summary="Revoke membership: tokens revoked, removed from LiveKit",
+            tags=["admin"])
+def delete_member(room_id: str, user_id: str) -> MemberView:
+    caller = current_caller(app)
+    require_admin(caller)
+    return revoke_membership(room_id, user_id, caller=caller, now=utcnow())
+
+
+@app.delete("/rooms/<room_id>", summary="End the room now", tags=["admin"])
+def delete_room(room_id: str) -> EndRoomResponse:
+    caller = current_caller(app)
+    require_admin(caller)
+    room, changed = end_room(room_id, caller=caller, now=utcnow())
+    return EndRoomResponse(room=room, changed=changed)
+
+
+@app.get("/templates", summary="Room templates (built-in, overridden, custom)", tags=["admin"])
+def get_templates() -> TemplateList:
+    require_admin(current_caller(app))
+    return list_templates()
+
+
+@app.put("/templates/<name>", summary="Override a built-in template or define a custom one", tags=["admin"])
+def put_template_route(
+    name: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,62}$")],
+    request: Annotated[TemplateIn, Body()],
+) -> TemplateView:
+    caller = current_caller(app)
+    require_admin(caller)
+    return put_template(name, request, actor=caller.user_id, now=utcnow())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    return app.resolve(event, context)

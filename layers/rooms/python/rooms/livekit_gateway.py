@@ -1,0 +1,148 @@
+"""The one module that talks to LiveKit (Twirp via ``livekit-api``).
+
+``livekit.api`` is imported lazily: it costs ~0.5 s (aiohttp + every protocol module) and most
+requests never call LiveKit. The client is async; this module gives the synchronous Lambda code a
+small blocking facade that keeps one event loop and one ``LiveKitAPI`` (with its HTTP keep-alive
+session) per thread, so warm invocations reuse connections. ``LiveKitAPI`` must be created inside a
+running loop (LIVEKIT.md), which is why it is built in ``_client()`` under ``run_until_complete``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from rooms.errors import UpstreamUnavailable
+from rooms.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    api_secret: str
+
+
+def livekit_credentials(settings: Settings | None = None) -> Credentials:
+    """API key and secret: from Secrets Manager (cached by Powertools) in AWS, else the environment."""
+    settings = settings or get_settings()
+    if settings.livekit_secret_arn:
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = parameters.get_secret(
+            settings.livekit_secret_arn, transform="json", max_age=settings.livekit_secret_max_age_seconds
+        )
+        return Credentials(api_key=secret["api_key"], api_secret=secret["api_secret"])
+    if not settings.livekit_api_key or not settings.livekit_api_secret:
+        raise RuntimeError("LiveKit credentials are not configured (LIVEKIT_SECRET_ARN or key/secret)")
+    return Credentials(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+
+
+class NotFoundInLiveKit(Exception):
+    """LiveKit answered not_found (room or participant gone): usually fine for cleanup calls."""
+
+
+_local = threading.local()
+
+
+def _run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run ``call(lkapi, api_module)`` on this thread's loop with this thread's client."""
+    from livekit import api
+
+    settings = get_settings()
+    creds = livekit_credentials(settings)
+    state = getattr(_local, "state", None)
+    key = (settings.livekit_url, creds.api_key, creds.api_secret)
+    if state is None or state[0] != key:
+        loop = asyncio.new_event_loop()
+
+        async def make_client() -> Any:
+            return api.LiveKitAPI(settings.livekit_url, creds.api_key, creds.api_secret)
+
+        state = (key, loop, loop.run_until_complete(make_client()))
+        _local.state = state
+    _, loop, client = state
+    try:
+        return loop.run_until_complete(call(client, api))
+    except api.ServerError as err:
+        if err.code == "not_found":
+            raise NotFoundInLiveKit(err.message) from err
+        if err.status >= 500 or err.status == 429:
+            raise UpstreamUnavailable(f"LiveKit is unavailable: {err.message}", code="livekit_unavailable") from err
+        raise
+    except OSError as err:  # aiohttp connection errors subclass OSError
+        raise UpstreamUnavailable(f"LiveKit is unreachable: {err}", code="livekit_unavailable") from err
+
+
+@dataclass(frozen=True)
+class LiveKitRoom:
+    name: str
+    sid: str
+    num_participants: int
+
+
+def ensure_room(
+    name: str,
+    *,
+    max_participants: int,
+    empty_timeout: int,
+    departure_timeout: int,
+    metadata: dict[str, Any],
+) -> LiveKitRoom:
+    """Create the LiveKit room (CreateRoom is create-or-update, so a repeat is harmless)."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.create_room(
+            api.CreateRoomRequest(
+                name=name,
+                max_participants=max_participants,
+                empty_timeout=empty_timeout,
+                departure_timeout=departure_timeout,
+                metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True),
+            )
+        )
+
+    room = _run(call)
+    return LiveKitRoom(name=room.name, sid=room.sid, num_participants=room.num_participants)
+
+
+def delete_room(name: str) -> bool:
+    """Delete the LiveKit room (disconnects everyone). False when it did not exist."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.delete_room(api.DeleteRoomRequest(room=name))
+
+    try:
+        _run(call)
+    except NotFoundInLiveKit:
+        return False
+    return True
+
+
+def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None = None) -> bool:
+    """Remove a participant; tokens with nbf before ``revoke_token_ts`` can no longer join.
+
+    False when the participant (or room) was not there.
+    """
+
+    async def call(lk: Any, api: Any) -> Any:
+        request = api.RoomParticipantIdentity(room=room, identity=identity)
+        if revoke_token_ts is not None:
+            request.revoke_token_ts = revoke_token_ts
+        return await lk.room.remove_participant(request)
+
+    try:
+        _run(call)
+    except NotFoundInLiveKit:
+        return False
+    return True
+
+
+def reset_for_tests() -> None:
+    """Forget this thread's client (e.g. after the test stack changed its URL)."""
+    _local.state = None

@@ -1,0 +1,161 @@
+"""The wire contract: request and response shapes of the HTTP API (SPEC "Wire contract")."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from rooms.templates import MemberRole, RecordingPolicy, RoomType, Template
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
+Identifier = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
+MAX_MEMBERS_AT_CREATE = 90  # members + host + room fit one DynamoDB transaction (100 items)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HostIn(_In):
+    user_id: str = Identifier
+    name: str | None = Field(None, max_length=200)
+
+
+class MemberIn(_In):
+    user_id: str = Identifier
+    name: str | None = Field(None, max_length=200)
+    role: MemberRole | None = Field(None, description="Defaults to the template's attendee role")
+
+
+class SipIn(_In):
+    enabled: bool = False
+    region: Literal["US", "UK", "AU"] = "US"
+
+
+class CreateRoomRequest(_In):
+    booking_id: str | None = Field(None, min_length=1, max_length=128, pattern=ID_PATTERN)
+    service_session_id: str | None = Field(None, min_length=1, max_length=128, pattern=ID_PATTERN)
+    service_type: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    room_type: RoomType | None = None
+    template: str | None = Field(None, min_length=1, max_length=63)
+    title: str | None = Field(None, max_length=200)
+    scheduled_start: AwareDatetime | None = None
+    scheduled_end: AwareDatetime | None = None
+    host: HostIn | None = None
+    members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE)
+    max_participants: int | None = Field(None, ge=2, le=10000)
+    recording: RecordingPolicy | None = None
+    waiting_room: bool | None = None
+    sip: SipIn | None = None
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_link(self) -> CreateRoomRequest:
+        if bool(self.booking_id) == bool(self.service_session_id):
+            raise ValueError("exactly one of booking_id or service_session_id is required")
+        if self.scheduled_start and self.scheduled_end and self.scheduled_end <= self.scheduled_start:
+            raise ValueError("scheduled_end must be after scheduled_start")
+        if self.scheduled_end and not self.scheduled_start:
+            raise ValueError("scheduled_end needs scheduled_start")
+        return self
+
+
+class RoomUrls(BaseModel):
+    room: str
+    booking: str | None = None
+    session: str | None = None
+
+
+class RoomView(BaseModel):
+    room_id: str
+    livekit_room: str
+    room_type: RoomType
+    template: str
+    status: Literal["scheduled", "open", "active", "ended", "cancelled", "expired"]
+    booking_id: str | None = None
+    service_session_id: str | None = None
+    service_type: str | None = None
+    title: str | None = None
+    max_participants: int
+    recording: RecordingPolicy
+    waiting_room: bool
+    scheduled_start: str | None = None
+    scheduled_end: str | None = None
+    created_at: str
+    opened_at: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    host_user_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    urls: RoomUrls
+
+
+class GrantMemberRequest(_In):
+    role: MemberRole | None = Field(None, description="Defaults to the room's attendee role")
+    name: str | None = Field(None, max_length=200)
+
+
+class MemberView(BaseModel):
+    room_id: str
+    user_id: str
+    role: MemberRole
+    name: str | None = None
+    status: Literal["active", "revoked"]
+    granted_at: str
+    revoked_at: str | None = None
+    admitted_at: str | None = None
+
+
+class TokenRequest(_In):
+    """Optional body of the token routes."""
+
+    name: str | None = Field(None, max_length=200, description="Display name; defaults to the member's")
+
+
+class TokenResponse(BaseModel):
+    token: str
+    server_url: str
+    identity: str
+    role: Literal["host", "participant", "viewer"]
+    expires_at: str
+    waiting: bool
+    room_id: str
+    livekit_room: str
+
+
+class TemplateIn(_In):
+    """Body of PUT /templates/{name}: every field of a template but its name (taken from the path)."""
+
+    room_type: RoomType
+    description: str = Field("", max_length=500)
+    max_participants: int = Field(ge=2, le=10000)
+    max_participants_limit: int = Field(ge=2, le=10000)
+    recording: RecordingPolicy = "none"
+    recording_consent_required: bool = False
+    waiting_room: bool = False
+    attendee_role: Literal["participant", "viewer"] = "participant"
+    empty_timeout_seconds: int | None = Field(None, ge=10, le=86400)
+    clients_can_access_recordings: bool = False
+    recording_downloads_enabled: bool = True
+
+
+class TemplateView(Template):
+    source: Literal["builtin", "override", "custom"]
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateView]
+
+
+class EndRoomResponse(BaseModel):
+    room: RoomView
+    changed: bool
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+

@@ -1,0 +1,54 @@
+"""One typed settings object, parsed once from the environment.
+
+Every knob of a deployment lives here; nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    table_name: str = Field("rooms", description="The single DynamoDB table")
+
+    # LiveKit: in AWS the key/secret come from Secrets Manager (LIVEKIT_SECRET_ARN, a JSON secret
+    # {"api_key", "api_secret"}); the plain variables are for the local stack only.
+    livekit_url: str = "http://127.0.0.1:7880"
+    livekit_client_url: str | None = Field(
+        None, description="URL handed to clients in token responses; defaults to LIVEKIT_URL as ws(s)://"
+    )
+    livekit_secret_arn: str | None = None
+    livekit_api_key: str | None = None
+    livekit_api_secret: SecretStr | None = None
+    livekit_secret_max_age_seconds: int = 300
+
+    token_ttl_seconds: int = Field(7200, ge=60, le=86400)
+    empty_timeout_seconds: int = Field(600, ge=10)
+    departure_timeout_seconds: int = Field(20, ge=0)
+    open_lead_minutes: int = Field(15, ge=0, description="LiveKit rooms open this long before start")
+    end_grace_minutes: int = Field(30, ge=0, description="Rooms end this long after scheduled end")
+
+    recordings_bucket: str | None = None
+    recordings_prefix: str = "recordings/"
+    event_bus_name: str = "default"
+
+    @property
+    def client_url(self) -> str:
+        if self.livekit_client_url:
+            return self.livekit_client_url
+        url = self.livekit_url
+        if url.startswith("https://"):
+            return "wss://" + url.removeprefix("https://")
+        if url.startswith("http://"):
+            return "ws://" + url.removeprefix("http://")
+        return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,56 @@
+"""The single DynamoDB table: the only door to the database.
+
+One table, keys ``pk``/``sk``; one sparse GSI ``gsi1`` (``gsi1pk``/``gsi1sk``); TTL attribute ``ttl``.
+Uniqueness is always enforced by conditional writes or transactions, never by a read-then-write or a
+GSI read; nothing here ever Scans.
+
+| entity            | pk                 | sk                                  | gsi1pk / gsi1sk                     | serves |
+|-------------------|--------------------|-------------------------------------|-------------------------------------|--------|
+| Room              | ROOM#{room_id}     | ROOM                                | DUE#{yyyy-mm-dd} / {due_at}#{room}  | get room; booking/session lookup is a GetItem because room_id = uuid5(booking or session id); sweeper finds due rooms |
+| Member            | ROOM#{room_id}     | MEMBER#{user_id}                    | -                                   | room + caller's membership in one BatchGetItem; list members (Query begins_with MEMBER#) |
+| JoinTokenRecord   | ROOM#{room_id}     | TOKEN#{user_id}#{issued_at}#{jti}   | -                                   | a member's token history (Query begins_with TOKEN#{user}#); TTL after expiry |
+| TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
+
+The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
+typed items of several entities.
+"""
+
+from rooms.store.rooms import (
+    JoinTokenRecord,
+    Member,
+    RoomItem,
+    TemplateOverride,
+    create_room_with_members,
+    end_room,
+    get_room,
+    get_room_and_member,
+    list_members,
+    list_template_overrides,
+    get_template_override,
+    put_member,
+    put_template_override,
+    record_issued_token,
+    revoke_member,
+)
+from rooms.store.table import TableItem, bind, create_table
+
+__all__ = [
+    "JoinTokenRecord",
+    "Member",
+    "RoomItem",
+    "TableItem",
+    "TemplateOverride",
+    "bind",
+    "create_room_with_members",
+    "create_table",
+    "end_room",
+    "get_room",
+    "get_room_and_member",
+    "get_template_override",
+    "list_members",
+    "list_template_overrides",
+    "put_member",
+    "put_template_override",
+    "record_issued_token",
+    "revoke_member",
+]

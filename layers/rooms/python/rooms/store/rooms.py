@@ -1,0 +1,355 @@
+"""Rooms, members, join-token records and template overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from rooms.store.table import TableItem, bind
+
+LIVE_STATUSES = ("scheduled", "open", "active")
+
+
+def room_pk(room_id: str) -> str:
+    return f"ROOM#{room_id}"
+
+
+def member_sk(user_id: str) -> str:
+    return f"MEMBER#{user_id}"
+
+
+class RoomItem(TableItem, discriminator="room"):
+    room_id = UnicodeAttribute()
+    booking_id = UnicodeAttribute(null=True)
+    service_session_id = UnicodeAttribute(null=True)
+    service_type = UnicodeAttribute(null=True)
+    room_type = UnicodeAttribute()
+    template = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    max_participants = NumberAttribute()
+    recording = UnicodeAttribute()
+    recording_consent_required = BooleanAttribute(default=False)
+    clients_can_access_recordings = BooleanAttribute(default=False)
+    recording_downloads_enabled = BooleanAttribute(default=True)
+    waiting_room = BooleanAttribute(default=False)
+    attendee_role = UnicodeAttribute(default="participant")
+    empty_timeout_seconds = NumberAttribute()
+    scheduled_start = UnicodeAttribute(null=True)
+    scheduled_end = UnicodeAttribute(null=True)
+    host_user_id = UnicodeAttribute(null=True)
+    metadata = MapAttribute(null=True)
+    sip = MapAttribute(null=True)
+    livekit_room = UnicodeAttribute()
+    livekit_sid = UnicodeAttribute(null=True)
+    livekit_created_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    opened_at = UnicodeAttribute(null=True)
+    started_at = UnicodeAttribute(null=True)
+    ended_at = UnicodeAttribute(null=True)
+    ended_by = UnicodeAttribute(null=True)
+    end_reason = UnicodeAttribute(null=True)
+
+    @classmethod
+    def key(cls, room_id: str) -> tuple[str, str]:
+        return room_pk(room_id), "ROOM"
+
+
+class Member(TableItem, discriminator="member"):
+    room_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")  # active | revoked
+    granted_at = UnicodeAttribute()
+    granted_by = UnicodeAttribute(null=True)
+    revoked_at = UnicodeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
+    admitted_at = UnicodeAttribute(null=True)
+    admitted_by = UnicodeAttribute(null=True)
+    # The one live join token of this member (a new one supersedes it).
+    token_jti = UnicodeAttribute(null=True)
+    token_sk = UnicodeAttribute(null=True)
+    token_issued_at = UnicodeAttribute(null=True)
+    token_expires_at = UnicodeAttribute(null=True)
+
+    @classmethod
+    def key(cls, room_id: str, user_id: str) -> tuple[str, str]:
+        return room_pk(room_id), member_sk(user_id)
+
+
+class JoinTokenRecord(TableItem, discriminator="token"):
+    room_id = UnicodeAttribute()
+    jti = UnicodeAttribute()
+    identity = UnicodeAttribute()
+    role = UnicodeAttribute()
+    waiting = BooleanAttribute(default=False)
+    issued_at = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+    superseded_at = UnicodeAttribute(null=True)
+    superseded_by = UnicodeAttribute(null=True)
+    revoked_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def sort_key(user_id: str, issued_at: str, jti: str) -> str:
+        return f"TOKEN#{user_id}#{issued_at}#{jti}"
+
+
+class TemplateOverride(TableItem, discriminator="template"):
+    name = UnicodeAttribute()
+    body = MapAttribute()
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute(null=True)
+
+
+def _cancellation_code(err: TransactWriteError, index: int) -> str | None:
+    reasons = err.cancellation_reasons or []
+    if index < len(reasons) and reasons[index] is not None:
+        return reasons[index].code
+    return None
+
+
+# --- rooms -------------------------------------------------------------------------------------------
+
+
+def get_room(room_id: str, *, consistent: bool = False) -> RoomItem | None:
+    bind()
+    try:
+        return RoomItem.get(*RoomItem.key(room_id), consistent_read=consistent)
+    except RoomItem.DoesNotExist:
+        return None
+
+
+def create_room_with_members(room: RoomItem, members: Iterable[Member]) -> tuple[RoomItem, bool]:
+    """Write a new room and its first members atomically.
+
+    Returns ``(room, True)`` when created, or ``(existing_room, False)`` when a room with this id
+    (i.e. for this booking or session occurrence) already exists: the conditional put is what makes
+    two concurrent creates give one room.
+    """
+    bind()
+    try:
+        with TransactWrite(connection=RoomItem._get_connection().connection) as tx:
+            tx.save(room, condition=RoomItem.pk.does_not_exist(), return_values="ALL_OLD")
+            for member in members:
+                tx.save(member)
+    except TransactWriteError as err:
+        if _cancellation_code(err, 0) != "ConditionalCheckFailed":
+            raise
+        reasons = err.cancellation_reasons or []
+        raw = reasons[0].raw_item if reasons and reasons[0] else None
+        existing = RoomItem.from_raw_data(raw) if raw else get_room(room.room_id, consistent=True)
+        assert existing is not None  # the condition failed because it exists
+        return existing, False
+    return room, True
+
+
+def end_room(room_id: str, *, now: str, actor: str | None, reason: str) -> tuple[RoomItem | None, bool]:
+    """Move a live room to ``ended``. Returns (room, changed); changed is False if it had already ended."""
+    bind()
+    room = RoomItem(*RoomItem.key(room_id))
+    try:
+        room.update(
+            actions=[
+                RoomItem.status.set("ended"),
+                RoomItem.ended_at.set(now),
+                RoomItem.ended_by.set(actor),
+                RoomItem.end_reason.set(reason),
+                RoomItem.updated_at.set(now),
+                RoomItem.gsi1pk.remove(),
+                RoomItem.gsi1sk.remove(),
+            ],
+            condition=RoomItem.status.is_in(*LIVE_STATUSES),
+        )
+        return room, True
+    except UpdateError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return get_room(room_id, consistent=True), False
+
+
+# --- members -----------------------------------------------------------------------------------------
+
+
+def get_room_and_member(room_id: str, user_id: str) -> tuple[RoomItem | None, Member | None]:
+    """The room and one member in a single BatchGetItem round trip."""
+    bind()
+    room: RoomItem | None = None
+    member: Member | None = None
+    for item in TableItem.batch_get([RoomItem.key(room_id), Member.key(room_id, user_id)]):
+        if isinstance(item, RoomItem):
+            room = item
+        elif isinstance(item, Member):
+            member = item
+    return room, member
+
+
+def list_members(room_id: str) -> list[Member]:
+    bind()
+    return list(
+        Member.query(room_pk(room_id), Member.sk.startswith("MEMBER#"), consistent_read=True)
+    )
+
+
+def put_member(
+    room_id: str, user_id: str, *, role: str, name: str | None, now: str, actor: str | None
+) -> tuple[Member, bool]:
+    """Grant (or re-grant) membership on a live room, atomically with a check of the room's status.
+
+    Returns (member, created). Raises LookupError("room") when the room is missing or not live; the
+    caller reads the room to tell which.
+    """
+    bind()
+    member = Member(*Member.key(room_id, user_id))
+    actions = [
+        Member.room_id.set(room_id),
+        Member.user_id.set(user_id),
+        Member.role.set(role),
+        Member.status.set("active"),
+        Member.granted_at.set(Member.granted_at | now),
+        Member.granted_by.set(actor),
+        Member.revoked_at.remove(),
+        Member.revoked_by.remove(),
+        Member.kind.set(Member),
+    ]
+    if name is not None:
+        actions.append(Member.name.set(name))
+    try:
+        with TransactWrite(connection=Member._get_connection().connection) as tx:
+            tx.condition_check(
+                RoomItem, *RoomItem.key(room_id), condition=RoomItem.status.is_in(*LIVE_STATUSES)
+            )
+            tx.update(member, actions=actions)
+    except TransactWriteError as err:
+        if _cancellation_code(err, 0) == "ConditionalCheckFailed":
+            raise LookupError("room") from err
+        raise
+    stored = Member.get(*Member.key(room_id, user_id), consistent_read=True)
+    return stored, stored.granted_at == now
+
+
+def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None) -> Member | None:
+    """Revoke a membership and the member's live token. Returns the member as it was, or None."""
+    bind()
+    member = Member(*Member.key(room_id, user_id))
+    try:
+        member.update(
+            actions=[
+                Member.status.set("revoked"),
+                Member.revoked_at.set(now),
+                Member.revoked_by.set(actor),
+                Member.admitted_at.remove(),
+            ],
+            condition=Member.pk.exists(),
+        )
+    except UpdateError as err:
+        if err.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    if member.token_sk:
+        record = JoinTokenRecord(room_pk(room_id), member.token_sk)
+        try:
+            record.update(
+                actions=[JoinTokenRecord.revoked_at.set(now)],
+                condition=JoinTokenRecord.pk.exists() & JoinTokenRecord.revoked_at.does_not_exist(),
+            )
+        except UpdateError as err:
+            if err.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    return member
+
+
+# --- join tokens ---------------------------------------------------------------------------------------
+
+
+def record_issued_token(
+    *,
+    room: RoomItem,
+    member: Member,
+    record: JoinTokenRecord,
+    room_updates: list | None = None,
+    room_condition: Condition | None = None,
+) -> bool:
+    """Make ``record`` the member's one live token, in one transaction.
+
+    The member update is conditioned on the membership still being active (a concurrent revoke wins)
+    and on the live token being the one we read (two concurrent issues: one wins, the other retries).
+    The previous token record is marked superseded. ``room_updates`` ride along (e.g. the LiveKit room
+    just created). Returns False when the member's token changed under us.
+    Raises PermissionError when the membership was revoked meanwhile.
+    """
+    bind()
+    previous_sk = member.token_sk
+    member_condition = Member.status == "active"
+    if previous_sk:
+        member_condition &= Member.token_sk == previous_sk
+    else:
+        member_condition &= Member.token_sk.does_not_exist()
+    try:
+        with TransactWrite(connection=Member._get_connection().connection) as tx:
+            tx.save(record, condition=JoinTokenRecord.pk.does_not_exist())
+            if previous_sk:
+                tx.update(
+                    JoinTokenRecord(member.pk, previous_sk),
+                    actions=[
+                        JoinTokenRecord.superseded_at.set(record.issued_at),
+                        JoinTokenRecord.superseded_by.set(record.jti),
+                    ],
+                    condition=JoinTokenRecord.pk.exists(),
+                )
+            tx.update(
+                member,
+                actions=[
+                    Member.token_jti.set(record.jti),
+                    Member.token_sk.set(record.sk),
+                    Member.token_issued_at.set(record.issued_at),
+                    Member.token_expires_at.set(record.expires_at),
+                ],
+                condition=member_condition,
+            )
+            if room_updates:
+                tx.update(room, actions=room_updates, condition=room_condition)
+    except TransactWriteError as err:
+        reasons = err.cancellation_reasons or []
+        codes = [r.code if r else None for r in reasons]
+        if "ConditionalCheckFailed" not in codes:
+            raise
+        fresh = Member.get(member.pk, member.sk, consistent_read=True)
+        if fresh.status != "active":
+            raise PermissionError("membership revoked") from err
+        return False
+    return True
+
+
+# --- templates -----------------------------------------------------------------------------------------
+
+
+def get_template_override(name: str) -> TemplateOverride | None:
+    bind()
+    try:
+        return TemplateOverride.get("TEMPLATE", name)
+    except TemplateOverride.DoesNotExist:
+        return None
+
+
+def list_template_overrides() -> list[TemplateOverride]:
+    bind()
+    return list(TemplateOverride.query("TEMPLATE"))
+
+
+def put_template_override(name: str, body: dict, *, now: str, actor: str | None) -> TemplateOverride:
+    bind()
+    item = TemplateOverride("TEMPLATE", name, name=name, body=body, updated_at=now, updated_by=actor)
+    item.save()
+    return item

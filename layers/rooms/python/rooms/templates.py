@@ -1,0 +1,120 @@
+"""Room templates: built-in defaults, per-deployment overrides, and the service-type mapping.
+
+A template fixes what a room of a kind may do; a create request may narrow it (fewer participants,
+another recording policy) but never exceed its ceiling.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RoomType = Literal["individual", "workshop", "course", "webinar", "broadcast"]
+RecordingPolicy = Literal["none", "optional", "automatic", "compliance"]
+MemberRole = Literal["host", "participant", "viewer"]
+
+ROOM_TYPES: tuple[str, ...] = ("individual", "workshop", "course", "webinar", "broadcast")
+
+
+class Template(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    room_type: RoomType
+    description: str = ""
+    max_participants: int = Field(ge=2, le=10000, description="Default when the request gives none")
+    max_participants_limit: int = Field(ge=2, le=10000, description="Ceiling a request may ask for")
+    recording: RecordingPolicy = "none"
+    recording_consent_required: bool = False
+    waiting_room: bool = False
+    attendee_role: Literal["participant", "viewer"] = "participant"
+    empty_timeout_seconds: int | None = Field(None, ge=10, le=86400)
+    clients_can_access_recordings: bool = False
+    recording_downloads_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> Template:
+        if self.max_participants > self.max_participants_limit:
+            raise ValueError("max_participants must not exceed max_participants_limit")
+        return self
+
+
+BUILTIN_TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template(
+            name="individual",
+            room_type="individual",
+            description="1-on-1 session (therapy, consultation): private, no recording",
+            max_participants=2,
+            max_participants_limit=2,
+            recording="none",
+        ),
+        Template(
+            name="workshop",
+            room_type="workshop",
+            description="Group workshop or class: waiting room, optional recording with consent",
+            max_participants=25,
+            max_participants_limit=100,
+            recording="optional",
+            recording_consent_required=True,
+            waiting_room=True,
+        ),
+        Template(
+            name="course",
+            room_type="course",
+            description="Course session: every session recorded automatically for enrolled members",
+            max_participants=25,
+            max_participants_limit=100,
+            recording="automatic",
+            waiting_room=True,
+            clients_can_access_recordings=True,
+        ),
+        Template(
+            name="webinar",
+            room_type="webinar",
+            description="Webinar: attendees view only",
+            max_participants=100,
+            max_participants_limit=500,
+            recording="optional",
+            attendee_role="viewer",
+            clients_can_access_recordings=True,
+        ),
+        Template(
+            name="broadcast",
+            room_type="broadcast",
+            description="Broadcast to a large audience: viewers only, always recorded",
+            max_participants=1000,
+            max_participants_limit=10000,
+            recording="automatic",
+            attendee_role="viewer",
+            clients_can_access_recordings=True,
+        ),
+    )
+}
+# The seed calls the group template "group"; accept it as a name for the workshop template.
+TEMPLATE_ALIASES = {"group": "workshop"}
+
+
+class ServiceProfile(BaseModel):
+    """What a platform service type implies for its rooms (seed: "Automatic Configuration")."""
+
+    template: str
+    max_participants: int | None = None
+    recording: RecordingPolicy | None = None
+
+
+SERVICE_PROFILES: dict[str, ServiceProfile] = {
+    "therapy": ServiceProfile(template="individual", max_participants=2, recording="none"),
+    "consultation": ServiceProfile(template="individual", max_participants=2, recording="none"),
+    "yoga_class": ServiceProfile(template="workshop", max_participants=20, recording="optional"),
+    "workshop": ServiceProfile(template="workshop"),
+    "course": ServiceProfile(template="course"),
+    "webinar": ServiceProfile(template="broadcast", max_participants=500, recording="automatic"),
+    "broadcast": ServiceProfile(template="broadcast"),
+}
+
+
+def canonical_template_name(name: str) -> str:
+    return TEMPLATE_ALIASES.get(name, name)

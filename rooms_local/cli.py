@@ -1,0 +1,186 @@
+"""``rooms``: the local stack's command line (SPEC "Local stack" contract).
+
+    rooms up                      start everything, show it working, print how to try it
+    rooms token --sub USER [--name NAME] [--admin]
+    rooms invoke FUNCTION EVENT_FILE
+    rooms join --token JWT [--publish audio,video]
+    rooms leave --room ROOM --identity USER
+    rooms dial-in --number +1... --pin 123456 [--from +1...]
+    rooms state                   the LiveKit development server's rooms and participants
+    rooms openapi [--check]       write (or check) docs/openapi.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from rooms_local.config import EVENTS_DIR, LocalConfig
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from rooms_local.demo import run_demo
+    from rooms_local.stack import LocalStack
+
+    config = LocalConfig.from_env()
+    stack = LocalStack(config).start()
+    try:
+        print(f"Rooms local stack is up:\n"
+              f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
+              f"  LiveKit webhook function URL     {config.webhook_url}\n"
+              f"  LiveKit                          {config.livekit_url}"
+              f"{'' if config.external_livekit_url else '  (development server, devkey/secret)'}\n"
+              f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n")
+        if not args.no_demo:
+            run_demo(config)
+        print(_TRY.format(api=config.api_url))
+        if args.exit_after_demo:
+            return 0
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+_TRY = """Try it (another terminal):
+  ADMIN=$(rooms token --sub platform --admin); HOST=$(rooms token --sub dr-smith --name "Dr Smith")
+  curl -s -XPOST {api}/rooms -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \\
+       -d '{{"booking_id":"b-42","service_type":"therapy","host":{{"user_id":"dr-smith"}},"members":[{{"user_id":"jane"}}]}}'
+  curl -s -XPOST {api}/bookings/b-42/room/token -H "authorization: Bearer $HOST"
+  rooms join --token <token from above>      # a simulated LiveKit client joins
+  rooms invoke create_room events/create_room.json
+Ctrl-C stops the stack."""
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from rooms_local.auth import mint_dev_token
+
+    print(mint_dev_token(LocalConfig.from_env(), args.sub, name=args.name, admin=args.admin,
+                         ttl_seconds=args.ttl))
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """Run one function with an event against the running stack, like ``sam local invoke``."""
+    from rooms_local.lambda_runtime import LambdaContext, load_function
+
+    config = LocalConfig.from_env()
+    event_path = Path(args.event)
+    if not event_path.exists() and (EVENTS_DIR / args.event).exists():
+        event_path = EVENTS_DIR / args.event
+    event = json.loads(event_path.read_text())
+    os.environ.update(config.function_env())
+    result = load_function(args.function).handler(event, LambdaContext(args.function))
+    _print(result)
+    return 0
+
+
+def _livekit_control():
+    from rooms_local.livekit_dev import control
+
+    return control, LocalConfig.from_env().livekit_url
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    control, url = _livekit_control()
+    publish = [p for p in (args.publish or "").split(",") if p]
+    _print(control.join(url, args.token, publish=publish))
+    return 0
+
+
+def cmd_leave(args: argparse.Namespace) -> int:
+    control, url = _livekit_control()
+    _print(control.leave(url, args.room, args.identity))
+    return 0
+
+
+def cmd_dial_in(args: argparse.Namespace) -> int:
+    control, url = _livekit_control()
+    _print(control.dial_in(url, args.number, args.pin, args.from_number))
+    return 0
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    control, url = _livekit_control()
+    _print(control.state(url))
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from rooms_local import openapi
+
+    if args.check:
+        if openapi.is_current():
+            print("docs/openapi.json is current")
+            return 0
+        print("docs/openapi.json is stale: run `rooms openapi`", file=sys.stderr)
+        return 1
+    print(f"wrote {openapi.write()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rooms", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", help="start the local stack")
+    p.add_argument("--no-demo", action="store_true", help="skip the walk-through")
+    p.add_argument("--exit-after-demo", action="store_true", help="stop after the walk-through (smoke test)")
+    p.set_defaults(fn=cmd_up)
+
+    p = sub.add_parser("token", help="print a bearer token the local API accepts")
+    p.add_argument("--sub", required=True)
+    p.add_argument("--name")
+    p.add_argument("--admin", action="store_true", help="carry the rooms/admin scope")
+    p.add_argument("--ttl", type=int, default=3600)
+    p.set_defaults(fn=cmd_token)
+
+    p = sub.add_parser("invoke", help="run one function with an event file against the running stack")
+    p.add_argument("function")
+    p.add_argument("event")
+    p.set_defaults(fn=cmd_invoke)
+
+    p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")
+    p.add_argument("--token", required=True)
+    p.add_argument("--publish", default="audio,video")
+    p.set_defaults(fn=cmd_join)
+
+    p = sub.add_parser("leave", help="a simulated client leaves")
+    p.add_argument("--room", required=True)
+    p.add_argument("--identity", required=True)
+    p.set_defaults(fn=cmd_leave)
+
+    p = sub.add_parser("dial-in", help="a simulated phone caller dials a number and enters a PIN")
+    p.add_argument("--number", required=True)
+    p.add_argument("--pin", required=True)
+    p.add_argument("--from", dest="from_number", default="+15550000001")
+    p.set_defaults(fn=cmd_dial_in)
+
+    p = sub.add_parser("state", help="the LiveKit development server's state")
+    p.set_defaults(fn=cmd_state)
+
+    p = sub.add_parser("openapi", help="write or check docs/openapi.json")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(fn=cmd_openapi)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except Exception as err:  # a CLI prints the error, not a traceback
+        print(f"rooms {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""A walk-through printed by ``rooms up``: the service working end to end on the local stack."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+from rooms_local.auth import mint_dev_token
+from rooms_local.config import LocalConfig
+
+
+def call(config: LocalConfig, method: str, path: str, *, token: str, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{config.api_url}{path}", data=data, method=method)  # noqa: S310
+    request.add_header("authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - localhost
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def run_demo(config: LocalConfig) -> None:
+    admin = mint_dev_token(config, "platform-backend", admin=True)
+    host = mint_dev_token(config, "dr-smith", name="Dr Smith")
+    client = mint_dev_token(config, "jane", name="Jane")
+    stranger = mint_dev_token(config, "mallory")
+    booking = f"demo-{uuid.uuid4().hex[:8]}"
+
+    def step(title: str, status: int, body: Any) -> None:
+        print(f"  {title:<58} → {status}")
+        del body
+
+    print("Walk-through (therapy booking):")
+    status, room = call(config, "POST", "/rooms", token=admin, body={
+        "booking_id": booking, "service_type": "therapy", "title": "Therapy session",
+        "host": {"user_id": "dr-smith", "name": "Dr Smith"}, "members": [{"user_id": "jane", "name": "Jane"}],
+    })
+    step(f"POST /rooms (booking {booking})", status, room)
+    status, again = call(config, "POST", "/rooms", token=admin, body={"booking_id": booking, "service_type": "therapy"})
+    step("POST /rooms again: same room", status, again)
+    status, body = call(config, "POST", f"/bookings/{booking}/room/token", token=stranger)
+    step(f"token for a stranger ({body.get('code')})", status, body)
+    status, host_token = call(config, "POST", f"/bookings/{booking}/room/token", token=host)
+    step(f"token for the practitioner (role {host_token.get('role')})", status, host_token)
+    status, client_token = call(config, "POST", f"/bookings/{booking}/room/token", token=client)
+    step(f"token for the client (role {client_token.get('role')})", status, client_token)
+    if not config.external_livekit_url:
+        from rooms_local.livekit_dev import control
+
+        joined = control.join(config.livekit_url, host_token["token"], publish=["audio", "video"])
+        print(f"  {'the practitioner joins LiveKit (development server)':<58} → {joined.get('sid')}")
+    status, view = call(config, "GET", f"/rooms/{room['room_id']}", token=client)
+    step(f"GET /rooms/{{id}} as the client: status {view.get('status')}", status, view)
+    print(f"  room {room['room_id']} → LiveKit room {room['livekit_room']}\n")

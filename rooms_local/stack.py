@@ -1,0 +1,98 @@
+"""The whole local stack in one process: moto (DynamoDB, S3, EventBridge), the LiveKit development
+server, and the gateway running our functions. No AWS account, no Docker, no LiveKit account."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from rooms_local.config import LocalConfig
+from rooms_local.gateway import Gateway, wait_until_up
+from rooms_local.lambda_runtime import FunctionRunner
+
+
+@dataclass
+class LocalStack:
+    config: LocalConfig
+    runner: FunctionRunner = field(default_factory=FunctionRunner)
+    _moto: object | None = None
+    _livekit: object | None = None
+    _gateway: Gateway | None = None
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    def start(self) -> LocalStack:
+        self._apply_env()
+        self._start_moto()
+        self._provision_aws()
+        if not self.config.external_livekit_url:
+            self._start_livekit()
+        self._gateway = Gateway(self.config, self.runner)
+        self._gateway.start()
+        wait_until_up(f"{self.config.api_url}/health")
+        return self
+
+    def stop(self) -> None:
+        if self._gateway:
+            self._gateway.stop()
+        self.runner.shutdown()
+        if self._livekit is not None:
+            self._livekit.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._reset_caches()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- parts ------------------------------------------------------------------------------------------
+    def _apply_env(self) -> None:
+        # The functions run in this process, so the process environment is their Lambda environment.
+        for key, value in self.config.function_env().items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        self._reset_caches()
+
+    @staticmethod
+    def _reset_caches() -> None:
+        from rooms import livekit_gateway
+        from rooms.settings import get_settings
+
+        get_settings.cache_clear()
+        livekit_gateway.reset_for_tests()
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
+        self._moto.start()
+        wait_until_up(f"{self.config.moto_url}/moto-api/")
+
+    def _provision_aws(self) -> None:
+        import boto3
+
+        from rooms.store import create_table
+
+        create_table(self.config.table_name)
+        s3 = boto3.client("s3", endpoint_url=self.config.moto_url, region_name=self.config.region)
+        s3.create_bucket(Bucket=self.config.recordings_bucket)
+
+    def _start_livekit(self) -> None:
+        from rooms_local.livekit_dev import DevServer
+
+        self._livekit = DevServer(
+            host=self.config.host,
+            port=self.config.livekit_port,
+            api_key=self.config.livekit_api_key,
+            api_secret=self.config.livekit_api_secret,
+            webhook_urls=[self.config.webhook_url],
+            s3_endpoint_url=self.config.moto_url,
+        )
+        self._livekit.start()

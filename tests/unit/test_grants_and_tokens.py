@@ -1,0 +1,99 @@
+"""Roles → LiveKit grants, and our hand-signed join token against LiveKit's own AccessToken/TokenVerifier."""
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from livekit import api
+
+from rooms.grants import admitted_permission, video_grants
+from rooms.tokens import mint_join_token
+
+KEY, SECRET = "devkey", "secret"
+
+
+def _verify(token: str) -> api.access_token.Claims:
+    return api.TokenVerifier(KEY, SECRET).verify(token)
+
+
+def _mint(role, waiting=False, now=None):
+    return mint_join_token(
+        api_key=KEY, api_secret=SECRET, room="r1", identity="u1", name="User One", role=role, jti="j1",
+        now=now or datetime.now(UTC), ttl=timedelta(hours=2), waiting=waiting,
+        metadata={"room_id": "r1", "booking_id": "b1"}, attributes={"rooms.role": role},
+    )
+
+
+EXPECTED = {
+    "host": dict(room_join=True, can_publish=True, can_subscribe=True, can_publish_data=True,
+                 room_admin=True, room_record=True, recorder=None, hidden=None),
+    "participant": dict(room_join=True, can_publish=True, can_subscribe=True, can_publish_data=True,
+                        room_admin=None, room_record=None, recorder=None, hidden=None),
+    "viewer": dict(room_join=True, can_publish=False, can_subscribe=True, can_publish_data=False,
+                   room_admin=None, room_record=None, recorder=None, hidden=None),
+    "recorder": dict(room_join=True, can_publish=False, can_subscribe=True, can_publish_data=False,
+                     room_admin=None, room_record=None, recorder=True, hidden=True),
+}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED))
+def test_each_role_carries_exactly_the_spec_grants(role):
+    claims = _verify(_mint(role).jwt)
+    got = {k: getattr(claims.video, k) for k in EXPECTED[role]}
+    assert got == EXPECTED[role]
+    assert claims.video.room == "r1"
+    assert claims.video.room_create is None and claims.video.room_list is None
+    assert claims.identity == "u1" and claims.name == "User One"
+
+
+@pytest.mark.parametrize("role", ["participant", "viewer"])
+def test_waiting_room_token_can_neither_publish_nor_subscribe(role):
+    video = _verify(_mint(role, waiting=True).jwt).video
+    assert (video.room_join, video.can_publish, video.can_subscribe, video.can_publish_data) == (
+        True, False, False, False)
+
+
+def test_host_never_waits():
+    video = _verify(_mint("host", waiting=True).jwt).video
+    assert video.can_publish and video.can_subscribe and video.room_admin
+
+
+def test_same_claims_as_livekit_access_token():
+    """Our PyJWT signing writes what livekit-api's AccessToken writes for the same grants."""
+    now = datetime.now(UTC)
+    ours = jwt.decode(_mint("host", now=now).jwt, SECRET, algorithms=["HS256"], options={"verify_aud": False})
+    theirs_token = (
+        api.AccessToken(KEY, SECRET)
+        .with_identity("u1").with_name("User One")
+        .with_grants(api.VideoGrants(room_join=True, room="r1", can_publish=True, can_subscribe=True,
+                                     can_publish_data=True, room_admin=True, room_record=True))
+        .with_metadata('{"booking_id":"b1","room_id":"r1"}')
+        .with_attributes({"rooms.role": "host"})
+        .with_ttl(timedelta(hours=2)).to_jwt()
+    )
+    theirs = jwt.decode(theirs_token, SECRET, algorithms=["HS256"])
+    ours.pop("jti")
+    for claims in (ours, theirs):
+        claims.pop("nbf"), claims.pop("exp")
+    assert ours == theirs
+
+
+def test_expiry_is_the_ttl_and_expired_tokens_fail_verification():
+    issued = datetime.now(UTC) - timedelta(hours=3)
+    token = _mint("participant", now=issued)
+    assert token.expires_at - token.issued_at == timedelta(hours=2)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        _verify(token.jwt)
+
+
+def test_wrong_secret_fails_verification():
+    with pytest.raises(jwt.InvalidSignatureError):
+        api.TokenVerifier(KEY, "other-secret").verify(_mint("host").jwt)
+
+
+def test_admitted_permission_matches_role_grants():
+    assert admitted_permission("participant") == {"can_publish": True, "can_subscribe": True,
+                                                  "can_publish_data": True}
+    assert admitted_permission("viewer") == {"can_publish": False, "can_subscribe": True,
+                                             "can_publish_data": False}
+    assert video_grants("viewer", "x")["room"] == "x"
