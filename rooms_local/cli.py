@@ -80,6 +80,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         event_path = EVENTS_DIR / args.event
     event = json.loads(event_path.read_text())
     os.environ.update(config.function_env())
+    from rooms.settings import get_settings
+
+    get_settings.cache_clear()
     result = load_function(args.function).handler(event, LambdaContext(args.function))
     _print(result)
     return 0

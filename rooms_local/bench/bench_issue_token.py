@@ -1,0 +1,49 @@
+"""Issue-token cold import vs boto3, and DynamoDB round trips per token request."""
+
+from __future__ import annotations
+
+import requests
+
+from rooms_local.auth import mint_dev_token
+from rooms_local.bench.common import BASELINE, AwsCallCounter, import_function_code, time_python
+
+USER_FACING = ["issue_token", "create_room", "room_query", "room_admin"]
+
+
+def run(ctx) -> list[str]:
+    lines = []
+    baseline = time_python(BASELINE)
+    lines.append(f"baseline `{BASELINE}`: {baseline * 1000:.0f} ms (median of 7 fresh interpreters)")
+    for name in USER_FACING:
+        t = time_python(import_function_code(name))
+        lines.append(f"cold import {name:<12} {t * 1000:6.0f} ms  ratio to baseline {t / baseline:.2f}")
+
+    config = ctx.stack.config
+    admin = mint_dev_token(config, "bench-admin", admin=True)
+    host = mint_dev_token(config, "bench-host")
+    base = config.api_url
+    counter = AwsCallCounter()
+    with counter.installed():
+        r = requests.post(f"{base}/rooms", json={"booking_id": "bench-b1", "service_type": "therapy",
+                                                 "host": {"user_id": "bench-host"}},
+                          headers={"authorization": f"Bearer {admin}"}, timeout=30)
+        r.raise_for_status()
+        create = counter.dynamodb()
+        counter.reset()
+        first = requests.post(f"{base}/bookings/bench-b1/room/token", headers={"authorization": f"Bearer {host}"},
+                              timeout=30)
+        first.raise_for_status()
+        first_calls = counter.dynamodb()
+        n = 20
+        counter.reset()
+        for _ in range(n):
+            requests.post(f"{base}/bookings/bench-b1/room/token", headers={"authorization": f"Bearer {host}"},
+                          timeout=30).raise_for_status()
+        steady = counter.dynamodb()
+    lines.append(f"create room: {sum(create.values())} DynamoDB round trips {dict(create)}")
+    lines.append(f"first token (creates the LiveKit room): {sum(first_calls.values())} round trips "
+                 f"{dict(first_calls)}")
+    per = sum(steady.values()) / n
+    lines.append(f"token request, steady state: {per:.2f} DynamoDB round trips per request "
+                 f"(target 2) {dict((k, v / n) for k, v in steady.items())}")
+    return lines

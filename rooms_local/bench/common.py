@@ -1,0 +1,80 @@
+"""Helpers shared by the benchmarks: subprocess import timing and AWS call counting."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from rooms_local.config import FUNCTIONS_DIR
+
+
+@dataclass
+class BenchContext:
+    stack: object
+
+
+def time_python(code: str, runs: int = 7) -> float:
+    """Median wall time (s) of a fresh interpreter running ``code``, minus the bare interpreter's."""
+    def once(src: str) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c",
+             "import time; t=time.perf_counter()\n" + src + "\nprint(time.perf_counter()-t)"],
+            check=True, capture_output=True, text=True,
+            env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
+                 "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        return float(out.stdout.strip().splitlines()[-1])
+
+    once(code)  # warm the OS file cache and bytecode caches once
+    return statistics.median(once(code) for _ in range(runs))
+
+
+def import_function_code(name: str) -> str:
+    """Python that does what Lambda's init does for a function: import its handler module."""
+    path = FUNCTIONS_DIR / name / "handler.py"
+    return (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('handler', {str(path)!r})\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['handler'] = m; spec.loader.exec_module(m)"
+    )
+
+
+BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
+
+
+class AwsCallCounter:
+    """Counts botocore API calls (service, operation) made anywhere in this process."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def installed(self):
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        counter = self
+
+        def counting(client, operation_name, api_params):
+            with counter._lock:
+                counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
+            return original(client, operation_name, api_params)
+
+        BaseClient._make_api_call = counting
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    def dynamodb(self) -> Counter[str]:
+        return Counter({op: n for (svc, op), n in self.calls.items() if svc == "dynamodb"})

@@ -1,0 +1,44 @@
+"""The pieces that must agree: routes.json ↔ each function's resolver ↔ committed OpenAPI ↔ events/."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rooms_local import openapi
+from rooms_local.config import EVENTS_DIR
+from rooms_local.gateway import Route, load_routes
+from rooms_local.lambda_runtime import load_function, routes_manifest
+
+
+@pytest.mark.parametrize("function", sorted(routes_manifest()))
+def test_each_function_serves_exactly_its_manifest_routes(function):
+    app = load_function(function).app
+    doc = json.loads(app.get_openapi_json_schema())
+    served = {f"{method.upper()} {path}" for path, ops in doc["paths"].items() for method in ops}
+    assert served == set(routes_manifest()[function])
+
+
+def test_committed_openapi_document_is_current():
+    assert openapi.is_current(), "docs/openapi.json is stale: run `make openapi`"
+
+
+def test_every_route_has_a_sample_event_and_every_event_names_a_route():
+    route_keys = {r.route_key for r in load_routes()}
+    event_keys = set()
+    for path in EVENTS_DIR.glob("*.json"):
+        event = json.loads(path.read_text())
+        if event.get("version") == "2.0" and event.get("routeKey") not in (None, "$default"):
+            assert event["routeKey"] in route_keys, path.name
+            assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
+            event_keys.add(event["routeKey"])
+    assert route_keys <= event_keys, f"routes without a sample event: {route_keys - event_keys}"
+
+
+def test_route_matching_prefers_literal_segments():
+    routes = [Route.parse("GET /rooms/{room_id}", "a"), Route.parse("GET /rooms/templates", "b")]
+    ordered = sorted(routes, key=lambda r: -r.static_segments)
+    match = next(r for r in ordered if r.pattern.match("/rooms/templates"))
+    assert match.function == "b"
+    assert Route.parse("GET /rooms/{room_id}", "a").pattern.match("/rooms/x/y") is None
