@@ -110,7 +110,7 @@ def test_simulated_join_with_the_token_and_tampered_token_refused(api, stack, id
     token = api.call("POST", f"/rooms/{booking_room['room_id']}/token", as_user=ids["client"]).json()["token"]
     header, payload, signature = token.split(".")
     tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
-    with pytest.raises(control.ControlError) as err:
+    with pytest.raises(control.DevServerRefused) as err:
         control.join(stack.config.livekit_url, tampered)
     assert err.value.status == 401
     joined = control.join(stack.config.livekit_url, token)
@@ -128,7 +128,7 @@ def test_revoked_member_is_removed_and_cannot_rejoin_with_old_token(api, stack, 
     state = control.state(stack.config.livekit_url)
     room = next(r for r in state["rooms"] if r["name"] == booking_room["livekit_room"])
     assert ids["client"] not in {p["identity"] for p in room["participants"]}
-    with pytest.raises(control.ControlError):
+    with pytest.raises(control.DevServerRefused):
         control.join(stack.config.livekit_url, token)
 
 

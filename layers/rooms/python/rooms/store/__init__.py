@@ -10,6 +10,7 @@ GSI read; nothing here ever Scans.
 | Member            | ROOM#{room_id}     | MEMBER#{user_id}                    | -                                   | room + caller's membership in one BatchGetItem; list members (Query begins_with MEMBER#) |
 | JoinTokenRecord   | ROOM#{room_id}     | TOKEN#{user_id}#{issued_at}#{jti}   | -                                   | a member's token history (Query begins_with TOKEN#{user}#); TTL after expiry |
 | TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
+| WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
 
 The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
 typed items of several entities.
@@ -33,8 +34,13 @@ from rooms.store.rooms import (
     revoke_member,
 )
 from rooms.store.table import TableItem, bind, create_table
+from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "DuplicateEvent",
+    "StaleEvent",
+    "WebhookEventItem",
+    "applying_event",
     "JoinTokenRecord",
     "Member",
     "RoomItem",

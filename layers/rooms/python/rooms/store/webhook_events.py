@@ -1,0 +1,72 @@
+"""Webhook delivery bookkeeping: one marker per LiveKit event id, written in the same transaction as
+the event's effects, so a redelivered event (same ``id``) changes nothing and a failed one is retried."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from rooms.store.table import TableItem, bind
+
+EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+
+
+class WebhookEventItem(TableItem, discriminator="webhook_event"):
+    event_id = UnicodeAttribute()
+    event = UnicodeAttribute()
+    room_name = UnicodeAttribute(null=True)
+    received_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(event_id: str) -> tuple[str, str]:
+        return f"EVENT#{event_id}", "EVENT"
+
+
+class DuplicateEvent(Exception):
+    """This event id was already applied."""
+
+
+class StaleEvent(Exception):
+    """A condition of the event's own writes failed (e.g. a late room_started for an ended room):
+    the state already moved past this event, so it has nothing to change."""
+
+
+def event_seen(event_id: str) -> bool:
+    bind()
+    try:
+        WebhookEventItem.get(*WebhookEventItem.key(event_id), consistent_read=True)
+    except WebhookEventItem.DoesNotExist:
+        return False
+    return True
+
+
+@contextmanager
+def applying_event(event_id: str, *, event: str, room_name: str | None, received_at: str,
+                   expires_epoch: int) -> Iterator[TransactWrite]:
+    """A transaction that applies an event's effects exactly once.
+
+    Yields a pynamodb ``TransactWrite`` to which the caller adds its writes; the event marker is added
+    with ``attribute_not_exists``. Raises DuplicateEvent when the marker already existed (nothing else
+    was written), StaleEvent when one of the caller's own conditions failed.
+    """
+    bind()
+    marker = WebhookEventItem(
+        *WebhookEventItem.key(event_id), event_id=event_id, event=event, room_name=room_name,
+        received_at=received_at,
+    )
+    marker.ttl = expires_epoch
+    try:
+        with TransactWrite(connection=WebhookEventItem._get_connection().connection) as tx:
+            tx.save(marker, condition=WebhookEventItem.pk.does_not_exist())
+            yield tx
+    except TransactWriteError as err:
+        codes = [r.code if r else None for r in (err.cancellation_reasons or [])]
+        if "ConditionalCheckFailed" not in codes:
+            raise
+        if event_seen(event_id):
+            raise DuplicateEvent(event_id) from err
+        raise StaleEvent(event_id) from err
