@@ -55,7 +55,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 _TRY = """Try it (another terminal):
   ADMIN=$(rooms token --sub platform --admin); HOST=$(rooms token --sub dr-smith --name "Dr Smith")
   curl -s -XPOST {api}/rooms -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \\
-       -d '{{"booking_id":"b-42","service_type":"therapy","host":{{"user_id":"dr-smith"}},"members":[{{"user_id":"jane"}}]}}'
+       -d '{{"booking_id":"b-42","service_type":"therapy","host":{{"user_id":"dr-smith"}},\
+            "members":[{{"user_id":"jane"}}]}}'
   curl -s -XPOST {api}/bookings/b-42/room/token -H "authorization: Bearer $HOST"
   rooms join --token <token from above>      # a simulated LiveKit client joins
   rooms invoke create_room events/create_room.json

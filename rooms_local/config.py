@@ -84,7 +84,7 @@ class LocalConfig:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto accepts anything
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "POWERTOOLS_SERVICE_NAME": "rooms",
             "POWERTOOLS_METRICS_NAMESPACE": "Rooms",
             "POWERTOOLS_TRACE_DISABLED": "true",

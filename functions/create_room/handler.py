@@ -27,7 +27,7 @@ def post_room(request: Annotated[CreateRoomRequest, Body()]) -> Response[RoomVie
                     body=room.model_dump(mode="json"))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):

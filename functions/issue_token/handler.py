@@ -36,7 +36,7 @@ def session_token(service_session_id: str, request: Annotated[TokenRequest | Non
     return _issue(room_id_for_session(service_session_id), request)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):

@@ -12,7 +12,14 @@ from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
 from rooms.lifecycle import end_room
 from rooms.membership import grant_membership, revoke_membership
-from rooms.models import EndRoomResponse, GrantMemberRequest, MemberView, TemplateIn, TemplateList, TemplateView
+from rooms.models import (
+    EndRoomResponse,
+    GrantMemberRequest,
+    MemberView,
+    TemplateIn,
+    TemplateList,
+    TemplateView,
+)
 from rooms.observability import logger, metrics, tracer
 
 app = build_resolver()
@@ -63,7 +70,7 @@ def put_template_route(
     return put_template(name, request, actor=caller.user_id, now=utcnow())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):

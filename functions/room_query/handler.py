@@ -26,7 +26,7 @@ def get_session_room(service_session_id: str) -> RoomView:
     return read_room(room_id_for_session(service_session_id), caller=current_caller(app))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):

@@ -9,10 +9,10 @@ import json
 
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, event_source
 
+import rooms.webhook_routes  # noqa: F401  registers every handler
 from rooms.clock import utcnow
 from rooms.errors import Unauthorized
 from rooms.observability import logger, metrics, tracer
-import rooms.webhook_routes  # noqa: F401  registers every handler
 from rooms.webhooks import process_webhook, verify_webhook
 
 
@@ -20,7 +20,7 @@ def _reply(status: int, body: dict) -> dict:
     return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=LambdaFunctionUrlEvent)

@@ -57,7 +57,7 @@ def test_token_response_and_grants_per_role(api, stack, ids, booking_room):
     assert (c.video.room_join, c.video.can_publish, c.video.can_subscribe, c.video.can_publish_data) == (
         True, True, True, True)
     assert not c.video.room_admin and not c.video.room_record
-    assert '"booking_id":"%s"' % ids["booking"] in c.metadata
+    assert f'"booking_id":"{ids["booking"]}"' in c.metadata
 
 
 def test_viewer_and_waiting_room_grants(api, stack, ids):

@@ -17,7 +17,7 @@ def test_forgeries_are_refused_with_401_and_change_nothing(api, stack, booking_r
     assert lw.post(url, tampered, lw.sign(body)).status_code == 401
     assert lw.post(url, body, "Bearer " + lw.sign(body)).status_code == 401  # LiveKit sends no prefix
     room = api.admin("GET", f"/rooms/{booking_room['room_id']}").json()
-    assert room["status"] == "scheduled" and room["started_at"] is None
+    assert room["status"] == "scheduled" and room["opened_at"] is None
 
 
 def test_room_lifecycle_and_duplicates(api, stack, booking_room):
@@ -27,7 +27,7 @@ def test_room_lifecycle_and_duplicates(api, stack, booking_room):
     assert r.status_code == 200 and r.json()["outcome"] == "handled"
     assert lw.deliver(url, started).json()["outcome"] == "duplicate"
     room = api.admin("GET", f"/rooms/{booking_room['room_id']}").json()
-    assert room["status"] == "active" and room["started_at"] == "2030-03-17T17:46:40Z"
+    assert room["status"] == "open" and room["opened_at"] == "2030-03-17T17:46:40Z"
     finished = lw.event("room_finished", room_name=booking_room["livekit_room"], created_at=1_900_003_600)
     assert lw.deliver(url, finished).json()["outcome"] == "handled"
     late_start = lw.event("room_started", room_name=booking_room["livekit_room"], created_at=1_900_000_001)

@@ -164,6 +164,15 @@ def _new_member(room_id: str, user_id: str, role: str, name: str | None, now: st
     )
 
 
+def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
+    """Everything that must be closed or given back when a room ends, whoever ended it (admin,
+    sweeper, LiveKit's room_finished). Each step is idempotent: it may run more than once.
+    """
+    # attendance: close open segments (issue 5); recordings: stop/reconcile egress (issue 7);
+    # phone: release the PIN and delete the dispatch rule (issue 8).
+    del room, now
+
+
 def resolve_room_id(*, room_id: str | None = None, booking_id: str | None = None,
                     service_session_id: str | None = None) -> str:
     if room_id:
@@ -198,6 +207,7 @@ def end_room(room_id: str, *, caller: Caller, now: datetime, reason: str = "ende
     ended, changed = store.end_room(room_id, now=iso(now), actor=caller.user_id, reason=reason)
     if ended is None:
         raise NotFound(f"room {room_id} not found", code="room_not_found")
+    release_room_resources(ended, now=now)
     if changed:
         logger.info("room ended", extra={"action": "room.end", "actor": caller.user_id, "room_id": room_id,
                                          "reason": reason})

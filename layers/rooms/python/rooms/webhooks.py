@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rooms import store
@@ -85,7 +85,7 @@ class WebhookContext:
             event=self.event.event,
             room_name=self.room.livekit_room,
             received_at=iso(self.received_at),
-            expires_epoch=int(self.received_at.timestamp()) + store.webhook_events.EVENT_RETENTION_SECONDS,
+            expires_at=self.received_at + timedelta(seconds=store.webhook_events.EVENT_RETENTION_SECONDS),
         ) as tx:
             yield tx
 

@@ -9,6 +9,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -60,6 +61,9 @@ class RoomItem(TableItem, discriminator="room"):
     ended_at = UnicodeAttribute(null=True)
     ended_by = UnicodeAttribute(null=True)
     end_reason = UnicodeAttribute(null=True)
+    # Identities (user ids) that ever connected: maintained by the participant_joined handler in the
+    # same transaction as the attendance write; the sweeper reads it to find no-shows.
+    attendee_ids = UnicodeSetAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str) -> tuple[str, str]:
@@ -78,6 +82,7 @@ class Member(TableItem, discriminator="member"):
     revoked_by = UnicodeAttribute(null=True)
     admitted_at = UnicodeAttribute(null=True)
     admitted_by = UnicodeAttribute(null=True)
+    grants = NumberAttribute(default=1)  # how many times granted: 1 after the first grant
     # The one live join token of this member (a new one supersedes it).
     token_jti = UnicodeAttribute(null=True)
     token_sk = UnicodeAttribute(null=True)
@@ -222,6 +227,7 @@ def put_member(
         Member.revoked_at.remove(),
         Member.revoked_by.remove(),
         Member.kind.set(Member),
+        Member.grants.add(1),
     ]
     if name is not None:
         actions.append(Member.name.set(name))
@@ -236,7 +242,7 @@ def put_member(
             raise LookupError("room") from err
         raise
     stored = Member.get(*Member.key(room_id, user_id), consistent_read=True)
-    return stored, stored.granted_at == now
+    return stored, stored.grants == 1
 
 
 def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None) -> Member | None:

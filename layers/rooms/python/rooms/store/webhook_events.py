@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
@@ -46,7 +47,7 @@ def event_seen(event_id: str) -> bool:
 
 @contextmanager
 def applying_event(event_id: str, *, event: str, room_name: str | None, received_at: str,
-                   expires_epoch: int) -> Iterator[TransactWrite]:
+                   expires_at: datetime) -> Iterator[TransactWrite]:
     """A transaction that applies an event's effects exactly once.
 
     Yields a pynamodb ``TransactWrite`` to which the caller adds its writes; the event marker is added
@@ -58,7 +59,7 @@ def applying_event(event_id: str, *, event: str, room_name: str | None, received
         *WebhookEventItem.key(event_id), event_id=event_id, event=event, room_name=room_name,
         received_at=received_at,
     )
-    marker.ttl = expires_epoch
+    marker.ttl = expires_at
     try:
         with TransactWrite(connection=WebhookEventItem._get_connection().connection) as tx:
             tx.save(marker, condition=WebhookEventItem.pk.does_not_exist())

@@ -1,4 +1,5 @@
-"""The one module that talks to LiveKit (Twirp via ``livekit-api``).
+"""The one package that talks to LiveKit (Twirp via ``livekit-api``): rooms and participants here;
+``egress``, ``sip`` beside it, one module per LiveKit service.
 
 ``livekit.api`` is imported lazily: it costs ~0.5 s (aiohttp + every protocol module) and most
 requests never call LiveKit. The client is async; this module gives the synchronous Lambda code a
@@ -50,7 +51,7 @@ class NotFoundInLiveKit(Exception):
 _local = threading.local()
 
 
-def _run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
+def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
     """Run ``call(lkapi, api_module)`` on this thread's loop with this thread's client."""
     from livekit import api
 
@@ -107,7 +108,7 @@ def ensure_room(
             )
         )
 
-    room = _run(call)
+    room = run(call)
     return LiveKitRoom(name=room.name, sid=room.sid, num_participants=room.num_participants)
 
 
@@ -118,7 +119,7 @@ def delete_room(name: str) -> bool:
         return await lk.room.delete_room(api.DeleteRoomRequest(room=name))
 
     try:
-        _run(call)
+        run(call)
     except NotFoundInLiveKit:
         return False
     return True
@@ -137,7 +138,7 @@ def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None 
         return await lk.room.remove_participant(request)
 
     try:
-        _run(call)
+        run(call)
     except NotFoundInLiveKit:
         return False
     return True
@@ -146,3 +147,15 @@ def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None 
 def reset_for_tests() -> None:
     """Forget this thread's client (e.g. after the test stack changed its URL)."""
     _local.state = None
+
+
+def list_participants(room: str) -> list[Any]:
+    """ParticipantInfo of everyone connected (empty when the LiveKit room does not exist)."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.list_participants(api.ListParticipantsRequest(room=room))
+
+    try:
+        return list(run(call).participants)
+    except NotFoundInLiveKit:
+        return []
