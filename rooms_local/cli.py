@@ -41,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
               f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n")
         if not args.no_demo:
             run_demo(config)
-        print(_TRY.format(api=config.api_url))
+        print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
         if args.exit_after_demo:
             return 0
         while True:
@@ -55,12 +55,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 _TRY = """Try it (another terminal):
   ADMIN=$(rooms token --sub platform --admin); HOST=$(rooms token --sub dr-smith --name "Dr Smith")
   curl -s -XPOST {api}/rooms -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \\
-       -d '{{"booking_id":"b-42","service_type":"therapy","host":{{"user_id":"dr-smith"}},\
-            "members":[{{"user_id":"jane"}}]}}'
+       -d '{body}'
   curl -s -XPOST {api}/bookings/b-42/room/token -H "authorization: Bearer $HOST"
   rooms join --token <token from above>      # a simulated LiveKit client joins
   rooms invoke create_room events/create_room.json
 Ctrl-C stops the stack."""
+
+
+_TRY_BODY = {"booking_id": "b-42", "service_type": "therapy", "host": {"user_id": "dr-smith"},
+             "members": [{"user_id": "jane"}]}
 
 
 def cmd_token(args: argparse.Namespace) -> int:
