@@ -62,7 +62,7 @@ class WebhookSink:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}/livekit/webhook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def events(self) -> list[WebhookEvent]:
         return [d.event for d in self.deliveries if d.event is not None]
