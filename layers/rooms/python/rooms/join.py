@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from rooms import livekit_gateway, store
+from rooms import store
 from rooms.access import Caller, require_member, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, Forbidden, Gone
+from rooms.lifecycle import OPENABLE, open_livekit_room, room_link
 from rooms.livekit_gateway import livekit_credentials
 from rooms.models import TokenResponse
 from rooms.observability import logger, metrics
@@ -53,24 +54,8 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
     room_condition = None
     if not room.livekit_created_at:
         # Just in time: the LiveKit room exists from the first token request on, not from booking time.
-        lk_room = livekit_gateway.ensure_room(
-            room.livekit_room,
-            max_participants=int(room.max_participants),
-            empty_timeout=int(room.empty_timeout_seconds),
-            departure_timeout=settings.departure_timeout_seconds,
-            metadata=_room_metadata(room),
-        )
-        room_updates = [
-            RoomItem.livekit_sid.set(lk_room.sid),
-            RoomItem.livekit_created_at.set(RoomItem.livekit_created_at | iso(now)),
-            RoomItem.opened_at.set(RoomItem.opened_at | iso(now)),
-            RoomItem.updated_at.set(iso(now)),
-        ]
-        if room.status == "scheduled":
-            room_updates.append(RoomItem.status.set("open"))
-            room_condition = RoomItem.status.is_in("scheduled", "open", "active")
-        logger.info("livekit room created", extra={"action": "livekit.room.create", "room_id": room.room_id,
-                                                   "livekit_sid": lk_room.sid})
+        room_updates = open_livekit_room(room, now=now)
+        room_condition = OPENABLE
 
     creds = livekit_credentials(settings)
     jti = uuid.uuid4().hex
@@ -127,15 +112,5 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
     )
 
 
-def _link(room: RoomItem) -> dict[str, str]:
-    if room.booking_id:
-        return {"booking_id": room.booking_id}
-    return {"service_session_id": room.service_session_id or ""}
-
-
-def _room_metadata(room: RoomItem) -> dict[str, str]:
-    return {"room_id": room.room_id, "room_type": room.room_type, **_link(room)}
-
-
 def _participant_metadata(room: RoomItem, role: str) -> dict[str, str]:
-    return {"room_id": room.room_id, "role": role, **_link(room)}
+    return {"room_id": room.room_id, "role": role, **room_link(room)}

@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from rooms import livekit_gateway, store
 from rooms.access import Caller, require_member_or_admin, require_room
 from rooms.catalog import get_template
-from rooms.clock import iso
+from rooms.clock import iso, parse_iso
 from rooms.errors import InvalidInput, NotFound
 from rooms.models import CreateRoomRequest, RoomView
 from rooms.observability import logger, metrics
+from rooms.schedule import settle_due_actions
 from rooms.settings import get_settings
+from rooms.store.rooms import LIVE_STATUSES
 from rooms.store.table import due_keys
 from rooms.templates import SERVICE_PROFILES, Template
 from rooms.views import room_view
@@ -193,23 +195,96 @@ def read_room(room_id: str, *, caller: Caller) -> RoomView:
 
 
 def end_room(room_id: str, *, caller: Caller, now: datetime, reason: str = "ended_by_admin") -> tuple[RoomView, bool]:
-    """End a room now: the LiveKit room is deleted (everyone disconnected) and the record closed.
+    """End a room now (the platform backend's DELETE): see ``close_room``.
 
-    Idempotent: ending an ended room returns it unchanged.
+    Idempotent: ending an ended room returns it unchanged (and, when this caller ended it, finishes the
+    LiveKit deletion and the release in case an earlier attempt failed half-way).
     """
     room = store.get_room(room_id)
     if room is None:
         raise NotFound(f"room {room_id} not found", code="room_not_found")
-    if room.status in ("ended", "cancelled", "expired"):
-        return room_view(room), False
-    if room.livekit_created_at:
-        livekit_gateway.delete_room(room.livekit_room)
-    ended, changed = store.end_room(room_id, now=iso(now), actor=caller.user_id, reason=reason)
+    ended, changed = close_room(room, now=now, actor=caller.user_id, reason=reason)
     if ended is None:
         raise NotFound(f"room {room_id} not found", code="room_not_found")
-    release_room_resources(ended, now=now)
-    if changed:
-        logger.info("room ended", extra={"action": "room.end", "actor": caller.user_id, "room_id": room_id,
-                                         "reason": reason})
-        metrics.add_metric(name="RoomsEnded", unit="Count", value=1)
     return room_view(ended), changed
+
+
+def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason: str,
+               status: str = "ended") -> tuple[store.RoomItem | None, bool]:
+    """The one way a room is ended by us (admin route, sweeper): the record first (so the
+    ``room_finished`` that LiveKit sends back finds it already ended), then the LiveKit room deleted
+    (everyone disconnected), then ``release_room_resources`` at the end time.
+
+    Returns (room, changed). A room ended by someone else is returned as it is; one ended earlier by
+    the same actor gets the LiveKit deletion and the release again (both idempotent), so a retry after
+    a failure half-way completes the job.
+    """
+    if room.status in LIVE_STATUSES:
+        ended, changed = store.end_room(room.room_id, now=iso(now), actor=actor, reason=reason, status=status,
+                                        due_actions=settle_due_actions(room, now))
+        if ended is None:
+            return None, False
+    else:
+        ended, changed = room, False
+    if not changed and (ended.ended_by is None or ended.ended_by != actor):
+        return ended, False
+    if ended.livekit_created_at:
+        livekit_gateway.delete_room(ended.livekit_room)
+    release_room_resources(ended, now=parse_iso(ended.ended_at) if ended.ended_at else now)
+    if changed:
+        logger.info("room ended", extra={"action": "room.end", "actor": actor, "room_id": room.room_id,
+                                         "reason": reason, "status": status})
+        metrics.add_metric(name="RoomsEnded", unit="Count", value=1)
+    return ended, changed
+
+
+def open_livekit_room(room: store.RoomItem, *, now: datetime) -> list:
+    """Create the room's LiveKit room (just in time: at the first join-token request, or the open lead
+    before a scheduled start) and return the room updates that record it, which the caller writes in
+    its own conditional write (status still live: ``OPENABLE``). CreateRoom is create-or-update, so
+    calling it again is harmless.
+
+    Before a scheduled start, LiveKit's empty timeout (which closes a room nobody has joined yet) is
+    counted from the start, not from now: a room opened 15 minutes early must still be there at the
+    start.
+    """
+    settings = get_settings()
+    empty_timeout = int(room.empty_timeout_seconds)
+    if room.scheduled_start:
+        until_start = (parse_iso(room.scheduled_start) - now).total_seconds()
+        empty_timeout += int(min(max(until_start, 0), _MAX_EMPTY_TIMEOUT_EXTENSION_S))
+    lk_room = livekit_gateway.ensure_room(
+        room.livekit_room,
+        max_participants=int(room.max_participants),
+        empty_timeout=empty_timeout,
+        departure_timeout=settings.departure_timeout_seconds,
+        metadata=room_metadata(room),
+    )
+    logger.info("livekit room created", extra={"action": "livekit.room.create", "room_id": room.room_id,
+                                               "livekit_sid": lk_room.sid, "empty_timeout": empty_timeout})
+    at = iso(now)
+    updates = [
+        store.RoomItem.livekit_sid.set(lk_room.sid),
+        store.RoomItem.livekit_created_at.set(store.RoomItem.livekit_created_at | at),
+        store.RoomItem.opened_at.set(store.RoomItem.opened_at | at),
+        store.RoomItem.updated_at.set(at),
+    ]
+    if room.status == "scheduled":
+        updates.append(store.RoomItem.status.set("open"))
+    return updates
+
+
+# A room must not be ended by us between open and end: the condition of any write that opens it.
+OPENABLE = store.RoomItem.status.is_in(*LIVE_STATUSES)
+_MAX_EMPTY_TIMEOUT_EXTENSION_S = 24 * 3600
+
+
+def room_link(room: store.RoomItem) -> dict[str, str]:
+    if room.booking_id:
+        return {"booking_id": room.booking_id}
+    return {"service_session_id": room.service_session_id or ""}
+
+
+def room_metadata(room: store.RoomItem) -> dict[str, str]:
+    """The LiveKit room's metadata: which room of ours, and what it belongs to."""
+    return {"room_id": room.room_id, "room_type": room.room_type, **room_link(room)}

@@ -67,6 +67,13 @@ class RoomUrls(BaseModel):
     session: str | None = None
 
 
+class NoShowView(BaseModel):
+    kind: Literal["nobody", "host_absent", "client_absent", "attendees_absent"]
+    host_absent: bool
+    absent: list[str] = Field(description="Members (host included) who never connected")
+    attendees: list[str] = Field(description="Identities that did connect")
+
+
 class RoomView(BaseModel):
     room_id: str
     livekit_room: str
@@ -88,6 +95,8 @@ class RoomView(BaseModel):
     ended_at: str | None = None
     host_user_id: str | None = None
     metadata: dict[str, Any] | None = None
+    no_show: NoShowView | None = Field(None, description="Set by the sweeper after a session nobody, or only "
+                                                         "one side, joined")
     urls: RoomUrls
 
 

@@ -8,6 +8,7 @@ client's join), so it means "open"; the room becomes ``active`` when a participa
 from __future__ import annotations
 
 from rooms.clock import iso
+from rooms.schedule import settle_due_actions
 from rooms.store import RoomItem
 from rooms.webhooks import WebhookContext, on
 
@@ -40,7 +41,7 @@ def room_finished(event, ctx: WebhookContext) -> None:
                 RoomItem.ended_at.set(RoomItem.ended_at | at),
                 RoomItem.end_reason.set(RoomItem.end_reason | "livekit_room_finished"),
                 RoomItem.updated_at.set(at),
-                RoomItem.gsi1pk.remove(),
-                RoomItem.gsi1sk.remove(),
+                # a scheduled room comes due for the sweeper to settle (no-shows)
+                *settle_due_actions(ctx.room, ctx.event_time),
             ],
         )

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     departure_timeout_seconds: int = Field(20, ge=0)
     open_lead_minutes: int = Field(15, ge=0, description="LiveKit rooms open this long before start")
     end_grace_minutes: int = Field(30, ge=0, description="Rooms end this long after scheduled end")
+    # The sweeper: how many past days' due buckets it reads (work left behind by an outage longer than
+    # this is not picked up), how long a claimed item is reserved before another sweep may retry it,
+    # and how many due items one invocation handles (the rest waits for the next run).
+    sweep_lookback_days: int = Field(2, ge=0, le=31)
+    sweep_lease_seconds: int = Field(300, ge=30)
+    sweep_max_items: int = Field(500, ge=1)
 
     recordings_bucket: str | None = None
     recordings_prefix: str = "recordings/"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rooms.models import MemberView, RoomUrls, RoomView
+from rooms.models import MemberView, NoShowView, RoomUrls, RoomView
 from rooms.store import Member, RoomItem
 
 
@@ -28,6 +28,7 @@ def room_view(room: RoomItem) -> RoomView:
         ended_at=room.ended_at,
         host_user_id=room.host_user_id,
         metadata=room.metadata.as_dict() if room.metadata else None,
+        no_show=NoShowView(**room.no_show.as_dict()) if room.no_show else None,
         urls=RoomUrls(
             room=f"/room/{room.room_id}/",
             booking=f"/room/booking/{room.booking_id}/" if room.booking_id else None,

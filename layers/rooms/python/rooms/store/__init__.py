@@ -6,16 +6,20 @@ GSI read; nothing here ever Scans.
 
 | entity            | pk                 | sk                                  | gsi1pk / gsi1sk                     | serves |
 |-------------------|--------------------|-------------------------------------|-------------------------------------|--------|
-| Room              | ROOM#{room_id}     | ROOM                                | DUE#{yyyy-mm-dd} / {due_at}#{room}  | get room; booking/session lookup is a GetItem because room_id = uuid5(booking or session id); sweeper finds due rooms |
+| Room              | ROOM#{room_id}     | ROOM                                | DUE#{yyyy-mm-dd} / {due_at}#{room}  | get room; booking/session lookup is a GetItem because room_id = uuid5(booking or session id); sweeper finds due rooms (keys present only while the room has time-driven work: open at start - lead → end at scheduled end + grace → settle no-shows after it ended → removed) |
 | Member            | ROOM#{room_id}     | MEMBER#{user_id}                    | -                                   | room + caller's membership in one BatchGetItem; list members (Query begins_with MEMBER#) |
 | JoinTokenRecord   | ROOM#{room_id}     | TOKEN#{user_id}#{issued_at}#{jti}   | -                                   | a member's token history (Query begins_with TOKEN#{user}#); TTL after expiry |
 | TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
 
+Any entity may join the due index: ``store.due`` reads it (one Query per day bucket, ``gsi1sk <= now``)
+and claims items for one sweep at a time (``due_lease``/``due_lease_until`` on the item).
+
 The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
 typed items of several entities.
 """
 
+from rooms.store.due import Claim, claim_due, due_items, finish_due, release_due
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -33,10 +37,11 @@ from rooms.store.rooms import (
     record_issued_token,
     revoke_member,
 )
-from rooms.store.table import TableItem, bind, create_table
+from rooms.store.table import TableItem, bind, create_table, due_keys
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "Claim",
     "DuplicateEvent",
     "JoinTokenRecord",
     "Member",
@@ -47,9 +52,13 @@ __all__ = [
     "WebhookEventItem",
     "applying_event",
     "bind",
+    "claim_due",
     "create_room_with_members",
     "create_table",
+    "due_items",
+    "due_keys",
     "end_room",
+    "finish_due",
     "get_room",
     "get_room_and_member",
     "get_template_override",
@@ -58,5 +67,6 @@ __all__ = [
     "put_member",
     "put_template_override",
     "record_issued_token",
+    "release_due",
     "revoke_member",
 ]

@@ -64,6 +64,10 @@ class RoomItem(TableItem, discriminator="room"):
     # Identities (user ids) that ever connected: maintained by the participant_joined handler in the
     # same transaction as the attendance write; the sweeper reads it to find no-shows.
     attendee_ids = UnicodeSetAttribute(null=True)
+    # Written once by the sweeper after the session (see rooms.sweeper): when it looked, and who did
+    # not show ({"kind", "host_absent", "absent", "attendees"}), absent when everyone expected came.
+    settled_at = UnicodeAttribute(null=True)
+    no_show = MapAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str) -> tuple[str, str]:
@@ -160,20 +164,24 @@ def create_room_with_members(room: RoomItem, members: Iterable[Member]) -> tuple
     return room, True
 
 
-def end_room(room_id: str, *, now: str, actor: str | None, reason: str) -> tuple[RoomItem | None, bool]:
-    """Move a live room to ``ended``. Returns (room, changed); changed is False if it had already ended."""
+def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: str = "ended",
+             due_actions: list | None = None) -> tuple[RoomItem | None, bool]:
+    """Move a live room to ``ended`` (or ``expired``). Returns (room, changed); changed is False if it
+    had already ended. ``due_actions`` set its due keys (e.g. to settle it); by default they are removed.
+    """
     bind()
     room = RoomItem(*RoomItem.key(room_id))
+    if due_actions is None:
+        due_actions = [RoomItem.gsi1pk.remove(), RoomItem.gsi1sk.remove()]
     try:
         room.update(
             actions=[
-                RoomItem.status.set("ended"),
+                RoomItem.status.set(status),
                 RoomItem.ended_at.set(now),
                 RoomItem.ended_by.set(actor),
                 RoomItem.end_reason.set(reason),
                 RoomItem.updated_at.set(now),
-                RoomItem.gsi1pk.remove(),
-                RoomItem.gsi1sk.remove(),
+                *due_actions,
             ],
             condition=RoomItem.status.is_in(*LIVE_STATUSES),
         )

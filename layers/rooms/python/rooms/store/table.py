@@ -34,6 +34,9 @@ class TableItem(Model):
     kind = DiscriminatorAttribute()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    # A sweep that claimed this item's due work holds it until due_lease_until (see store.due).
+    due_lease = UnicodeAttribute(null=True)
+    due_lease_until = UnicodeAttribute(null=True)
     ttl = TTLAttribute(null=True)
 
     due_index = DueIndex()
@@ -70,7 +73,12 @@ def create_table(table_name: str | None = None) -> None:
     TableItem.update_ttl(ignore_update_ttl_errors=True)
 
 
-def due_keys(due_at: datetime, room_id: str) -> tuple[str, str]:
-    """gsi1 keys of an item with time-driven work due at ``due_at``: one partition per UTC day."""
+def due_keys(due_at: datetime, item_id: str) -> tuple[str, str]:
+    """gsi1 keys of an item with time-driven work due at ``due_at``: one partition per UTC day, sorted
+    by due time, so "what is due by now" is a key-condition Query on a few day buckets."""
     due_at = due_at.astimezone(UTC)
-    return f"DUE#{due_at:%Y-%m-%d}", f"{due_at:%Y-%m-%dT%H:%M:%SZ}#{room_id}"
+    return due_bucket(due_at), f"{due_at:%Y-%m-%dT%H:%M:%SZ}#{item_id}"
+
+
+def due_bucket(day: datetime) -> str:
+    return f"DUE#{day.astimezone(UTC):%Y-%m-%d}"

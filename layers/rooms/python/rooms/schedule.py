@@ -1,0 +1,84 @@
+"""A room's time-driven work, as pure functions of the room, the time and the settings.
+
+A scheduled room walks through the due index (``store.due``) one step at a time; its due key always
+says when the sweeper should look at it next, and what it then does depends only on the room's state:
+
+    created ─(start - open lead)→ open the LiveKit room ─(scheduled end + end grace)→ end it ─→ settle
+    ended by anyone (admin, LiveKit's room_finished, the sweeper) ───────────────────────────→ settle
+
+Settling (once, after the session is over) marks no-shows. A room that was never opened by the end
+check (no LiveKit room, so nobody could have joined) becomes ``expired`` instead of ``ended``. Rooms
+without a schedule never enter the index: they are opened by the first join-token request and ended
+by the platform or by LiveKit, and have no session time against which to call anyone a no-show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from rooms.clock import parse_iso
+from rooms.settings import Settings
+from rooms.store import RoomItem, due_keys
+from rooms.store.rooms import LIVE_STATUSES
+
+Action = Literal["open", "end", "expire", "settle", "wait", "done"]
+
+
+@dataclass(frozen=True)
+class DueWork:
+    action: Action
+    # Where the room's due key goes once the action is done (None: out of the index). For "end" and
+    # "expire" the room then settles, which takes it out of the index.
+    next_due: datetime | None = None
+
+
+def open_at(room: RoomItem, settings: Settings) -> datetime | None:
+    if not room.scheduled_start:
+        return None
+    return parse_iso(room.scheduled_start) - timedelta(minutes=settings.open_lead_minutes)
+
+
+def end_check_at(room: RoomItem, settings: Settings) -> datetime | None:
+    """When a room still open is ended: its scheduled end plus the grace period (None: never)."""
+    if not room.scheduled_end:
+        return None
+    return parse_iso(room.scheduled_end) + timedelta(minutes=settings.end_grace_minutes)
+
+
+def due_work(room: RoomItem, now: datetime, settings: Settings) -> DueWork:
+    """What the sweeper does with ``room`` at ``now``."""
+    if room.status not in LIVE_STATUSES:
+        if room.settled_at or not room.scheduled_start:
+            return DueWork("done")
+        return DueWork("settle")
+    end_at = end_check_at(room, settings)
+    opened = bool(room.livekit_created_at) or room.status != "scheduled"
+    if end_at is not None and now >= end_at:
+        return DueWork("end" if opened else "expire")
+    start_at = open_at(room, settings)
+    if not opened and start_at is not None:
+        if now >= start_at:
+            return DueWork("open", next_due=end_at)
+        return DueWork("wait", next_due=start_at)
+    return DueWork("wait", next_due=end_at)
+
+
+def session_was_due(room: RoomItem) -> bool:
+    """Did the room end after its session was to start? (Ending before is a cancellation, and nobody
+    can be a no-show for it.)"""
+    return bool(room.scheduled_start and room.ended_at and room.ended_at >= room.scheduled_start)
+
+
+def settle_due_actions(room: RoomItem, ended_at: datetime) -> list:
+    """The due-key writes that go with ending ``room`` at ``ended_at``: a scheduled room comes due to be
+    settled now; any other room leaves the index. Nothing changes for a room that had already ended
+    (whoever ended it set its due key then)."""
+    if room.status not in LIVE_STATUSES:
+        return []
+    if room.scheduled_start and not room.settled_at:
+        pk, sk = due_keys(ended_at, room.room_id)
+        return [RoomItem.gsi1pk.set(pk), RoomItem.gsi1sk.set(sk)]
+    return [RoomItem.gsi1pk.remove(), RoomItem.gsi1sk.remove()]
+
