@@ -1,0 +1,329 @@
+"""The room sweeper against the local stack, with a frozen clock (the schedule event's ``time``).
+
+Each test schedules its rooms on its own far-future day, so the sweeps of one test never see another
+test's rooms (a sweep reads today's bucket and ``sweep_lookback_days`` before it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from rooms.clock import iso
+from rooms_local.config import EVENTS_DIR
+from rooms_local.livekit_dev import control
+from tests import livekit_webhooks as lw
+
+_DAYS = itertools.count(random.randrange(2000) * 5, 5)
+HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def start() -> datetime:
+    """A scheduled start on a day no other test uses."""
+    return datetime(2045, 1, 1, 10, 0, tzinfo=UTC) + timedelta(days=next(_DAYS))
+
+
+def schedule_event(now: datetime) -> dict:
+    event = json.loads((EVENTS_DIR / "schedule_sweep.json").read_text())
+    return {**event, "id": str(uuid.uuid4()), "time": iso(now)}
+
+
+def sweep(stack, now: datetime) -> dict:
+    return stack.runner.invoke("room_sweeper", schedule_event(now))
+
+
+def mark_attended(room_id: str, *user_ids: str) -> None:
+    """What the participant_joined webhook handler records (RoomItem.attendee_ids), written directly so
+    these tests do not depend on the attendance handlers."""
+    from rooms import store
+
+    store.bind()
+    store.RoomItem(*store.RoomItem.key(room_id)).update(actions=[store.RoomItem.attendee_ids.add(set(user_ids))])
+
+
+class EventLog:
+    """The service's EventBridge events, delivered by a rule on the bus to an SQS queue in moto."""
+
+    def __init__(self, config) -> None:
+        self.sqs = boto3.client("sqs", endpoint_url=config.moto_url, region_name=config.region)
+        events = boto3.client("events", endpoint_url=config.moto_url, region_name=config.region)
+        name = f"rooms-events-{uuid.uuid4().hex[:8]}"
+        self.url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=name, EventBusName=config.event_bus_name, EventPattern=json.dumps({"source": ["rooms"]}))
+        events.put_targets(Rule=name, EventBusName=config.event_bus_name, Targets=[{"Id": "queue", "Arn": arn}])
+        self.seen: list[dict] = []
+
+    def of(self, room_id: str, detail_type: str | None = None) -> list[dict]:
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                self.seen.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return [e for e in self.seen if e["detail"].get("room_id") == room_id
+                and (detail_type is None or e["detail-type"] == detail_type)]
+
+
+@pytest.fixture(scope="module")
+def published(stack) -> EventLog:
+    return EventLog(stack.config)
+
+
+def livekit_rooms(stack) -> dict[str, dict]:
+    return {r["name"]: r for r in control.state(stack.config.livekit_url)["rooms"]}
+
+
+def create(api, ids, start, *, session=False, end=True, **extra) -> dict:
+    body = {("service_session_id" if session else "booking_id"): ids["session" if session else "booking"],
+            "service_type": "yoga_class" if session else "therapy",
+            "scheduled_start": iso(start), "host": {"user_id": ids["host"], "name": "Dr Who"},
+            "members": [{"user_id": ids["client"], "name": "Clara"}], **extra}
+    if end:
+        body["scheduled_end"] = iso(start + HOUR)
+    r = api.admin("POST", "/rooms", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def get(api, room) -> dict:
+    r = api.admin("GET", f"/rooms/{room['room_id']}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --- open -----------------------------------------------------------------------------------------------
+
+
+def test_group_room_opens_exactly_at_the_lead_time_with_its_waiting_room(api, stack, ids, start):
+    room = create(api, ids, start, session=True)
+    assert room["waiting_room"] is True  # the group template's
+
+    early = sweep(stack, start - 15 * MINUTE - SECOND)
+    assert early["due"] == 0
+    assert get(api, room)["status"] == "scheduled" and room["livekit_room"] not in livekit_rooms(stack)
+
+    report = sweep(stack, start - 15 * MINUTE)
+    assert (report["due"], report.get("opened")) == (1, 1)
+    opened = get(api, room)
+    assert opened["status"] == "open" and opened["opened_at"] == iso(start - 15 * MINUTE)
+    lk = livekit_rooms(stack)[room["livekit_room"]]
+    # LiveKit's empty timeout counts from the start, so the room is still there when the session begins
+    assert int(lk["emptyTimeout"]) == 600 + 15 * 60
+
+    # the attendee's token puts them in the waiting room; the host's does not
+    token = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["client"]).json()
+    assert token["waiting"] is True
+    assert api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["host"]).json()["waiting"] is False
+
+    # opened once: the same minute again, and the minutes after, find nothing due until the end check
+    assert sweep(stack, start - 15 * MINUTE)["due"] == 0
+    assert sweep(stack, start + HOUR + 29 * MINUTE)["due"] == 0
+
+
+def test_scheduled_booking_room_is_opened_too_and_tokens_share_the_livekit_room(api, stack, ids, start):
+    room = create(api, ids, start)
+    assert sweep(stack, start - 10 * MINUTE).get("opened") == 1  # a late sweep still opens it
+    sid = get(api, room)
+    assert sid["status"] == "open"
+    token = api.call("POST", f"/bookings/{ids['booking']}/room/token", as_user=ids["client"])
+    assert token.status_code == 200 and token.json()["waiting"] is False
+    joined = control.join(stack.config.livekit_url, token.json()["token"])
+    assert joined["identity"] == ids["client"]
+
+
+# --- end and no-shows -------------------------------------------------------------------------------------
+
+
+def test_room_still_open_is_ended_at_end_plus_grace(api, stack, ids, start, published):
+    room = create(api, ids, start)
+    sweep(stack, start - 15 * MINUTE)
+    for user in (ids["host"], ids["client"]):
+        token = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=user).json()["token"]
+        control.join(stack.config.livekit_url, token)
+    mark_attended(room["room_id"], ids["host"], ids["client"])
+    assert len(livekit_rooms(stack)[room["livekit_room"]]["participants"]) == 2
+
+    assert sweep(stack, start + HOUR + 30 * MINUTE - SECOND)["due"] == 0
+    assert get(api, room)["status"] == "open"
+
+    report = sweep(stack, start + HOUR + 30 * MINUTE)
+    assert (report.get("ended"), report.get("settled"), report.get("no_show")) == (1, 1, None)
+    ended = get(api, room)
+    assert ended["status"] == "ended" and ended["ended_at"] == iso(start + HOUR + 30 * MINUTE)
+    assert ended["no_show"] is None
+    assert room["livekit_room"] not in livekit_rooms(stack)  # participants removed with the room
+    [event] = published.of(room["room_id"], "RoomEnded")
+    assert event["source"] == "rooms"
+    assert event["detail"]["end_reason"] == "scheduled_end_passed" and event["detail"]["ended_by"] == "sweeper"
+    assert published.of(room["room_id"], "RoomNoShow") == []
+    # a token for the ended room is refused
+    assert api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["host"]).status_code == 409
+    assert sweep(stack, start + 2 * HOUR)["due"] == 0  # settled: out of the index
+
+
+@pytest.mark.parametrize("came, kind, host_absent, absent", [
+    ((), "nobody", True, ("client", "host")),
+    (("client",), "host_absent", True, ("host",)),
+    (("host",), "client_absent", False, ("client",)),
+])
+def test_no_shows_are_marked_and_published(api, stack, ids, start, published, came, kind, host_absent, absent):
+    room = create(api, ids, start)
+    sweep(stack, start - 15 * MINUTE)
+    if came:
+        mark_attended(room["room_id"], *(ids[who] for who in came))
+    report = sweep(stack, start + HOUR + 30 * MINUTE)
+    assert (report.get("ended"), report.get("no_show")) == (1, 1)
+    expected = {"kind": kind, "host_absent": host_absent, "absent": sorted(ids[w] for w in absent),
+                "attendees": sorted(ids[w] for w in came)}
+    assert get(api, room)["no_show"] == expected
+    [event] = published.of(room["room_id"], "RoomNoShow")
+    assert {k: event["detail"][k] for k in expected} == expected
+    assert event["detail"]["booking_id"] == ids["booking"] and event["detail"]["host_user_id"] == ids["host"]
+
+
+def test_group_session_with_only_the_host_is_an_attendees_no_show(api, stack, ids, start, published):
+    room = create(api, ids, start, session=True)
+    sweep(stack, start - 15 * MINUTE)
+    mark_attended(room["room_id"], ids["host"])
+    sweep(stack, start + HOUR + 30 * MINUTE)
+    no_show = get(api, room)["no_show"]
+    assert no_show["kind"] == "attendees_absent" and no_show["absent"] == [ids["client"]]
+    assert len(published.of(room["room_id"], "RoomNoShow")) == 1
+
+
+def test_room_finished_by_livekit_is_settled_by_the_next_sweep(api, stack, ids, start, published):
+    room = create(api, ids, start)
+    sweep(stack, start - 15 * MINUTE)
+    mark_attended(room["room_id"], ids["host"])
+    finished_at = start + 20 * MINUTE  # the host waited 20 minutes, left, LiveKit closed the room
+    ev = lw.event("room_finished", room_name=room["livekit_room"], created_at=int(finished_at.timestamp()))
+    assert lw.deliver(stack.config.webhook_url, ev).json()["outcome"] == "handled"
+    assert get(api, room)["status"] == "ended"
+
+    report = sweep(stack, finished_at + MINUTE)
+    assert (report["due"], report.get("ended"), report.get("no_show")) == (1, None, 1)
+    assert get(api, room)["no_show"]["kind"] == "client_absent"
+    assert published.of(room["room_id"], "RoomEnded") == []  # the sweeper did not end it
+    assert len(published.of(room["room_id"], "RoomNoShow")) == 1
+    assert sweep(stack, start + 2 * HOUR)["due"] == 0  # nothing left at the old end check
+
+
+def test_room_ended_by_the_platform_before_its_start_is_not_a_no_show(api, stack, ids, start, published):
+    room = create(api, ids, start)
+    r = api.admin("DELETE", f"/rooms/{room['room_id']}")  # the booking was cancelled (real clock: now)
+    assert r.status_code == 200 and r.json()["changed"] is True
+    report = sweep(stack, datetime.now(UTC) + MINUTE)
+    assert report.get("settled", 0) >= 1
+    assert get(api, room)["no_show"] is None and published.of(room["room_id"]) == []
+    assert sweep(stack, start - 15 * MINUTE)["due"] == 0  # and it is not opened later
+
+
+def test_room_never_opened_by_its_end_check_expires_as_nobody_showed(api, stack, ids, start, published):
+    room = create(api, ids, start)
+    # the sweeper was down from before the open until after the end check
+    report = sweep(stack, start + HOUR + 45 * MINUTE)
+    assert (report.get("expired"), report.get("no_show")) == (1, 1)
+    expired = get(api, room)
+    assert expired["status"] == "expired" and expired["no_show"]["kind"] == "nobody"
+    assert room["livekit_room"] not in livekit_rooms(stack)
+    r = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["client"])
+    assert r.status_code == 410 and r.json()["code"] == "room_expired"
+    assert [e["detail"]["status"] for e in published.of(room["room_id"], "RoomEnded")] == ["expired"]
+
+
+def test_room_without_a_schedule_never_enters_the_index(api, stack, ids, booking_room):
+    from rooms import store
+
+    item = store.get_room(booking_room["room_id"], consistent=True)
+    assert item.gsi1pk is None and item.gsi1sk is None
+
+
+# --- concurrency ---------------------------------------------------------------------------------------------
+
+
+def test_two_overlapping_sweeps_act_once_on_each_room(api, stack, start, published, monkeypatch):
+    import rooms.livekit_gateway as gateway
+    from rooms import store
+
+    def fresh_ids():
+        suffix = uuid.uuid4().hex[:10]
+        return {"booking": f"bk-{suffix}", "session": f"ss-{suffix}", "host": f"dr-{suffix}",
+                "client": f"cl-{suffix}"}
+
+    to_open = [create(api, fresh_ids(), start + 2 * HOUR) for _ in range(4)]
+    to_end = [create(api, fresh_ids(), start - 2 * HOUR) for _ in range(3)]
+    sweep(stack, start - 2 * HOUR - 15 * MINUTE)  # opens the early ones
+    now = start + 2 * HOUR - 15 * MINUTE  # the early ones' end check (+1h +30m) and the late ones' open
+
+    calls: Counter[tuple[str, str]] = Counter()
+    lock = threading.Lock()
+    real_ensure, real_delete, real_due_items = gateway.ensure_room, gateway.delete_room, store.due_items
+
+    def ensure_room(name, **kw):
+        with lock:
+            calls[("create", name)] += 1
+        return real_ensure(name, **kw)
+
+    def delete_room(name):
+        with lock:
+            calls[("delete", name)] += 1
+        return real_delete(name)
+
+    both_read = threading.Barrier(2, timeout=20)
+
+    def due_items(*args, **kw):
+        items = list(real_due_items(*args, **kw))
+        both_read.wait()  # both sweeps have read the same due rooms before either acts
+        return iter(items)
+
+    monkeypatch.setattr(gateway, "ensure_room", ensure_room)
+    monkeypatch.setattr(gateway, "delete_room", delete_room)
+    monkeypatch.setattr(store, "due_items", due_items)
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: sweep(stack, now), range(2)))
+
+    assert [r["due"] for r in reports] == [7, 7]
+    total = Counter()
+    for r in reports:
+        total.update({k: v for k, v in r.items() if k not in ("now", "due")})
+    assert total["opened"] == 4 and total["ended"] == 3 and total["taken"] == 7
+    assert total["no_show"] == 3 and total.get("failed", 0) == 0
+    assert calls == Counter({("create", r["livekit_room"]): 1 for r in to_open}
+                            | {("delete", r["livekit_room"]): 1 for r in to_end})
+    for room in to_end:
+        assert len(published.of(room["room_id"], "RoomEnded")) == 1
+        assert len(published.of(room["room_id"], "RoomNoShow")) == 1
+    for room in to_open:
+        assert get(api, room)["status"] == "open" and published.of(room["room_id"]) == []
+
+
+def test_a_crashed_claim_is_retried_after_its_lease(api, stack, ids, start, monkeypatch):
+    import rooms.livekit_gateway as gateway
+    from rooms.errors import UpstreamUnavailable
+
+    room = create(api, ids, start)
+
+    def down(*args, **kw):
+        raise UpstreamUnavailable("LiveKit is unreachable", code="livekit_unavailable")
+
+    monkeypatch.setattr(gateway, "ensure_room", down)
+    report = sweep(stack, start - 15 * MINUTE)
+    assert report.get("failed") == 1 and get(api, room)["status"] == "scheduled"
+    monkeypatch.undo()
+    assert sweep(stack, start - 14 * MINUTE)["due"] == 0  # held by the failed sweep's claim
+    retried = sweep(stack, start - 10 * MINUTE)  # the 5-minute lease ran out
+    assert retried.get("opened") == 1 and get(api, room)["status"] == "open"
