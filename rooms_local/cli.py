@@ -1,6 +1,6 @@
 """``rooms``: the local stack's command line (SPEC "Local stack" contract).
 
-    rooms up                      start everything, show it working, print how to try it
+    rooms up [--sweep-every 60]   start everything (and the sweeper's timer), show it working
     rooms token --sub USER [--name NAME] [--admin]
     rooms invoke FUNCTION EVENT_FILE
     rooms join --token JWT [--publish audio,video]
@@ -31,14 +31,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
-    stack = LocalStack(config).start()
+    stack = LocalStack(config, sweep_every=args.sweep_every or None).start()
     try:
         print(f"Rooms local stack is up:\n"
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
               f"  LiveKit webhook function URL     {config.webhook_url}\n"
               f"  LiveKit                          {config.livekit_url}"
               f"{'' if config.external_livekit_url else '  (development server, devkey/secret)'}\n"
-              f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n")
+              f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n"
+              f"  room sweeper                     "
+              f"{f'every {args.sweep_every:g} s' if args.sweep_every else 'off'} (the EventBridge schedule)\n")
         if not args.no_demo:
             run_demo(config)
         print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
@@ -59,6 +61,7 @@ _TRY = """Try it (another terminal):
   curl -s -XPOST {api}/bookings/b-42/room/token -H "authorization: Bearer $HOST"
   rooms join --token <token from above>      # a simulated LiveKit client joins
   rooms invoke create_room events/create_room.json
+  rooms invoke room_sweeper events/schedule_sweep.json   # one sweep at the event's time
 Ctrl-C stops the stack."""
 
 
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start the local stack")
     p.add_argument("--no-demo", action="store_true", help="skip the walk-through")
     p.add_argument("--exit-after-demo", action="store_true", help="stop after the walk-through (smoke test)")
+    p.add_argument("--sweep-every", type=float, default=60.0, metavar="SECONDS",
+                   help="run the room sweeper on this timer, as the EventBridge schedule does (0: off)")
     p.set_defaults(fn=cmd_up)
 
     p = sub.add_parser("token", help="print a bearer token the local API accepts")

@@ -9,15 +9,19 @@ from dataclasses import dataclass, field
 from rooms_local.config import LocalConfig
 from rooms_local.gateway import Gateway, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
+from rooms_local.schedules import SweepTimer
 
 
 @dataclass
 class LocalStack:
     config: LocalConfig
     runner: FunctionRunner = field(default_factory=FunctionRunner)
+    # Seconds between sweeper runs (the EventBridge schedule's stand-in); None: no timer (tests).
+    sweep_every: float | None = None
     _moto: object | None = None
     _livekit: object | None = None
     _gateway: Gateway | None = None
+    _sweep_timer: SweepTimer | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
@@ -29,9 +33,13 @@ class LocalStack:
         self._gateway = Gateway(self.config, self.runner)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
+        if self.sweep_every:
+            self._sweep_timer = SweepTimer(self.runner, self.sweep_every).start()
         return self
 
     def stop(self) -> None:
+        if self._sweep_timer is not None:
+            self._sweep_timer.stop()
         if self._gateway:
             self._gateway.stop()
         self.runner.shutdown()

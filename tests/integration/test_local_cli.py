@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from rooms_local import cli
+from rooms_local.config import EVENTS_DIR
 
 
 def test_token_command_prints_a_token_the_gateway_accepts(api, capsys, monkeypatch, stack):
@@ -30,3 +31,15 @@ def test_invoke_runs_a_function_with_a_sample_event_against_the_stack(stack, cap
     out = capsys.readouterr().out
     result = json.loads(out[out.index("{\n"):])
     assert result["statusCode"] == 200
+
+
+def test_invoke_runs_the_sweeper_with_the_schedule_sample(stack, capsys, monkeypatch):
+    for key, value in stack.config.function_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MOTO_PORT", str(stack.config.moto_port))
+    monkeypatch.setenv("LIVEKIT_DEV_PORT", str(stack.config.livekit_port))
+    assert cli.main(["invoke", "room_sweeper", "events/schedule_sweep.json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out[out.index("{\n"):])
+    assert result["now"] == json.loads((EVENTS_DIR / "schedule_sweep.json").read_text())["time"]
+    assert isinstance(result["due"], int)

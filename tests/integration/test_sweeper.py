@@ -19,8 +19,8 @@ import boto3
 import pytest
 
 from rooms.clock import iso
-from rooms_local.config import EVENTS_DIR
 from rooms_local.livekit_dev import control
+from rooms_local.schedules import schedule_event
 from tests import livekit_webhooks as lw
 
 _DAYS = itertools.count(random.randrange(2000) * 5, 5)
@@ -33,11 +33,6 @@ SECOND = timedelta(seconds=1)
 def start() -> datetime:
     """A scheduled start on a day no other test uses."""
     return datetime(2045, 1, 1, 10, 0, tzinfo=UTC) + timedelta(days=next(_DAYS))
-
-
-def schedule_event(now: datetime) -> dict:
-    event = json.loads((EVENTS_DIR / "schedule_sweep.json").read_text())
-    return {**event, "id": str(uuid.uuid4()), "time": iso(now)}
 
 
 def sweep(stack, now: datetime) -> dict:
