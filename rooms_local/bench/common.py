@@ -48,10 +48,13 @@ BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
 
 
 class AwsCallCounter:
-    """Counts botocore API calls (service, operation) made anywhere in this process."""
+    """Counts botocore API calls (service, operation) made anywhere in this process, and the DynamoDB
+    items they read (``items_read``: ScannedCount of Query/Scan, items returned by GetItem/BatchGetItem;
+    keyed "Query gsi1" for an index)."""
 
     def __init__(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.items_read: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     @contextmanager
@@ -62,9 +65,18 @@ class AwsCallCounter:
         counter = self
 
         def counting(client, operation_name, api_params):
+            service = client.meta.service_model.service_name
             with counter._lock:
-                counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
-            return original(client, operation_name, api_params)
+                counter.calls[(service, operation_name)] += 1
+            response = original(client, operation_name, api_params)
+            if service == "dynamodb":
+                read = _items_read(operation_name, response)
+                if read:
+                    index = api_params.get("IndexName")
+                    key = f"{operation_name} {index}" if index else operation_name
+                    with counter._lock:
+                        counter.items_read[key] += read
+            return response
 
         BaseClient._make_api_call = counting
         try:
@@ -75,6 +87,19 @@ class AwsCallCounter:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.items_read.clear()
 
     def dynamodb(self) -> Counter[str]:
         return Counter({op: n for (svc, op), n in self.calls.items() if svc == "dynamodb"})
+
+
+def _items_read(operation: str, response: dict) -> int:
+    if operation in ("Query", "Scan"):
+        return int(response.get("ScannedCount", response.get("Count", 0)))
+    if operation == "GetItem":
+        return 1 if response.get("Item") else 0
+    if operation == "BatchGetItem":
+        return sum(len(items) for items in response.get("Responses", {}).values())
+    if operation == "TransactGetItems":
+        return sum(1 for r in response.get("Responses", []) if r.get("Item"))
+    return 0
