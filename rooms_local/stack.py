@@ -77,9 +77,9 @@ class LocalStack:
         livekit_gateway.reset_for_tests()
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from rooms_local.moto_server import AtomicMotoServer
 
-        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
+        self._moto = AtomicMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
         self._moto.start()
         wait_until_up(f"{self.config.moto_url}/moto-api/")
 

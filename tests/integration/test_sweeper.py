@@ -295,7 +295,7 @@ def test_two_overlapping_sweeps_act_once_on_each_room(api, stack, start, publish
     total = Counter()
     for r in reports:
         total.update({k: v for k, v in r.items() if k not in ("now", "due")})
-    assert total["opened"] == 4 and total["ended"] == 3 and total["taken"] == 7
+    assert total["opened"] == 4 and total["ended"] == 3 and total["taken"] == 7, json.dumps(reports)
     assert total["no_show"] == 3 and total.get("failed", 0) == 0
     assert calls == Counter({("create", r["livekit_room"]): 1 for r in to_open}
                             | {("delete", r["livekit_room"]): 1 for r in to_end})
@@ -322,3 +322,4 @@ def test_a_crashed_claim_is_retried_after_its_lease(api, stack, ids, start, monk
     assert sweep(stack, start - 14 * MINUTE)["due"] == 0  # held by the failed sweep's claim
     retried = sweep(stack, start - 10 * MINUTE)  # the 5-minute lease ran out
     assert retried.get("opened") == 1 and get(api, room)["status"] == "open"
+
