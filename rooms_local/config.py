@@ -11,6 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
 EVENTS_DIR = ROOT / "events"
 
+# Dial-in numbers of the development server's inbound trunks (numbers reserved for fiction in each region),
+# and the caller id of its outbound trunk.
+DEV_SIP_NUMBERS = {"US": "+12025550100", "UK": "+442079460000", "AU": "+61255500000"}
+DEV_SIP_OUTBOUND_NUMBER = "+12025550199"
+
 DEV_JWT_ISSUER = "http://127.0.0.1:3000/local-issuer"
 DEV_JWT_AUDIENCE = "rooms"
 DEV_JWT_SECRET = "rooms-local-dev-signing-secret-not-for-production"

@@ -26,6 +26,7 @@ class LocalStack:
         self._provision_aws()
         if not self.config.external_livekit_url:
             self._start_livekit()
+            self._provision_sip()
         self._gateway = Gateway(self.config, self.runner)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
@@ -53,9 +54,9 @@ class LocalStack:
         self.stop()
 
     # -- parts ------------------------------------------------------------------------------------------
-    def _apply_env(self) -> None:
+    def _apply_env(self, env: dict[str, str] | None = None) -> None:
         # The functions run in this process, so the process environment is their Lambda environment.
-        for key, value in self.config.function_env().items():
+        for key, value in (self.config.function_env() if env is None else env).items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
         self._reset_caches()
@@ -83,6 +84,37 @@ class LocalStack:
         create_table(self.config.table_name)
         s3 = boto3.client("s3", endpoint_url=self.config.moto_url, region_name=self.config.region)
         s3.create_bucket(Bucket=self.config.recordings_bucket)
+
+    def _provision_sip(self) -> None:
+        """Create the dial-in trunks (US, UK, AU) and the dial-out trunk in the development server with the
+        real livekit-api client, as an operator does once per deployment, and hand their ids to the
+        functions (SIP_NUMBERS, SIP_OUTBOUND_TRUNK_ID) unless the config's extra_env sets SIP_NUMBERS."""
+        import asyncio
+        import json
+
+        from livekit import api
+
+        from rooms_local.config import DEV_SIP_NUMBERS, DEV_SIP_OUTBOUND_NUMBER
+
+        if "SIP_NUMBERS" in self.config.extra_env:
+            return
+
+        async def provision() -> dict[str, str]:
+            lk = api.LiveKitAPI(self.config.livekit_url, self.config.livekit_api_key, self.config.livekit_api_secret)
+            try:
+                numbers = {}
+                for region, number in DEV_SIP_NUMBERS.items():
+                    trunk = await lk.sip.create_inbound_trunk(api.CreateSIPInboundTrunkRequest(
+                        trunk=api.SIPInboundTrunkInfo(name=f"rooms dial-in {region}", numbers=[number])))
+                    numbers[region] = {"number": number, "trunk_id": trunk.sip_trunk_id}
+                outbound = await lk.sip.create_outbound_trunk(api.CreateSIPOutboundTrunkRequest(
+                    trunk=api.SIPOutboundTrunkInfo(name="rooms dial-out", address="sip.example.invalid",
+                                                   numbers=[DEV_SIP_OUTBOUND_NUMBER])))
+                return {"SIP_NUMBERS": json.dumps(numbers), "SIP_OUTBOUND_TRUNK_ID": outbound.sip_trunk_id}
+            finally:
+                await lk.aclose()
+
+        self._apply_env(asyncio.run(provision()))
 
     def _start_livekit(self) -> None:
         from rooms_local.livekit_dev import DevServer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from rooms import livekit_gateway, store
+from rooms import livekit_gateway, phone, store
 from rooms.access import Caller, require_member, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, Forbidden, Gone
@@ -72,6 +72,8 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         logger.info("livekit room created", extra={"action": "livekit.room.create", "room_id": room.room_id,
                                                    "livekit_sid": lk_room.sid})
 
+    phone.on_livekit_room_open(room, now=now)  # the dial-in PIN's dispatch rule (no-op once it exists)
+
     creds = livekit_credentials(settings)
     jti = uuid.uuid4().hex
     token = mint_join_token(
@@ -124,6 +126,7 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         waiting=waiting,
         room_id=room.room_id,
         livekit_room=room.livekit_room,
+        dial_in=phone.dial_in_details(room),
     )
 
 

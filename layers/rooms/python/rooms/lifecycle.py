@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rooms import livekit_gateway, store
+from rooms import livekit_gateway, phone, store
 from rooms.access import Caller, require_member_or_admin, require_room
 from rooms.catalog import get_template
 from rooms.clock import iso
@@ -140,7 +140,7 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) ->
     if len({m.user_id for m in members}) != len(members):
         raise InvalidInput("members lists a user_id twice", code="duplicate_member", field="members")
 
-    room, created = store.create_room_with_members(item, members)
+    room, created = phone.create_room_with_dial_in(item, members, sip=request.sip, actor=caller.user_id)
     if created:
         metrics.add_metric(name="RoomsCreated", unit="Count", value=1)
         logger.info(
@@ -168,9 +168,8 @@ def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
     """Everything that must be closed or given back when a room ends, whoever ended it (admin,
     sweeper, LiveKit's room_finished). Each step is idempotent: it may run more than once.
     """
-    # attendance: close open segments (issue 5); recordings: stop/reconcile egress (issue 7);
-    # phone: release the PIN and delete the dispatch rule (issue 8).
-    del room, now
+    # attendance: close open segments (issue 5); recordings: stop/reconcile egress (issue 7).
+    phone.release_room_phone(room, now=now)
 
 
 def resolve_room_id(*, room_id: str | None = None, booking_id: str | None = None,

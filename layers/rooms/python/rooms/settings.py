@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SipNumber(BaseModel):
+    """One regional dial-in number and the LiveKit SIP inbound trunk that receives its calls."""
+
+    number: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164")
+    trunk_id: str = Field(min_length=1, description="LiveKit SIP inbound trunk id (ST_…)")
 
 
 class Settings(BaseSettings):
@@ -36,6 +43,17 @@ class Settings(BaseSettings):
     recordings_bucket: str | None = None
     recordings_prefix: str = "recordings/"
     event_bus_name: str = "default"
+
+    # Phone (LiveKit SIP). SIP_NUMBERS is JSON: {"US": {"number": "+1…", "trunk_id": "ST_…"}, "UK": …, "AU": …}
+    sip_numbers: dict[str, SipNumber] = Field(default_factory=dict)
+    sip_outbound_trunk_id: str | None = Field(None, description="LiveKit SIP outbound trunk for dial-out")
+    sip_pin_length: int = Field(6, ge=1, le=12, description="Dial-in PIN digits (LiveKit accepts up to 16)")
+    sip_hide_phone_numbers: bool = Field(
+        True, description="Hide callers' numbers from other participants (LiveKit hide_phone_number)"
+    )
+    sip_dial_out_limit: int = Field(5, ge=1, description="Dial-outs allowed per room per window")
+    sip_dial_out_window_seconds: int = Field(600, ge=10)
+    sip_ringing_timeout_seconds: int = Field(30, ge=1, le=80)
 
     @property
     def client_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rooms.models import MemberView, RoomUrls, RoomView
+from rooms.phone import dial_in_details
 from rooms.store import Member, RoomItem
 
 
@@ -33,6 +34,7 @@ def room_view(room: RoomItem) -> RoomView:
             booking=f"/room/booking/{room.booking_id}/" if room.booking_id else None,
             session=f"/room/session/{room.service_session_id}/" if room.service_session_id else None,
         ),
+        dial_in=dial_in_details(room),
     )
 
 

@@ -11,11 +11,24 @@ GSI read; nothing here ever Scans.
 | JoinTokenRecord   | ROOM#{room_id}     | TOKEN#{user_id}#{issued_at}#{jti}   | -                                   | a member's token history (Query begins_with TOKEN#{user}#); TTL after expiry |
 | TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
+| SipPinLock        | SIPPIN#{number}    | PIN#{pin}                           | -                                   | a dial-in PIN unique among live rooms on one number: put with attribute_not_exists in the room's creation transaction, deleted when the room ends; pins held on a number (Query) |
+| DialOutWindow     | ROOM#{room_id}     | DIALOUT#{window_start}              | -                                   | dial-out rate limit per room: conditional ADD count < limit per fixed window; TTL after the window |
 
 The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
 typed items of several entities.
 """
 
+from rooms.store.phone import (
+    DialOutWindow,
+    PinTaken,
+    SipPinLock,
+    get_room_and_members,
+    new_pin_lock,
+    pins_held,
+    record_dispatch_rule,
+    release_pin,
+    take_dial_out_slot,
+)
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -37,10 +50,13 @@ from rooms.store.table import TableItem, bind, create_table
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "DialOutWindow",
     "DuplicateEvent",
     "JoinTokenRecord",
     "Member",
+    "PinTaken",
     "RoomItem",
+    "SipPinLock",
     "StaleEvent",
     "TableItem",
     "TemplateOverride",
@@ -52,11 +68,17 @@ __all__ = [
     "end_room",
     "get_room",
     "get_room_and_member",
+    "get_room_and_members",
     "get_template_override",
     "list_members",
     "list_template_overrides",
+    "new_pin_lock",
+    "pins_held",
     "put_member",
     "put_template_override",
+    "record_dispatch_rule",
     "record_issued_token",
+    "release_pin",
     "revoke_member",
+    "take_dial_out_slot",
 ]

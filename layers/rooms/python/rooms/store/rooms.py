@@ -118,6 +118,10 @@ class TemplateOverride(TableItem, discriminator="template"):
     updated_by = UnicodeAttribute(null=True)
 
 
+class PinTaken(Exception):
+    """The dial-in PIN picked for a new room is held by another live room on the same number."""
+
+
 def _cancellation_code(err: TransactWriteError, index: int) -> str | None:
     reasons = err.cancellation_reasons or []
     if index < len(reasons) and reasons[index] is not None:
@@ -136,21 +140,29 @@ def get_room(room_id: str, *, consistent: bool = False) -> RoomItem | None:
         return None
 
 
-def create_room_with_members(room: RoomItem, members: Iterable[Member]) -> tuple[RoomItem, bool]:
+def create_room_with_members(
+    room: RoomItem, members: Iterable[Member], *, pin_lock: TableItem | None = None
+) -> tuple[RoomItem, bool]:
     """Write a new room and its first members atomically.
 
     Returns ``(room, True)`` when created, or ``(existing_room, False)`` when a room with this id
     (i.e. for this booking or session occurrence) already exists: the conditional put is what makes
-    two concurrent creates give one room.
+    two concurrent creates give one room. ``pin_lock`` (a dial-in PIN lock) rides in the same
+    transaction with ``attribute_not_exists``: a repeat create writes nothing, so it never takes a
+    second PIN. Raises ``PinTaken`` when only the PIN was already held by another room.
     """
     bind()
     try:
         with TransactWrite(connection=RoomItem._get_connection().connection) as tx:
             tx.save(room, condition=RoomItem.pk.does_not_exist(), return_values="ALL_OLD")
+            if pin_lock is not None:
+                tx.save(pin_lock, condition=TableItem.pk.does_not_exist())
             for member in members:
                 tx.save(member)
     except TransactWriteError as err:
         if _cancellation_code(err, 0) != "ConditionalCheckFailed":
+            if pin_lock is not None and _cancellation_code(err, 1) == "ConditionalCheckFailed":
+                raise PinTaken(pin_lock.sk) from err
             raise
         reasons = err.cancellation_reasons or []
         raw = reasons[0].raw_item if reasons and reasons[0] else None
