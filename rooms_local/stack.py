@@ -72,8 +72,12 @@ class LocalStack:
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from rooms_local.moto_dynamodb import rollback_touched_items_only, serialize_dynamodb_requests
+
+        rollback_touched_items_only()
         self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
         self._moto.start()
+        self._moto._server.app = serialize_dynamodb_requests(self._moto._server.app)
         wait_until_up(f"{self.config.moto_url}/moto-api/")
 
     def _provision_aws(self) -> None:
@@ -128,3 +132,4 @@ class LocalStack:
             s3_endpoint_url=self.config.moto_url,
         )
         self._livekit.start()
+

@@ -281,6 +281,11 @@ def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: date
     except livekit_sip.SipCallFailed as err:
         logger.info("dial-out failed", extra={**log, "sip_status_code": err.sip_status_code})
         metrics.add_metric(name="PhoneDialOutFailures", unit="Count", value=1)
+        if err.sip_status_code is None:  # LiveKit refused before dialling
+            if err.code == "resource_exhausted":
+                raise Conflict(f"room {room_id} is full", code="room_full") from None
+            raise Conflict(f"LiveKit refused the call ({err.code})", code="dial_out_failed",
+                           livekit_code=err.code) from None
         details = {"sip_status_code": err.sip_status_code, "sip_status": err.sip_status}
         if err.sip_status_code in UNREACHABLE_SIP_STATUSES:
             raise InvalidInput(f"{masked} cannot be reached (SIP {err.sip_status_code} {err.sip_status or ''})"

@@ -118,6 +118,11 @@ def create_sip_participant(
             raise SipCallFailed(
                 str(err), sip_status_code=err.sip_status_code, sip_status=err.sip_status, code=err.code
             ) from None
+        except api.ServerError as err:
+            if err.status >= 500 or err.status == 429:
+                raise  # run() reports LiveKit as unavailable
+            # refused before dialling (room full, unknown trunk, …)
+            raise SipCallFailed(err.message, sip_status_code=None, sip_status=None, code=err.code) from None
 
     info = run(call)
     return SipParticipant(
