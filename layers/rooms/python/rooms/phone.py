@@ -47,7 +47,7 @@ def mask_phone_number(number: str | None) -> str:
 
 
 def format_number(number: str) -> str:
-    """E.164 → the way people write it in the three launch regions (else grouped digits)."""
+    """E.164 → the way people write it in the three launch regions (other numbers stay as they are)."""
     digits = number.lstrip("+")
     if digits.startswith("1") and len(digits) == 11:
         return f"+1 {digits[1:4]}-{digits[4:7]}-{digits[7:]}"
@@ -59,7 +59,7 @@ def format_number(number: str) -> str:
     if digits.startswith("61") and len(digits) == 11:
         rest = digits[2:]
         return f"+61 {rest[0]} {rest[1:5]} {rest[5:]}"
-    return "+" + " ".join(digits[i:i + 3] for i in range(0, len(digits), 3))
+    return number
 
 
 def pin_candidates(length: int, attempts: int = PIN_ATTEMPTS) -> list[str]:
