@@ -32,8 +32,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
-    if not args.verbose:  # function logs are JSON lines (as in CloudWatch): warnings only unless asked
-        config = replace(config, extra_env={**config.extra_env, "POWERTOOLS_LOG_LEVEL": "WARNING"})
+    if not args.verbose:  # function logs and EMF metrics are JSON lines (as in CloudWatch): quiet unless asked
+        config = replace(config, extra_env={**config.extra_env, "POWERTOOLS_LOG_LEVEL": "WARNING",
+                                            "POWERTOOLS_METRICS_DISABLED": "true"})
     stack = LocalStack(config, access_log=True).start()
     try:
         print(f"Rooms local stack is up:\n"

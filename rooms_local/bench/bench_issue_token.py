@@ -41,8 +41,8 @@ def run(ctx) -> list[str]:
                           timeout=30).raise_for_status()
         steady = counter.dynamodb("issue_token")
     lines.append(f"create room: {sum(create.values())} DynamoDB round trips {dict(create)}")
-    lines.append(f"first token (creates the LiveKit room; the room_started webhook it causes is counted apart): {sum(first_calls.values())} round trips "
-                 f"{dict(first_calls)}")
+    lines.append(f"first token (creates the LiveKit room; its room_started webhook counted apart): "
+                 f"{sum(first_calls.values())} round trips {dict(first_calls)}")
     per = sum(steady.values()) / n
     lines.append(f"token request, steady state: {per:.2f} DynamoDB round trips per request "
                  f"(target 2) {dict((k, v / n) for k, v in steady.items())}")
