@@ -37,7 +37,7 @@ HANDLER = "handler.handler"
 
 SERVICE_NAME = "rooms"
 METRICS_NAMESPACE = "Rooms"
-# How long Powertools' parameters utility caches the LiveKit secret in a warm execution environment.
+# How long the LiveKit gateway caches the secret (Powertools parameters) in a warm execution environment.
 SECRET_CACHE_SECONDS = 300
 
 # Tag carrying the function's project name (functions/<name>); cost reports and tests key on it.
@@ -261,7 +261,7 @@ class ServiceFunctions(Construct):
         if spec.livekit:
             env["LIVEKIT_URL"] = livekit_url
             env["LIVEKIT_SECRET_ARN"] = livekit_secret.secret_arn
-            env["POWERTOOLS_PARAMETERS_MAX_AGE"] = str(SECRET_CACHE_SECONDS)
+            env["LIVEKIT_SECRET_MAX_AGE_SECONDS"] = str(SECRET_CACHE_SECONDS)
         if spec.recordings_env:
             env["RECORDINGS_BUCKET"] = config.recordings_bucket_name or storage.bucket.bucket_name
             env["RECORDINGS_PREFIX"] = storage.prefix

@@ -34,7 +34,7 @@ WEBHOOK_P99_LATENCY_ALARM_MS = 5000
 FIVE_MINUTES = Duration.minutes(5)
 
 
-def service_metric(name: str, label: str) -> cloudwatch.Metric:
+def service_metric(name: str, label: str | None = None) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
@@ -121,7 +121,7 @@ class Monitoring(Construct):
         )
         alarm(
             "recording-failures",
-            service_metric(METRIC_RECORDING_FAILURES, "recording failures"),
+            service_metric(METRIC_RECORDING_FAILURES),  # no label: keeps the alarm a plain metric alarm
             "A recording failed (egress or post-processing)",
         )
         webhook = functions.get("webhook_handler")
