@@ -25,9 +25,7 @@ def _integration_function(synth, route) -> str:
 
 def test_every_route_of_the_manifest_is_mapped_to_its_function(dev):
     expected = {
-        f"{method} {path}": function
-        for function, routes in load_routes().items()
-        for method, path in routes
+        f"{method} {path}": function for function, routes in load_routes().items() for method, path in routes
     }
     assert expected, f"{ROUTES_FILE} lists no routes"
     routes = dev.resources("AWS::ApiGatewayV2::Route")
@@ -103,7 +101,11 @@ def test_webhook_is_a_public_function_url(dev):
     dev.template.resource_count_is("AWS::Lambda::Url", 1)
     dev.template.has_resource_properties(
         "AWS::Lambda::Url",
-        {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": [webhook_id, "Arn"]}, "Cors": Match.absent()},
+        {
+            "AuthType": "NONE",
+            "TargetFunctionArn": {"Fn::GetAtt": [webhook_id, "Arn"]},
+            "Cors": Match.absent(),
+        },
     )
     assert "WebhookUrl" in dev.template_dict["Outputs"]
     # no route of the HTTP API reaches the webhook function

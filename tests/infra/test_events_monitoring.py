@@ -22,7 +22,9 @@ def test_sweeper_runs_on_a_schedule_with_a_dead_letter_queue(dev, prod):
                 {
                     "Arn": {"Fn::GetAtt": [sweeper_id, "Arn"]},
                     "Id": Match.any_value(),
-                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("FailureQueue"), "Arn"]}},
+                    "DeadLetterConfig": {
+                        "Arn": {"Fn::GetAtt": [Match.string_like_regexp("FailureQueue"), "Arn"]}
+                    },
                     "RetryPolicy": Match.object_like({"MaximumRetryAttempts": 2}),
                 }
             ],
@@ -77,5 +79,11 @@ def test_dashboard_shows_the_service_metrics(dev):
         "Webhook latency",
     ):
         assert title in body
-    for metric in ("RoomsCreated", "ParticipantJoined", "NoShows", "RecordingFailed", "PhoneParticipantJoined"):
+    for metric in (
+        "RoomsCreated",
+        "ParticipantJoined",
+        "NoShows",
+        "RecordingFailed",
+        "PhoneParticipantJoined",
+    ):
         assert f'\\"Rooms\\",\\"{metric}\\"' in body
