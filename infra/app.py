@@ -60,7 +60,9 @@ def build_app(
 
 
 def main() -> None:
-    build_app().synth()
+    # cdk.json's context is the base; the CDK CLI's context (cdk.json again, plus `-c` values) overrides it.
+    # Run without the CLI (`python -m infra.app`), the same defaults and feature flags still apply.
+    build_app(context={}).synth()
 
 
 if __name__ == "__main__":
