@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rooms_local.config import EVENTS_DIR, LocalConfig
@@ -31,7 +32,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
-    stack = LocalStack(config).start()
+    if not args.verbose:  # function logs and EMF metrics are JSON lines (as in CloudWatch): quiet unless asked
+        config = replace(config, extra_env={**config.extra_env, "POWERTOOLS_LOG_LEVEL": "WARNING",
+                                            "POWERTOOLS_METRICS_DISABLED": "true"})
+    stack = LocalStack(config, access_log=True).start()
     try:
         print(f"Rooms local stack is up:\n"
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start the local stack")
     p.add_argument("--no-demo", action="store_true", help="skip the walk-through")
     p.add_argument("--exit-after-demo", action="store_true", help="stop after the walk-through (smoke test)")
+    p.add_argument("--verbose", action="store_true", help="print the functions' INFO logs (JSON lines)")
     p.set_defaults(fn=cmd_up)
 
     p = sub.add_parser("token", help="print a bearer token the local API accepts")

@@ -11,6 +11,16 @@ from rooms_local.gateway import Gateway, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
 
 
+def _quiet_dev_noise() -> None:
+    import logging
+    import warnings
+
+    # moto's and the servers' per-request lines drown the useful output; the gateway logs its own.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="The HMAC key is .* bytes long")  # LiveKit's dev key "secret"
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
 @dataclass
 class LocalStack:
     config: LocalConfig
@@ -18,16 +28,18 @@ class LocalStack:
     _moto: object | None = None
     _livekit: object | None = None
     _gateway: Gateway | None = None
+    access_log: bool = False
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
+        _quiet_dev_noise()
         self._apply_env()
         self._start_moto()
         self._provision_aws()
         if not self.config.external_livekit_url:
             self._start_livekit()
             self._provision_sip()
-        self._gateway = Gateway(self.config, self.runner)
+        self._gateway = Gateway(self.config, self.runner, access_log=self.access_log)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
         return self
@@ -36,6 +48,9 @@ class LocalStack:
         if self._gateway:
             self._gateway.stop()
         self.runner.shutdown()
+        from rooms import livekit_gateway
+
+        livekit_gateway.close_clients()
         if self._livekit is not None:
             self._livekit.stop()
         if self._moto is not None:

@@ -18,7 +18,7 @@ class BenchContext:
     stack: object
 
 
-def time_python(code: str, runs: int = 7) -> float:
+def time_python(code: str, runs: int = 9) -> float:
     """Median wall time (s) of a fresh interpreter running ``code``, minus the bare interpreter's."""
     def once(src: str) -> float:
         out = subprocess.run(
@@ -48,10 +48,11 @@ BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
 
 
 class AwsCallCounter:
-    """Counts botocore API calls (service, operation) made anywhere in this process."""
+    """Counts botocore API calls made in this process, by the function that made them (the local
+    runtime runs each function on threads named ``fn-<name>``; anything else counts as "local")."""
 
     def __init__(self) -> None:
-        self.calls: Counter[tuple[str, str]] = Counter()
+        self.calls: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
 
     @contextmanager
@@ -62,8 +63,10 @@ class AwsCallCounter:
         counter = self
 
         def counting(client, operation_name, api_params):
+            thread = threading.current_thread().name
+            function = thread.rsplit("_", 1)[0].removeprefix("fn-") if thread.startswith("fn-") else "local"
             with counter._lock:
-                counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
+                counter.calls[(function, client.meta.service_model.service_name, operation_name)] += 1
             return original(client, operation_name, api_params)
 
         BaseClient._make_api_call = counting
@@ -76,5 +79,9 @@ class AwsCallCounter:
         with self._lock:
             self.calls.clear()
 
-    def dynamodb(self) -> Counter[str]:
-        return Counter({op: n for (svc, op), n in self.calls.items() if svc == "dynamodb"})
+    def dynamodb(self, function: str | None = None) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (fn, svc, op), n in self.calls.items():
+            if svc == "dynamodb" and (function is None or fn == function):
+                out[op] += n
+        return out

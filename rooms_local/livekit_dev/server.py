@@ -140,6 +140,8 @@ class DevServer:
             status, payload = handler(body)
         except TwirpError as err:
             status, payload = err.status, err.body()
+        except (ValueError, TypeError) as err:  # e.g. a seed or timeout that is not a number
+            status, payload = 400, TwirpError("invalid_argument", str(err)).body()
         return Response(json.dumps(payload), status=status, content_type="application/json")
 
     def _twirp(self, request: Request) -> Response:

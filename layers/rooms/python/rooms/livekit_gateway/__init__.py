@@ -49,6 +49,7 @@ class NotFoundInLiveKit(Exception):
 
 
 _local = threading.local()
+_opened: list[tuple[asyncio.AbstractEventLoop, Any]] = []  # every (loop, client), for close_clients()
 
 
 def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
@@ -67,6 +68,7 @@ def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
 
         state = (key, loop, loop.run_until_complete(make_client()))
         _local.state = state
+        _opened.append((loop, state[2]))
     _, loop, client = state
     try:
         return loop.run_until_complete(call(client, api))
@@ -147,6 +149,16 @@ def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None 
 def reset_for_tests() -> None:
     """Forget this thread's client (e.g. after the test stack changed its URL)."""
     _local.state = None
+
+
+def close_clients() -> None:
+    """Close every client this process opened; call only when no LiveKit call is in flight
+    (a Lambda container never needs it; the local stack does on shutdown)."""
+    while _opened:
+        loop, client = _opened.pop()
+        if not loop.is_closed():
+            loop.run_until_complete(client.aclose())
+            loop.close()
 
 
 def list_participants(room: str) -> list[Any]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -18,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from rooms.store.table import TableItem, bind
 
 LIVE_STATUSES = ("scheduled", "open", "active")
+T = TypeVar("T")
 
 
 def room_pk(room_id: str) -> str:
@@ -122,6 +126,24 @@ class PinTaken(Exception):
     """The dial-in PIN picked for a new room is held by another live room on the same number."""
 
 
+def _is_conflict(err: TransactWriteError) -> bool:
+    """DynamoDB cancels a transaction that races another on the same item (TransactionConflict)."""
+    codes = {r.code for r in (err.cancellation_reasons or []) if r is not None}
+    return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+
+
+def _retrying_conflicts(attempt: Callable[[], T], attempts: int = 4) -> T:
+    """Run a transaction, retrying (with jitter) only when it lost a race; any other outcome is final."""
+    for n in range(attempts):
+        try:
+            return attempt()
+        except TransactWriteError as err:
+            if not _is_conflict(err) or n == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * (n + 1))  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")
+
+
 def _cancellation_code(err: TransactWriteError, index: int) -> str | None:
     reasons = err.cancellation_reasons or []
     if index < len(reasons) and reasons[index] is not None:
@@ -152,13 +174,18 @@ def create_room_with_members(
     second PIN. Raises ``PinTaken`` when only the PIN was already held by another room.
     """
     bind()
-    try:
+    members = list(members)
+
+    def attempt() -> None:
         with TransactWrite(connection=RoomItem._get_connection().connection) as tx:
             tx.save(room, condition=RoomItem.pk.does_not_exist(), return_values="ALL_OLD")
             if pin_lock is not None:
                 tx.save(pin_lock, condition=TableItem.pk.does_not_exist())
             for member in members:
                 tx.save(member)
+
+    try:
+        _retrying_conflicts(attempt)
     except TransactWriteError as err:
         if _cancellation_code(err, 0) != "ConditionalCheckFailed":
             if pin_lock is not None and _cancellation_code(err, 1) == "ConditionalCheckFailed":
@@ -243,12 +270,15 @@ def put_member(
     ]
     if name is not None:
         actions.append(Member.name.set(name))
-    try:
+    def attempt() -> None:
         with TransactWrite(connection=Member._get_connection().connection) as tx:
             tx.condition_check(
                 RoomItem, *RoomItem.key(room_id), condition=RoomItem.status.is_in(*LIVE_STATUSES)
             )
             tx.update(member, actions=actions)
+
+    try:
+        _retrying_conflicts(attempt)
     except TransactWriteError as err:
         if _cancellation_code(err, 0) == "ConditionalCheckFailed":
             raise LookupError("room") from err
@@ -339,6 +369,8 @@ def record_issued_token(
             if room_updates:
                 tx.update(room, actions=room_updates, condition=room_condition)
     except TransactWriteError as err:
+        if _is_conflict(err):
+            return False  # raced another issue for this member: the caller re-reads and retries
         reasons = err.cancellation_reasons or []
         codes = [r.code if r else None for r in reasons]
         if "ConditionalCheckFailed" not in codes:
