@@ -139,5 +139,8 @@ class RoomsConfig:
         if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"context 'logLevel' {self.log_level!r} is not a Python log level")
         for region, entry in self.sip_numbers.items():
-            if not isinstance(entry, dict) or "number" not in entry:
-                raise ValueError(f"context 'sipNumbers.{region}' must be an object with a 'number'")
+            if not isinstance(entry, dict) or not entry.get("number") or not entry.get("trunk_id"):
+                # the functions' Settings refuse an entry without either, so fail at synth, not at runtime
+                raise ValueError(
+                    f"context 'sipNumbers.{region}' must be an object with a 'number' and a LiveKit 'trunk_id'"
+                )

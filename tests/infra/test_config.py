@@ -55,6 +55,7 @@ def test_command_line_strings_are_coerced():
         ({"recordingsS3Endpoint": "https://r2.example"}, "recordingsBucketName"),
         ({"sweepRateMinutes": "0"}, "sweepRateMinutes"),
         ({"sipNumbers": '{"US": "+1555"}'}, "sipNumbers"),
+        ({"sipNumbers": '{"US": {"number": "+15550100"}}'}, "trunk_id"),
     ],
 )
 def test_bad_settings_fail_the_synth_with_the_setting_named(context, message):
