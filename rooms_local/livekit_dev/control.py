@@ -64,6 +64,11 @@ def drain_webhooks(base_url: str, timeout: float = 15.0) -> dict:
     return _call(base_url, "POST", "/dev/webhooks/drain", {"timeout": timeout})
 
 
+def advance_clock(base_url: str, seconds: float) -> dict:
+    """Move the server's clock forward: later joins, leaves and webhooks are stamped that much later."""
+    return _call(base_url, "POST", "/dev/clock", {"advance": seconds})
+
+
 def _call(base_url: str, method: str, path: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base_url.rstrip("/") + path, data=data, method=method)  # noqa: S310

@@ -243,3 +243,20 @@ def test_delete_room_removes_everyone_first(server, sink):
     call(server, lambda lk: lk.room.delete_room(api.DeleteRoomRequest(room="r")))
     control.drain_webhooks(server.url)
     assert sink.names()[-4:] == ["track_unpublished", "participant_left", "participant_left", "room_finished"]
+
+
+def test_advancing_the_clock_moves_what_livekit_reports_not_token_checks(server, sink):
+    token = join_token("ada", "clocked")
+    joined = control.join(server.url, token)
+    control.advance_clock(server.url, 300)
+    control.leave(server.url, "clocked", "ada")
+    control.advance_clock(server.url, 60)
+    again = control.join(server.url, token)  # the token is still valid: nbf/exp use real time
+    assert again["joinedAt"] and int(again["joinedAt"]) - int(joined["joinedAt"]) >= 360
+    control.drain_webhooks(server.url)
+    left = [e for e in sink.events() if e.event == "participant_left"][0]
+    assert left.created_at - int(joined["joinedAt"]) in (300, 301)
+    assert left.participant.joined_at == int(joined["joinedAt"])
+    with pytest.raises(DevServerRefused) as err:
+        control.advance_clock(server.url, -1)
+    assert err.value.status == 400
