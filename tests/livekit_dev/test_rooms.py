@@ -254,7 +254,7 @@ def test_advancing_the_clock_moves_what_livekit_reports_not_token_checks(server,
     again = control.join(server.url, token)  # the token is still valid: nbf/exp use real time
     assert again["joinedAt"] and int(again["joinedAt"]) - int(joined["joinedAt"]) >= 360
     control.drain_webhooks(server.url)
-    left = [e for e in sink.events() if e.event == "participant_left"][0]
+    left = next(e for e in sink.events() if e.event == "participant_left")
     assert left.created_at - int(joined["joinedAt"]) in (300, 301)
     assert left.participant.joined_at == int(joined["joinedAt"])
     with pytest.raises(DevServerRefused) as err:
