@@ -89,6 +89,9 @@ class RoomView(BaseModel):
     host_user_id: str | None = None
     metadata: dict[str, Any] | None = None
     urls: RoomUrls
+    participant_count: int | None = Field(None, description="Attendance summary, once the room has ended")
+    peak_concurrent: int | None = Field(None, description="Attendance summary, once the room has ended")
+    duration_seconds: int | None = Field(None, description="First join to last leave, once the room has ended")
 
 
 class GrantMemberRequest(_In):

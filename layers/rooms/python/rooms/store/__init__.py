@@ -11,11 +11,22 @@ GSI read; nothing here ever Scans.
 | JoinTokenRecord   | ROOM#{room_id}     | TOKEN#{user_id}#{issued_at}#{jti}   | -                                   | a member's token history (Query begins_with TOKEN#{user}#); TTL after expiry |
 | TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
+| SegmentItem       | ROOM#{room_id}     | ATTEND#{identity}#SEG#{participant_sid} | -                               | one connection of a participant (attendance for billing); the attendance view is one Query begins_with ATTEND# |
+| TrackItem         | ROOM#{room_id}     | ATTEND#{identity}#TRACK#{track_sid} | -                                   | media tracking: who published audio / video / screen, when (same Query) |
+| QualityItem       | ROOM#{room_id}     | ATTEND#{identity}#QUALITY           | -                                   | client-reported connection-quality samples of a member (same Query) |
 
 The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
 typed items of several entities.
 """
 
+from rooms.store.attendance import (
+    QualityItem,
+    RoomAttendance,
+    SegmentFacts,
+    SegmentItem,
+    TrackItem,
+    get_room_attendance,
+)
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -40,10 +51,15 @@ __all__ = [
     "DuplicateEvent",
     "JoinTokenRecord",
     "Member",
+    "QualityItem",
+    "RoomAttendance",
     "RoomItem",
+    "SegmentFacts",
+    "SegmentItem",
     "StaleEvent",
     "TableItem",
     "TemplateOverride",
+    "TrackItem",
     "WebhookEventItem",
     "applying_event",
     "bind",
@@ -52,6 +68,7 @@ __all__ = [
     "end_room",
     "get_room",
     "get_room_and_member",
+    "get_room_attendance",
     "get_template_override",
     "list_members",
     "list_template_overrides",
