@@ -128,6 +128,8 @@ def participant_joined(event, ctx: WebhookContext) -> None:
         metrics.add_metric(name="PhoneParticipantJoins", unit="Count", value=1)
     _log("participant.join", ctx.room, facts.identity, participant_sid=facts.participant_sid, via=facts.via,
          role=facts.role, reconnect=reconnect, waiting=facts.waiting, joined_at=_iso_ts(facts.joined_at))
+    if ctx.room.status == "ended":
+        save_room_summary(ctx.room, now=ctx.event_time)  # a join delivered after the room's end
 
 
 def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFacts,
