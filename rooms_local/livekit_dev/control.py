@@ -64,9 +64,13 @@ def drain_webhooks(base_url: str, timeout: float = 15.0) -> dict:
     return _call(base_url, "POST", "/dev/webhooks/drain", {"timeout": timeout})
 
 
-def advance_clock(base_url: str, seconds: float) -> dict:
-    """Move the server's clock forward: later joins, leaves and webhooks are stamped that much later."""
-    return _call(base_url, "POST", "/dev/clock", {"advance": seconds})
+def advance_clock(base_url: str, seconds: float = 0, freeze: bool | None = None) -> dict:
+    """Move the server's clock forward: later joins, leaves and webhooks are stamped that much later.
+    ``freeze=True`` stops it between advances (exact scripted durations); ``False`` lets it run again."""
+    body: dict = {"advance": seconds}
+    if freeze is not None:
+        body["freeze"] = freeze
+    return _call(base_url, "POST", "/dev/clock", body)
 
 
 def _call(base_url: str, method: str, path: str, body: dict | None = None) -> dict:

@@ -9,7 +9,7 @@ Control endpoints (JSON in and out, no auth; errors are `{"code", "msg"}` with a
     POST /dev/config         {"fail_egress", "fail_sip_numbers", "hold_webhooks", "webhook_urls"}
     POST /dev/webhooks/flush {"shuffle", "duplicate", "seed"}          -> counts
     POST /dev/webhooks/drain {"timeout"}                                -> counts (504 if still busy)
-    POST /dev/clock          {"advance": seconds}                       -> {"offset", "now"}
+    POST /dev/clock          {"advance": seconds, "freeze": bool}       -> {"offset", "now", "frozen"}
 join, leave, abort and dial-in answer once the webhooks they caused are delivered (or have failed),
 unless webhooks are held; Twirp calls never wait, as with LiveKit.
 """
@@ -236,8 +236,10 @@ class DevServer:
         seconds = body.get("advance", 0)
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             raise TwirpError("invalid_argument", "advance must be a number of seconds >= 0")
+        if "freeze" in body:
+            self.clock.freeze(bool(body["freeze"]))
         offset = self.clock.advance(float(seconds))
-        return 200, {"offset": offset, "now": self.clock.now()}
+        return 200, {"offset": offset, "now": self.clock.now(), "frozen": self.clock.frozen}
 
 
 def _required(body: dict, name: str) -> str:

@@ -260,3 +260,17 @@ def test_advancing_the_clock_moves_what_livekit_reports_not_token_checks(server,
     with pytest.raises(DevServerRefused) as err:
         control.advance_clock(server.url, -1)
     assert err.value.status == 400
+
+
+def test_a_frozen_clock_gives_exact_scripted_durations(server, sink):
+    token = join_token("bo", "frozen")
+    control.advance_clock(server.url, freeze=True)
+    joined = control.join(server.url, token)
+    time.sleep(1.1)  # real time passes; the frozen clock does not
+    control.advance_clock(server.url, 90)
+    control.leave(server.url, "frozen", "bo")
+    control.drain_webhooks(server.url)
+    left = next(e for e in sink.events() if e.event == "participant_left")
+    assert left.created_at - int(joined["joinedAt"]) == 90
+    before = control.advance_clock(server.url, freeze=False)["now"]
+    assert control.advance_clock(server.url)["now"] >= before  # runs on, never back
