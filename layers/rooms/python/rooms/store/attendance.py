@@ -19,6 +19,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from rooms.store.rooms import LIVE_STATUSES, Member, RoomItem, room_pk
@@ -281,7 +282,7 @@ def append_quality_sample(room_id: str, identity: str, sample: dict) -> bool:
                 QualityItem.identity.set(identity),
                 QualityItem.samples.set((QualityItem.samples | []).append([QualitySampleMap(**sample)])),
             ],
-            condition=QualityItem.samples.does_not_exist() | (QualityItem.samples.size() < MAX_QUALITY_SAMPLES),
+            condition=QualityItem.samples.does_not_exist() | (size(QualityItem.samples) < MAX_QUALITY_SAMPLES),
         )
     except UpdateError as err:
         if err.cause_response_code == "ConditionalCheckFailedException":
