@@ -395,7 +395,8 @@ def _entry(identity: str, segs: list, tracks: list, samples: list, *, now: int,
     segments, intervals = [], []
     waiting_total = 0
     connected = False
-    for seg in sorted(segs, key=lambda s: (s.joined_at is None, s.joined_at or 0, s.participant_sid)):
+    for seg in sorted(segs, key=lambda s: (s.joined_at is None, s.joined_at or 0, s.left_at is None,
+                                           s.left_at or 0, s.participant_sid)):
         bounds = _bounds(seg, now=now, cap=cap)
         is_open = seg.left_at is None and seg.joined_at is not None and cap is None
         connected = connected or is_open
