@@ -102,16 +102,20 @@ def test_phone_participant_and_aborted_connections(api, stack):
     room = _room(api)
     name, url = room["livekit_room"], stack.config.webhook_url
     phone = participant("sip_+15550100", "PA_phone", T0, sip=True)
+    recorder = participant("EG_recorder", "PA_rec", T0)
+    recorder.kind = recorder.EGRESS
     never = participant(room["client"], "PA_never", 0)
     dropped = participant(room["client"], "PA_dropped", T0 + 5)
-    for ev in [joined(name, phone), lw.event("participant_connection_aborted", room_name=name, created_at=T0 + 1,
-                                             participant=never),
+    aborted = "participant_connection_aborted"
+    for ev in [joined(name, phone), joined(name, recorder),
+               lw.event(aborted, room_name=name, created_at=T0 + 1, participant=never),
                joined(name, dropped),
-               lw.event("participant_connection_aborted", room_name=name, created_at=T0 + 65, participant=dropped),
+               lw.event(aborted, room_name=name, created_at=T0 + 65, participant=dropped),
                left(name, phone, T0 + 300)]:
         assert lw.deliver(url, ev).status_code == 200
     view = _attendance(api, room)
     by_id = {p["identity"]: p for p in view["participants"]}
+    assert "EG_recorder" not in by_id  # a recorder is not an attendee
     assert by_id["sip_+15550100"]["via"] == "phone" and by_id["sip_+15550100"]["total_seconds"] == 300
     client = by_id[room["client"]]
     assert client["total_seconds"] == 60 and len(client["segments"]) == 1  # the never-connected one is not there

@@ -83,10 +83,24 @@ def _log(action: str, ctx_room, identity: str, **extra) -> None:
                                                  "room_id": ctx_room.room_id, **extra})
 
 
+def _not_an_attendee(event) -> bool:
+    """Recorders, ingress, agents and hidden participants are machinery, not attendance: counting them
+    would bill nobody and hide a no-show."""
+    p = event.participant
+    if not p.identity or not p.sid:
+        logger.info(f"{event.event} without a participant", extra={"event_id": event.id})
+        return True
+    kind = participant_info(p).kind
+    if kind in ("egress", "ingress", "agent") or p.permission.recorder or p.permission.hidden:
+        logger.info(f"{event.event} of a {kind} participant: not attendance",
+                    extra={"event_id": event.id, "target": p.identity})
+        return True
+    return False
+
+
 @on("participant_joined")
 def participant_joined(event, ctx: WebhookContext) -> None:
-    if not event.participant.identity or not event.participant.sid:
-        logger.info("participant_joined without a participant", extra={"event_id": event.id})
+    if _not_an_attendee(event):
         return
     facts = segment_facts(event.participant, livekit_room_sid=event.room.sid)
     if not facts.joined_at:
@@ -172,8 +186,7 @@ def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFact
 
 @on("participant_left", "participant_connection_aborted")
 def participant_left(event, ctx: WebhookContext) -> None:
-    if not event.participant.identity or not event.participant.sid:
-        logger.info(f"{event.event} without a participant", extra={"event_id": event.id})
+    if _not_an_attendee(event):
         return
     facts = segment_facts(event.participant, livekit_room_sid=event.room.sid)
     if event.event == "participant_connection_aborted" and not facts.joined_at:
