@@ -139,7 +139,7 @@ _BASELINE: dict = {}
 
 
 # No shrinking: each example is a fresh room and a dozen HTTP deliveries; the drawn order is reported as is.
-@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_duplicated_and_shuffled_delivery_gives_identical_attendance(api, stack, data):
