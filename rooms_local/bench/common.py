@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,9 @@ def time_python(code: str, runs: int = 9) -> float:
              "import time; t=time.perf_counter()\n" + src + "\nprint(time.perf_counter()-t)"],
             check=True, capture_output=True, text=True,
             env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                 "PYTHONDONTWRITEBYTECODE": "1"},
+                 "PYTHONDONTWRITEBYTECODE": "1",
+                 # the code under measurement, when it is not the installed copy (a worktree, a branch)
+                 **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})},
         )
         return float(out.stdout.strip().splitlines()[-1])
 

@@ -168,8 +168,11 @@ def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
     """Everything that must be closed or given back when a room ends, whoever ended it (admin,
     sweeper, LiveKit's room_finished). Each step is idempotent: it may run more than once.
     """
-    # attendance: close open segments (issue 5); recordings: stop/reconcile egress (issue 7).
-    phone.release_room_phone(room, now=now)
+    # recordings: stop/reconcile egress (issue 7).
+    phone.release_room_phone(room, now=now)  # dispatch rule deleted, then the PIN released
+    from rooms.attendance import close_room_attendance  # lazily: create_room's cold start never needs it
+
+    close_room_attendance(room, now=now)  # reconcile with ListParticipants, close open segments, summary
 
 
 def resolve_room_id(*, room_id: str | None = None, booking_id: str | None = None,

@@ -105,6 +105,9 @@ class RoomView(BaseModel):
     metadata: dict[str, Any] | None = None
     urls: RoomUrls
     dial_in: DialIn | None = Field(None, description="Phone dial-in while the room is live (SIP enabled)")
+    participant_count: int | None = Field(None, description="Attendance summary, once the room has ended")
+    peak_concurrent: int | None = Field(None, description="Attendance summary, once the room has ended")
+    duration_seconds: int | None = Field(None, description="First join to last leave, once the room has ended")
 
 
 class GrantMemberRequest(_In):

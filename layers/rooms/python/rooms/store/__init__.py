@@ -13,11 +13,22 @@ GSI read; nothing here ever Scans.
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
 | SipPinLock        | SIPPIN#{number}    | PIN#{pin}                           | -                                   | a dial-in PIN unique among live rooms on one number: put with attribute_not_exists in the room's creation transaction, deleted when the room ends; pins held on a number (Query) |
 | DialOutWindow     | ROOM#{room_id}     | DIALOUT#{window_start}              | -                                   | dial-out rate limit per room: conditional ADD count < limit per fixed window; TTL after the window |
+| SegmentItem       | ROOM#{room_id}     | ATTEND#{identity}#SEG#{participant_sid} | -                               | one connection of a participant (attendance for billing); the attendance view is one Query begins_with ATTEND# |
+| TrackItem         | ROOM#{room_id}     | ATTEND#{identity}#TRACK#{track_sid} | -                                   | media tracking: who published audio / video / screen, when (same Query) |
+| QualityItem       | ROOM#{room_id}     | ATTEND#{identity}#QUALITY           | -                                   | client-reported connection-quality samples of a member (same Query) |
 
 The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
 typed items of several entities.
 """
 
+from rooms.store.attendance import (
+    QualityItem,
+    RoomAttendance,
+    SegmentFacts,
+    SegmentItem,
+    TrackItem,
+    get_room_attendance,
+)
 from rooms.store.phone import (
     DialOutWindow,
     PinTaken,
@@ -55,11 +66,16 @@ __all__ = [
     "JoinTokenRecord",
     "Member",
     "PinTaken",
+    "QualityItem",
+    "RoomAttendance",
     "RoomItem",
+    "SegmentFacts",
+    "SegmentItem",
     "SipPinLock",
     "StaleEvent",
     "TableItem",
     "TemplateOverride",
+    "TrackItem",
     "WebhookEventItem",
     "applying_event",
     "bind",
@@ -69,6 +85,7 @@ __all__ = [
     "get_room",
     "get_room_and_member",
     "get_room_and_members",
+    "get_room_attendance",
     "get_template_override",
     "list_members",
     "list_template_overrides",

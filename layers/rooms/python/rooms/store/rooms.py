@@ -68,6 +68,10 @@ class RoomItem(TableItem, discriminator="room"):
     # Identities (user ids) that ever connected: maintained by the participant_joined handler in the
     # same transaction as the attendance write; the sweeper reads it to find no-shows.
     attendee_ids = UnicodeSetAttribute(null=True)
+    # Attendance summary, written when the room ends (rooms.attendance; the attendance view recomputes it).
+    participant_count = NumberAttribute(null=True)
+    peak_concurrent = NumberAttribute(null=True)
+    duration_seconds = NumberAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str) -> tuple[str, str]:
