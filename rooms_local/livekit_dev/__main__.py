@@ -11,11 +11,16 @@ import logging
 import os
 import signal
 import threading
+import warnings
+
+from jwt.warnings import InsecureKeyLengthWarning
 
 from .server import DevServer
 
 
 def main() -> None:
+    # LiveKit's dev secret is short on purpose; PyJWT would warn on every request.
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     env = os.environ
     server = DevServer(

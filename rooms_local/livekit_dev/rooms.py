@@ -92,15 +92,9 @@ class Rooms:
             live = self.rooms.get(request.name)
             created = live is None
             if created:
-                live = self._open_room(request.name)
-            # Create-or-update: a repeated CreateRoom overwrites the fields it sets (non-zero).
-            info = live.info
-            for name in ("empty_timeout", "departure_timeout", "max_participants", "metadata"):
-                if getattr(request, name):
-                    setattr(info, name, getattr(request, name))
-            if created:
-                self._emit("room_started", live)
-                self._schedule_close(live, info.empty_timeout)
+                live = self._open_room(request.name, request)
+            else:  # create-or-update: a repeated CreateRoom overwrites the fields it sets (non-zero)
+                _apply_room_fields(live.info, request)
             snapshot = self._snapshot(live)
         # LiveKit starts auto-egress only when the room is first created.
         if created and request.HasField("egress") and request.egress.HasField("room"):
@@ -185,12 +179,9 @@ class Rooms:
 
     def join(self, token: str, publish: Iterable[str] = ()) -> ParticipantInfo:
         """A client connecting with a join token, refused the way LiveKit refuses it."""
-        claims, nbf = self._verify_join_token(token)
-        video = claims.video
-        with self.lock:
-            revoked_before = self.revocations.get((video.room, claims.identity), 0)
-            if nbf < revoked_before:
-                raise TwirpError("unauthenticated", "token has been revoked for this participant")
+        with self.lock:  # verified under the lock: a concurrent RemoveParticipant's revocation counts
+            claims = self._verify_join_token(token)
+            video = claims.video
             participant = ParticipantInfo(
                 sid=new_id("PA_"),
                 identity=claims.identity,
@@ -224,8 +215,8 @@ class Rooms:
 
         With a token, a client that never got in at all; with room + identity, a joined one dropping."""
         if token:
-            claims, _ = self._verify_join_token(token)
             with self.lock:
+                claims = self._verify_join_token(token)
                 live = self._get_or_open(claims.video.room)
                 aborted = ParticipantInfo(
                     sid=new_id("PA_"),
@@ -283,7 +274,10 @@ class Rooms:
             raise TwirpError("permission_denied", "token has no roomJoin grant for a room")
         if not claims.identity:
             raise TwirpError("unauthenticated", "token has no identity")
-        return claims, nbf
+        with self.lock:
+            if nbf < self.revocations.get((claims.video.room, claims.identity), 0):
+                raise TwirpError("unauthenticated", "token has been revoked for this participant")
+        return claims
 
     def _join(
         self,
@@ -341,17 +335,10 @@ class Rooms:
             self._schedule_close(live, live.info.departure_timeout)
 
     def _get_or_open(self, name: str, config: proto_room.RoomConfiguration | None = None) -> LiveRoom:
-        live = self.rooms.get(name)
-        if live is None:  # LiveKit's auto_create: the first join opens the room
-            live = self._open_room(name)
-            if config is not None:
-                for attr in ("empty_timeout", "departure_timeout", "max_participants", "metadata"):
-                    if getattr(config, attr):
-                        setattr(live.info, attr, getattr(config, attr))
-            self._emit("room_started", live)
-        return live
+        # LiveKit's auto_create: the first join opens the room (with the token's room config, if any).
+        return self.rooms.get(name) or self._open_room(name, config)
 
-    def _open_room(self, name: str) -> LiveRoom:
+    def _open_room(self, name: str, fields=None) -> LiveRoom:
         now = time.time()
         info = Room(
             sid=new_id("RM_"),
@@ -361,8 +348,13 @@ class Rooms:
             creation_time=int(now),
             creation_time_ms=int(now * 1000),
         )
+        if fields is not None:
+            _apply_room_fields(info, fields)
         live = LiveRoom(info=info)
         self.rooms[name] = live
+        self._emit("room_started", live)
+        # Closes unless someone joins first (a join cancels it).
+        self._schedule_close(live, info.empty_timeout)
         return live
 
     def _close_room(self, live: LiveRoom, end_reason: int, disconnect_reason: int) -> None:
@@ -425,6 +417,13 @@ def copy_message(message):
     clone = type(message)()
     clone.CopyFrom(message)
     return clone
+
+
+def _apply_room_fields(info: Room, fields) -> None:
+    """Copy the settable fields a CreateRoomRequest or RoomConfiguration sets (non-zero) onto the room."""
+    for name in ("empty_timeout", "departure_timeout", "max_participants", "metadata"):
+        if getattr(fields, name):
+            setattr(info, name, getattr(fields, name))
 
 
 def _kind(kind: str) -> int:

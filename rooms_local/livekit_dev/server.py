@@ -85,7 +85,10 @@ class DevServer:
         self._server = make_server(self.host, self.port, self, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port  # port 0 picked a free one
         self.notifier.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="livekit-dev", daemon=True)
+        # A short poll interval keeps stop() quick (tests start and stop a server per test).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="livekit-dev", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -137,6 +140,8 @@ class DevServer:
             status, payload = handler(body)
         except TwirpError as err:
             status, payload = err.status, err.body()
+        except (ValueError, TypeError) as err:  # e.g. a seed or timeout that is not a number
+            status, payload = 400, TwirpError("invalid_argument", str(err)).body()
         return Response(json.dumps(payload), status=status, content_type="application/json")
 
     def _twirp(self, request: Request) -> Response:

@@ -4,6 +4,7 @@ errors as JSON `{"code", "msg", "meta"}`, every call authorized by the grant Liv
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 from livekit.api import TokenVerifier
 from livekit.api.access_token import Claims
+
+log = logging.getLogger(__name__)
 
 # Twirp's error codes and the HTTP status each one travels with.
 STATUS = {
@@ -124,6 +127,10 @@ class TwirpRouter:
             response = method.handler(request)
         except TwirpError as err:
             return err.status, "application/json", json.dumps(err.body()).encode()
+        except Exception as err:  # a bug here must still reach the client as a Twirp error, not HTML
+            log.exception("livekit.%s/%s failed", service, method_name)
+            body = TwirpError("internal", f"development server error: {err!r}").body()
+            return 500, "application/json", json.dumps(body).encode()
         if as_json:
             return 200, "application/json", json_format.MessageToJson(response).encode()
         return 200, "application/protobuf", response.SerializeToString()

@@ -172,7 +172,8 @@ class WebhookNotifier:
             ok = all([self._post(url, delivery) for url in urls])
             with self._cond:
                 self._busy = False
-                self.counts["delivered" if ok else "failed"] += 1
+                if urls:  # with nowhere to send, an event is neither delivered nor failed
+                    self.counts["delivered" if ok else "failed"] += 1
                 self._cond.notify_all()
 
     def _post(self, url: str, delivery: _Delivery) -> bool:
