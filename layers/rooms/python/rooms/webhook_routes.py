@@ -1,3 +1,6 @@
 """Imports every module that registers webhook handlers (``@rooms.webhooks.on``)."""
 
-from rooms import room_events  # noqa: F401  room_started / room_finished
+from rooms import (
+    recording_events,  # noqa: F401  egress_started / egress_updated / egress_ended
+    room_events,  # noqa: F401  room_started / room_finished
+)

@@ -11,11 +11,17 @@ GSI read; nothing here ever Scans.
 | JoinTokenRecord   | ROOM#{room_id}     | TOKEN#{user_id}#{issued_at}#{jti}   | -                                   | a member's token history (Query begins_with TOKEN#{user}#); TTL after expiry |
 | TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
+| RecordingItem     | ROOM#{room_id}     | REC#{recording_id}                  | -                                   | a recording by id (recording_id = {room_id}.{hex}, so the id alone gives the key); a room's recordings (Query begins_with REC#) |
+| ActiveRecording   | ROOM#{room_id}     | ACTIVE_RECORDING                    | -                                   | the room's recording slot: a host start claims it conditionally, so concurrent starts give one egress |
+| RecordingConsent  | ROOM#{room_id}     | CONSENT#{user_id}                   | -                                   | consent to be recorded (Query begins_with CONSENT#) checked against connected participants |
+| EgressLookup      | EGRESS#{egress_id} | EGRESS                              | -                                   | egress id → recording when the file path does not say; tombstone (TTL 30 days) after a delete so late egress webhooks are ignored |
 
 The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
 typed items of several entities.
 """
 
+from rooms.store import recordings
+from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -37,9 +43,13 @@ from rooms.store.table import TableItem, bind, create_table
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "ActiveRecording",
     "DuplicateEvent",
+    "EgressLookup",
     "JoinTokenRecord",
     "Member",
+    "RecordingConsent",
+    "RecordingItem",
     "RoomItem",
     "StaleEvent",
     "TableItem",
@@ -58,5 +68,6 @@ __all__ = [
     "put_member",
     "put_template_override",
     "record_issued_token",
+    "recordings",
     "revoke_member",
 ]
