@@ -108,9 +108,9 @@ class S3Notifier:
                 size, etag = 0, "d41d8cd98f00b204e9800998ecf8427e"
         return object_created_event(self.bucket, key, size=size, etag=etag, region=self.region)
 
-    def deliver(self, key: str) -> Any:
+    def deliver(self, key: str, size: int | None = None, etag: str | None = None) -> Any:
         """Send the object-created event for ``key`` now and wait for the function's result."""
-        return self.runner.invoke(FUNCTION, self.event_for(key))
+        return self.runner.invoke(FUNCTION, self.event_for(key, size, etag))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -230,8 +230,9 @@ def start_recording(room_id: str, *, caller: Caller, now: datetime) -> Recording
     logger.info("recording started", extra={"action": "recording.start", "actor": caller.user_id,
                                             "room_id": room_id, "target": recording_id,
                                             "egress_id": state.egress_id, "trigger": record.trigger})
-    stored = store.recordings.get_recording(room_id, recording_id) or record
-    return recording_view(stored, room, full=True, now=now)
+    record.egress_id = state.egress_id
+    record.egress_status = record.egress_status or state.status
+    return recording_view(record, room, full=True, now=now)
 
 
 def _start_failed(room_id: str, recording_id: str, error: str, *, now: datetime) -> None:

@@ -21,6 +21,7 @@ from rooms.store.table import TableItem, bind
 
 ACTIVE_RECORDING_SK = "ACTIVE_RECORDING"
 EGRESS_TOMBSTONE_SECONDS = 30 * 24 * 3600
+FINAL_RANK = 4  # complete, failed, aborted, limit_reached (rooms.livekit_gateway.egress.STATUS_RANK)
 
 
 def recording_sk(recording_id: str) -> str:
@@ -262,6 +263,14 @@ def update_recording(room_id: str, recording_id: str, actions: list, *, now: str
     return item
 
 
+def _not_behind(rank: int) -> Condition:
+    """A state may repeat (another event saying the same) but never go back; a final state applies once."""
+    condition = RecordingItem.egress_rank.does_not_exist() | (RecordingItem.egress_rank < rank)
+    if rank < FINAL_RANK:
+        condition |= RecordingItem.egress_rank == rank
+    return condition
+
+
 def apply_egress_writes(tx: TransactWrite, *, room_id: str, recording_id: str, egress_id: str, actions: list,
                         rank: int, now: str) -> None:
     """Add an egress state's writes to ``tx`` (a webhook's transaction): the recording, only if this
@@ -271,7 +280,7 @@ def apply_egress_writes(tx: TransactWrite, *, room_id: str, recording_id: str, e
         RecordingItem(*RecordingItem.key_of(room_id, recording_id)),
         actions=[*recording_identity_actions(room_id, recording_id, now), *actions,
                  RecordingItem.egress_rank.set(rank)],
-        condition=RecordingItem.egress_rank.does_not_exist() | (RecordingItem.egress_rank < rank),
+        condition=_not_behind(rank),
     )
     tx.update(
         EgressLookup(*EgressLookup.key_of(egress_id)),
