@@ -350,3 +350,19 @@ def test_a_late_egress_started_does_not_move_a_recording_back(api, stack, ids, s
     assert lw.deliver(stack.config.webhook_url, late).json()["outcome"] == "stale"
     (view,) = _recordings(api, room["room_id"], ids["host"])
     assert view["egress_status"] == "complete"
+
+
+def test_concurrent_starts_give_one_recording(api, stack, ids, devserver):
+    from concurrent.futures import ThreadPoolExecutor
+
+    room = _live_room(api, stack, ids, template=_template(api), client_joins=False)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: api.call("POST", f"/rooms/{room['room_id']}/recordings",
+                                                   as_user=ids["host"]), range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409], [a.text for a in answers]
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"recording_running"}
+    control.drain_webhooks(devserver)
+    assert len(_recordings(api, room["room_id"], ids["host"])) == 1
+    active = [e for e in control.state(devserver)["egress"]
+              if e.get("roomName") == room["livekit_room"] and e.get("status") == "EGRESS_ACTIVE"]
+    assert len(active) == 1

@@ -502,7 +502,9 @@ def release_room_recordings(room: RoomItem, *, now: datetime) -> None:
     """Room ended: stop its egresses, reconcile every recording with ListEgress (a dropped
     ``egress_ended`` must not leave one stuck), and verify uploads whose S3 event has not come."""
     recordings = store.recordings.list_recordings(room.room_id)
-    if not recordings and (room.recording == "none" or not room.livekit_created_at):
+    # A host start writes its record before calling LiveKit, so only automatic and compliance rooms can
+    # have an egress we hold no record of (its egress_started dropped).
+    if not recordings and (room.recording in ("none", "optional") or not room.livekit_created_at):
         return
     try:
         states = lk_egress.list_egress(room.livekit_room)

@@ -206,7 +206,8 @@ def claim_and_create_recording(recording: RecordingItem, slot: ActiveRecording, 
             tx.save(recording, condition=RecordingItem.pk.does_not_exist())
             tx.save(slot, condition=condition)
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _codes(err):
+        # TransactionConflict: another start's transaction on the slot was in flight at the same time.
+        if {"ConditionalCheckFailed", "TransactionConflict"} & set(_codes(err)):
             raise SlotTaken(slot.room_id) from err
         raise
 
