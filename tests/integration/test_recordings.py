@@ -107,7 +107,7 @@ def _stable(view: dict) -> dict:
 
 
 def test_manual_recording_webhooks_then_s3_event_then_url(api, stack, ids, s3_events, devserver,
-                                                          available_events):
+                                                          available_events, capsys):
     room = _live_room(api, stack, ids, template=_template(api))
     room_id, host = room["room_id"], ids["host"]
     started = _start(api, room_id, host)
@@ -133,6 +133,8 @@ def test_manual_recording_webhooks_then_s3_event_then_url(api, stack, ids, s3_ev
     result = s3_events.deliver(rec["storage"]["key"])
     assert result["processed"] == [{"key": rec["storage"]["key"], "outcome": "available"}]
     assert s3_events.deliver(rec["storage"]["key"])["processed"][0]["outcome"] == "already_available"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert sum(1 for m in emitted if "RecordingsAvailable" in m) == 1  # once, though S3 delivered twice
     (rec,) = _recordings(api, room_id, host)
     assert rec["status"] == "available" and rec["content_type"] == "video/mp4" and rec["checksum"]
     assert rec["archive_at"] > rec["available_at"] and rec["archived"] is False
@@ -289,7 +291,7 @@ def test_recording_policy_none_and_rooms_not_running(api, stack, ids, booking_ro
     assert missing.status_code == 404 and missing.json()["code"] == "recording_not_found"
 
 
-def test_egress_failure_marks_the_recording_failed(api, stack, ids, s3_events, devserver):
+def test_egress_failure_marks_the_recording_failed(api, stack, ids, s3_events, devserver, capsys):
     room = _live_room(api, stack, ids, template=_template(api), client_joins=False)
     control.configure(devserver, fail_egress=True)
     rec = _start(api, room["room_id"], ids["host"])
@@ -298,6 +300,8 @@ def test_egress_failure_marks_the_recording_failed(api, stack, ids, s3_events, d
     (view,) = _recordings(api, room["room_id"], ids["host"])
     assert (view["status"], view["egress_status"]) == ("failed", "failed")
     assert "fail_egress" in view["error"]
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert sum(m.get("RecordingFailures", [0])[0] for m in metrics if "RecordingFailures" in m) == 1
     url = api.call("GET", f"/recordings/{rec['recording_id']}/url", as_user=ids["host"])
     assert url.status_code == 409
     # a failed recording no longer blocks a new one
