@@ -87,6 +87,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if not event_path.exists() and (EVENTS_DIR / args.event).exists():
         event_path = EVENTS_DIR / args.event
     event = json.loads(event_path.read_text())
+    if args.function == "webhook_handler":
+        _sign_webhook_sample(event, config)
     os.environ.update(config.function_env())
     from rooms.settings import get_settings
 
@@ -94,6 +96,17 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     result = load_function(args.function).handler(event, LambdaContext(args.function))
     _print(result)
     return 0
+
+
+def _sign_webhook_sample(event: dict, config: LocalConfig) -> None:
+    """Sample webhook events carry a placeholder signature: sign their body as LiveKit would, with the
+    local stack's LiveKit credentials (a real signature is left alone)."""
+    headers = event.setdefault("headers", {})
+    if not str(headers.get("authorization", "<")).startswith("<") or event.get("isBase64Encoded"):
+        return
+    from rooms_local.livekit_dev.webhooks import sign
+
+    headers["authorization"] = sign(event.get("body") or "", config.livekit_api_key, config.livekit_api_secret)
 
 
 def _livekit_control():

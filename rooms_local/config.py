@@ -84,6 +84,12 @@ class LocalConfig:
             "LIVEKIT_API_KEY": self.livekit_api_key,
             "LIVEKIT_API_SECRET": self.livekit_api_secret,
             "RECORDINGS_BUCKET": self.recordings_bucket,
+            # The egress uploads to moto as it would to R2: an explicit endpoint, path style and keys.
+            "RECORDINGS_S3_ENDPOINT": self.moto_url,
+            "RECORDINGS_S3_REGION": self.region,
+            "RECORDINGS_S3_FORCE_PATH_STYLE": "true",
+            "RECORDINGS_S3_ACCESS_KEY": "testing",
+            "RECORDINGS_S3_SECRET": "testing",
             "EVENT_BUS_NAME": self.event_bus_name,
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_DEFAULT_REGION": self.region,

@@ -50,9 +50,8 @@ _load_lock = threading.RLock()
 
 def load_function(name: str) -> ModuleType:
     module_name = f"rooms_fn_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    # One loader at a time: concurrent first requests must not see a half-executed module.
+    # Concurrent first requests must not see a half-initialised module (Lambda's init runs once,
+    # before the first invocation); the lock makes the others wait for it.
     with _load_lock:
         if module_name in sys.modules:
             return sys.modules[module_name]
@@ -62,8 +61,12 @@ def load_function(name: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(module_name, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
         sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
         return module
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from rooms_local.config import LocalConfig
 from rooms_local.gateway import Gateway, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
+from rooms_local.s3_events import S3Notifier
 
 
 def _quiet_dev_noise() -> None:
@@ -29,6 +30,7 @@ class LocalStack:
     _livekit: object | None = None
     _gateway: Gateway | None = None
     access_log: bool = False
+    s3_events: S3Notifier | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
@@ -42,9 +44,12 @@ class LocalStack:
         self._gateway = Gateway(self.config, self.runner, access_log=self.access_log)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
+        self._start_s3_events()
         return self
 
     def stop(self) -> None:
+        if self.s3_events is not None:
+            self.s3_events.stop()
         if self._gateway:
             self._gateway.stop()
         self.runner.shutdown()
@@ -78,11 +83,13 @@ class LocalStack:
 
     @staticmethod
     def _reset_caches() -> None:
-        from rooms import livekit_gateway
+        from rooms import livekit_gateway, notify, recording_storage
         from rooms.settings import get_settings
 
         get_settings.cache_clear()
         livekit_gateway.reset_for_tests()
+        recording_storage.reset_for_tests()
+        notify.reset_for_tests()
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -103,6 +110,18 @@ class LocalStack:
         create_table(self.config.table_name)
         s3 = boto3.client("s3", endpoint_url=self.config.moto_url, region_name=self.config.region)
         s3.create_bucket(Bucket=self.config.recordings_bucket)
+        from rooms.recording_storage import lifecycle_configuration
+
+        s3.put_bucket_lifecycle_configuration(Bucket=self.config.recordings_bucket,
+                                              LifecycleConfiguration=lifecycle_configuration())
+
+    def _start_s3_events(self) -> None:
+        # S3 → recording_processor, as the bucket notification does in AWS (moto cannot invoke us).
+        from rooms.settings import get_settings
+
+        self.s3_events = S3Notifier(self.runner, bucket=self.config.recordings_bucket,
+                                    prefix=get_settings().recordings_prefix, endpoint_url=self.config.moto_url,
+                                    region=self.config.region).start()
 
     def _provision_sip(self) -> None:
         """Create the dial-in trunks (US, UK, AU) and the dial-out trunk in the development server with the

@@ -12,6 +12,7 @@ from rooms.errors import Conflict, Forbidden, Gone
 from rooms.livekit_gateway import livekit_credentials
 from rooms.models import TokenResponse
 from rooms.observability import logger, metrics
+from rooms.recordings import auto_recording_target
 from rooms.settings import get_settings
 from rooms.store import JoinTokenRecord, Member, RoomItem
 from rooms.tokens import mint_join_token
@@ -59,6 +60,7 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
             empty_timeout=int(room.empty_timeout_seconds),
             departure_timeout=settings.departure_timeout_seconds,
             metadata=_room_metadata(room),
+            auto_egress=auto_recording_target(room),
         )
         room_updates = [
             RoomItem.livekit_sid.set(lk_room.sid),

@@ -13,6 +13,7 @@ from rooms.clock import iso
 from rooms.errors import InvalidInput, NotFound
 from rooms.models import CreateRoomRequest, RoomView
 from rooms.observability import logger, metrics
+from rooms.recordings import release_room_recordings
 from rooms.settings import get_settings
 from rooms.store.table import due_keys
 from rooms.templates import SERVICE_PROFILES, Template
@@ -111,6 +112,7 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) ->
         recording_consent_required=plan.template.recording_consent_required,
         clients_can_access_recordings=plan.template.clients_can_access_recordings,
         recording_downloads_enabled=plan.template.recording_downloads_enabled,
+        recording_access_until=iso(request.recording_access_until) if request.recording_access_until else None,
         waiting_room=plan.waiting_room,
         attendee_role=plan.template.attendee_role,
         empty_timeout_seconds=plan.template.empty_timeout_seconds or settings.empty_timeout_seconds,
@@ -168,11 +170,11 @@ def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
     """Everything that must be closed or given back when a room ends, whoever ended it (admin,
     sweeper, LiveKit's room_finished). Each step is idempotent: it may run more than once.
     """
-    # recordings: stop/reconcile egress (issue 7).
-    phone.release_room_phone(room, now=now)  # dispatch rule deleted, then the PIN released
     from rooms.attendance import close_room_attendance  # lazily: create_room's cold start never needs it
 
+    release_room_recordings(room, now=now)  # stop egress, reconcile with ListEgress, check uploads
     close_room_attendance(room, now=now)  # reconcile with ListParticipants, close open segments, summary
+    phone.release_room_phone(room, now=now)  # dispatch rule deleted, then the PIN released
 
 
 def resolve_room_id(*, room_id: str | None = None, booking_id: str | None = None,

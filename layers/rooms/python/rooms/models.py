@@ -47,6 +47,9 @@ class CreateRoomRequest(_In):
     members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE)
     max_participants: int | None = Field(None, ge=2, le=10000)
     recording: RecordingPolicy | None = None
+    recording_access_until: AwareDatetime | None = Field(
+        None, description="Members other than the practitioner may access recordings until then (courses)"
+    )
     waiting_room: bool | None = None
     sip: SipIn | None = None
     metadata: dict[str, Any] | None = None

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
 
     recordings_bucket: str | None = None
     recordings_prefix: str = "recordings/"
+    # An S3-compatible store instead of S3 (R2: https://<account>.r2.cloudflarestorage.com, region
+    # "auto", path style). Keys: from Secrets Manager (RECORDINGS_S3_SECRET_ARN, JSON {"access_key",
+    # "secret"}), or the plain variables (local stack); none → IAM role (and egress host credentials).
+    recordings_s3_endpoint: str | None = None
+    recordings_s3_region: str | None = None
+    recordings_s3_force_path_style: bool = False
+    recordings_s3_secret_arn: str | None = None
+    recordings_s3_access_key: str | None = None
+    recordings_s3_secret: SecretStr | None = None
+    recordings_url_ttl_seconds: int = Field(300, ge=30, le=43200, description="Presigned recording URL lifetime")
+    recordings_archive_days: int = Field(30, ge=1, description="Recordings move to archive storage after this")
+    recordings_archive_storage_class: str = "GLACIER_IR"
     event_bus_name: str = "default"
 
     # Phone (LiveKit SIP). SIP_NUMBERS is JSON: {"US": {"number": "+1…", "trunk_id": "ST_…"}, "UK": …, "AU": …}

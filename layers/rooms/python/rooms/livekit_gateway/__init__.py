@@ -96,19 +96,27 @@ def ensure_room(
     empty_timeout: int,
     departure_timeout: int,
     metadata: dict[str, Any],
+    auto_egress: Any | None = None,
 ) -> LiveKitRoom:
-    """Create the LiveKit room (CreateRoom is create-or-update, so a repeat is harmless)."""
+    """Create the LiveKit room (CreateRoom is create-or-update, so a repeat is harmless).
+
+    ``auto_egress`` (an ``egress.FileTarget``) records the room from its creation (LiveKit's
+    ``CreateRoomRequest.egress.room``; it starts only when the room is first created).
+    """
 
     async def call(lk: Any, api: Any) -> Any:
-        return await lk.room.create_room(
-            api.CreateRoomRequest(
-                name=name,
-                max_participants=max_participants,
-                empty_timeout=empty_timeout,
-                departure_timeout=departure_timeout,
-                metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True),
-            )
+        request = api.CreateRoomRequest(
+            name=name,
+            max_participants=max_participants,
+            empty_timeout=empty_timeout,
+            departure_timeout=departure_timeout,
+            metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True),
         )
+        if auto_egress is not None:
+            from rooms.livekit_gateway.egress import room_composite_request
+
+            request.egress.room.CopyFrom(room_composite_request(api, "", auto_egress))
+        return await lk.room.create_room(request)
 
     room = run(call)
     return LiveKitRoom(name=room.name, sid=room.sid, num_participants=room.num_participants)

@@ -16,11 +16,16 @@ GSI read; nothing here ever Scans.
 | SegmentItem       | ROOM#{room_id}     | ATTEND#{identity}#SEG#{participant_sid} | -                               | one connection of a participant (attendance for billing); the attendance view is one Query begins_with ATTEND# |
 | TrackItem         | ROOM#{room_id}     | ATTEND#{identity}#TRACK#{track_sid} | -                                   | media tracking: who published audio / video / screen, when (same Query) |
 | QualityItem       | ROOM#{room_id}     | ATTEND#{identity}#QUALITY           | -                                   | client-reported connection-quality samples of a member (same Query) |
+| RecordingItem     | ROOM#{room_id}     | REC#{recording_id}                  | -                                   | a recording by id (recording_id = {room_id}.{hex}, so the id alone gives the key); a room's recordings (Query begins_with REC#) |
+| ActiveRecording   | ROOM#{room_id}     | ACTIVE_RECORDING                    | -                                   | the room's recording slot: a host start claims it conditionally, so concurrent starts give one egress |
+| RecordingConsent  | ROOM#{room_id}     | CONSENT#{user_id}                   | -                                   | consent to be recorded (Query begins_with CONSENT#) checked against connected participants |
+| EgressLookup      | EGRESS#{egress_id} | EGRESS                              | -                                   | egress id → recording when the file path does not say; tombstone (TTL 30 days) after a delete so late egress webhooks are ignored |
 
 The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetItem or Query returns
 typed items of several entities.
 """
 
+from rooms.store import recordings
 from rooms.store.attendance import (
     QualityItem,
     RoomAttendance,
@@ -40,6 +45,7 @@ from rooms.store.phone import (
     release_pin,
     take_dial_out_slot,
 )
+from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -61,12 +67,16 @@ from rooms.store.table import TableItem, bind, create_table
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "ActiveRecording",
     "DialOutWindow",
     "DuplicateEvent",
+    "EgressLookup",
     "JoinTokenRecord",
     "Member",
     "PinTaken",
     "QualityItem",
+    "RecordingConsent",
+    "RecordingItem",
     "RoomAttendance",
     "RoomItem",
     "SegmentFacts",
@@ -95,6 +105,7 @@ __all__ = [
     "put_template_override",
     "record_dispatch_rule",
     "record_issued_token",
+    "recordings",
     "release_pin",
     "revoke_member",
     "take_dial_out_slot",

@@ -46,6 +46,7 @@ class RoomItem(TableItem, discriminator="room"):
     recording_consent_required = BooleanAttribute(default=False)
     clients_can_access_recordings = BooleanAttribute(default=False)
     recording_downloads_enabled = BooleanAttribute(default=True)
+    recording_access_until = UnicodeAttribute(null=True)  # members' access to recordings ends (courses)
     waiting_room = BooleanAttribute(default=False)
     attendee_role = UnicodeAttribute(default="participant")
     empty_timeout_seconds = NumberAttribute()
