@@ -95,6 +95,9 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         512,
         20,
         livekit=True,
+        # ending a room reconciles its recordings (HeadObject/GetObject) and may announce one available
+        recordings_env=True,
+        recordings_object_actions=("s3:GetObject",),
         publishes_events=True,
     ),
     FunctionSpec(
@@ -151,6 +154,8 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         30,
         livekit=True,
         recordings_env=True,
+        # room_finished reconciles the room's recordings and verifies uploads whose S3 event is late
+        recordings_object_actions=("s3:GetObject",),
         publishes_events=True,
     ),
     FunctionSpec(
@@ -173,6 +178,7 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         queries_due_index=True,
         livekit=True,
         recordings_env=True,
+        recordings_object_actions=("s3:GetObject",),  # ending rooms reconciles their recordings
         publishes_events=True,
         sip_numbers=True,
     ),
@@ -267,6 +273,10 @@ class ServiceFunctions(Construct):
             env["RECORDINGS_PREFIX"] = storage.prefix
             if storage.s3_endpoint:
                 env["RECORDINGS_S3_ENDPOINT"] = storage.s3_endpoint
+                env["RECORDINGS_S3_REGION"] = "auto"  # R2 and most S3-compatible stores
+            else:
+                env["RECORDINGS_S3_REGION"] = Stack.of(self).region  # egress uploads to this bucket's region
+            env["RECORDINGS_ARCHIVE_DAYS"] = str(config.recordings_archive_days)
         if spec.publishes_events:
             env["EVENT_BUS_NAME"] = bus.event_bus_name
         if spec.sip_numbers:

@@ -96,7 +96,7 @@ def test_livekit_credentials_are_never_plaintext_env(dev, prod):
 
 EXPECTED_ENV = {
     "create_room": {"LIVEKIT_URL", "SIP_NUMBERS"},
-    "room_admin": {"LIVEKIT_URL", "EVENT_BUS_NAME"},
+    "room_admin": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "room_query": set(),
     "issue_token": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "SIP_NUMBERS"},
     "room_control": {"LIVEKIT_URL"},
@@ -116,6 +116,7 @@ def test_each_function_gets_only_the_env_it_needs(dev, name):
     if "RECORDINGS_BUCKET" in env:
         assert env["RECORDINGS_PREFIX"] == "recordings/"
         assert "RECORDINGS_S3_ENDPOINT" not in env  # only with an R2 endpoint
+        assert env["RECORDINGS_S3_REGION"] == {"Ref": "AWS::Region"}  # egress uploads to the bucket's region
 
 
 def test_context_values_reach_the_environment(prod):

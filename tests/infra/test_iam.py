@@ -22,6 +22,10 @@ USES_DUE_INDEX = {"room_sweeper"}
 RECORDING_OBJECT_ACTIONS = {
     "recording_control": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
     "recording_processor": {"s3:GetObject"},
+    # functions that end rooms reconcile the room's recordings and verify late uploads
+    "room_admin": {"s3:GetObject"},
+    "webhook_handler": {"s3:GetObject"},
+    "room_sweeper": {"s3:GetObject"},
 }
 READS_LIVEKIT_SECRET = set(NAMES) - {"recording_processor", "room_query"}
 PUTS_EVENTS = {"webhook_handler", "recording_processor", "room_sweeper", "room_admin"}
