@@ -24,11 +24,11 @@ from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME
 
 # Metric names the domain code emits (Powertools `metrics.add_metric(name=...)`).
 METRIC_ROOMS_CREATED = "RoomsCreated"
-METRIC_JOINS = "ParticipantJoined"
-METRIC_PHONE_JOINS = "PhoneParticipantJoined"
+METRIC_JOINS = "ParticipantJoins"
+METRIC_PHONE_JOINS = "PhoneParticipantJoins"
 METRIC_NO_SHOWS = "NoShows"
 METRIC_RECONNECT_STORMS = "ReconnectStorms"
-METRIC_RECORDING_FAILURES = "RecordingFailed"
+METRIC_RECORDING_FAILURES = "RecordingFailures"
 
 WEBHOOK_P99_LATENCY_ALARM_MS = 5000
 FIVE_MINUTES = Duration.minutes(5)

@@ -52,7 +52,7 @@ def test_alarms_cover_errors_throttles_failure_queues_and_api(dev):
     assert by_metric["Throttles"] == functions
     assert by_metric["ApproximateNumberOfMessagesVisible"] == 2  # both failure queues
     assert by_metric["5xx"] == 1
-    assert by_metric["RecordingFailed"] == 1
+    assert by_metric["RecordingFailures"] == 1
     assert by_metric["Duration"] == 1  # webhook latency
 
 
@@ -81,9 +81,9 @@ def test_dashboard_shows_the_service_metrics(dev):
         assert title in body
     for metric in (
         "RoomsCreated",
-        "ParticipantJoined",
+        "ParticipantJoins",
         "NoShows",
-        "RecordingFailed",
-        "PhoneParticipantJoined",
+        "RecordingFailures",
+        "PhoneParticipantJoins",
     ):
         assert f'\\"Rooms\\",\\"{metric}\\"' in body

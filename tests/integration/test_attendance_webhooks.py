@@ -162,3 +162,18 @@ def test_duplicated_and_shuffled_delivery_gives_identical_attendance(api, stack,
     assert _normalized(_attendance(api, room), room) == _BASELINE["view"]
     summary = api.admin("GET", f"/rooms/{room['room_id']}").json()
     assert (summary["participant_count"], summary["peak_concurrent"], summary["duration_seconds"]) == (2, 2, 1815)
+
+
+def test_a_burst_of_reconnects_is_reported_once_as_a_reconnect_storm(api, stack, capsys):
+    room = _room(api)
+    name, url, t0 = room["livekit_room"], stack.config.webhook_url, 1_900_000_000
+    capsys.readouterr()
+    # six drops and rejoins, 30 s apart: the 5th reconnect makes a storm, the 6th is the same storm
+    for n in range(7):
+        p = participant(room["client"], f"PA_storm{n}", t0 + 30 * n)
+        assert lw.deliver(url, joined(name, p)).json()["outcome"] == "handled"
+        assert lw.deliver(url, left(name, p, t0 + 30 * n + 20)).json()["outcome"] == "handled"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert sum(1 for m in emitted if "ReconnectStorms" in m) == 1
+    assert sum(m.get("ParticipantReconnects", [0])[0] if isinstance(m.get("ParticipantReconnects"), list)
+               else m.get("ParticipantReconnects", 0) for m in emitted) == 6

@@ -86,3 +86,15 @@ def test_the_view_does_not_depend_on_the_order_segments_are_read(pairs, rnd):
     assert attendance_view(_room(), RoomAttendance(segments=shuffled), now=_at(T0 + 1000)) == view
     for p in view.participants:  # union never exceeds the sum, and never undercounts the longest segment
         assert max((s.seconds for s in p.segments), default=0) <= p.total_seconds <= sum(s.seconds for s in p.segments)
+
+
+def test_reconnect_bursts_count_reconnects_close_together():
+    from types import SimpleNamespace
+
+    from rooms.attendance import RECONNECT_BURST_GAP_SECONDS, next_reconnect_burst
+
+    room = SimpleNamespace(last_reconnect_at=None, reconnect_burst=None)
+    assert next_reconnect_burst(room, 1000) == (1, 1000)
+    room = SimpleNamespace(last_reconnect_at=1000, reconnect_burst=4)
+    assert next_reconnect_burst(room, 1000 + RECONNECT_BURST_GAP_SECONDS) == (5, 1120)
+    assert next_reconnect_burst(room, 1001 + RECONNECT_BURST_GAP_SECONDS) == (1, 1121)

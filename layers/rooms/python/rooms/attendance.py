@@ -98,6 +98,21 @@ def _not_an_attendee(event) -> bool:
     return False
 
 
+# A reconnect storm: this many reconnects in one room, each within the gap of the previous one (a flaky
+# network or a LiveKit incident: the seed's "connection issues (frequent disconnects)").
+RECONNECT_STORM_THRESHOLD = 5
+RECONNECT_BURST_GAP_SECONDS = 120
+
+
+def next_reconnect_burst(room, at: int) -> tuple[int, int]:
+    """(reconnects in the burst including this one, at): a burst continues while reconnects come within
+    the gap. Computed from the room the webhook already read, so it costs no extra round trip; two
+    simultaneous reconnects may count once, which is fine for a metric."""
+    last = int(room.last_reconnect_at or 0)
+    previous = int(room.reconnect_burst or 0)
+    return (previous + 1 if last and 0 <= at - last <= RECONNECT_BURST_GAP_SECONDS else 1), at
+
+
 @on("participant_joined")
 def participant_joined(event, ctx: WebhookContext) -> None:
     if _not_an_attendee(event):
@@ -107,6 +122,7 @@ def participant_joined(event, ctx: WebhookContext) -> None:
         facts = dataclasses.replace(facts, joined_at=_ts(ctx.event_time))
     jti = event.participant.attributes.get("rooms.jti") or None
     reconnect = facts.identity in (ctx.room.attendee_ids or set())
+    burst = next_reconnect_burst(ctx.room, _ts(ctx.event_time)) if reconnect else None
     check_member = jti is not None
     for attempt in range(_MAX_ATTEMPTS):
         room = ctx.room
@@ -117,7 +133,7 @@ def participant_joined(event, ctx: WebhookContext) -> None:
                 attendance_store.add_join(
                     tx, room, facts, at=iso(ctx.event_time), activate=room.status in ("scheduled", "open"),
                     started_at=started, member_jti=jti if check_member else None,
-                    member_not_admitted=facts.waiting,
+                    member_not_admitted=facts.waiting, reconnect_burst=burst,
                 )
             break
         except store.StaleEvent as stale:
@@ -138,6 +154,10 @@ def participant_joined(event, ctx: WebhookContext) -> None:
     metrics.add_metric(name="ParticipantJoins", unit="Count", value=1)
     if reconnect:
         metrics.add_metric(name="ParticipantReconnects", unit="Count", value=1)
+    if burst is not None and burst[0] == RECONNECT_STORM_THRESHOLD:  # once per storm
+        metrics.add_metric(name="ReconnectStorms", unit="Count", value=1)
+        logger.warning("reconnect storm", extra={"action": "room.reconnect_storm", "room_id": ctx.room.room_id,
+                                                 "reconnects_in_burst": burst[0]})
     if facts.via == "phone":
         metrics.add_metric(name="PhoneParticipantJoins", unit="Count", value=1)
     _log("participant.join", ctx.room, facts.identity, participant_sid=facts.participant_sid, via=facts.via,

@@ -142,6 +142,7 @@ def add_join(
     started_at: str | None,
     member_jti: str | None = None,
     member_not_admitted: bool = False,
+    reconnect_burst: tuple[int, int] | None = None,
 ) -> None:
     """The writes of a participant_joined: the segment, the room (attendee ids; ``active`` on the first
     join) and, for a participant who joined with one of our tokens, a check that the membership is
@@ -162,6 +163,9 @@ def add_join(
     if activate:
         room_actions.append(RoomItem.status.set("active"))
         condition = RoomItem.status.is_in(*LIVE_STATUSES)  # never revive a room that ended meanwhile
+    if reconnect_burst is not None:
+        burst, last_at = reconnect_burst
+        room_actions += [RoomItem.reconnect_burst.set(burst), RoomItem.last_reconnect_at.set(last_at)]
     tx.update(room, actions=room_actions, condition=condition)
 
     if member_jti is not None:

@@ -69,6 +69,10 @@ class RoomItem(TableItem, discriminator="room"):
     # Identities (user ids) that ever connected: maintained by the participant_joined handler in the
     # same transaction as the attendance write; the sweeper reads it to find no-shows.
     attendee_ids = UnicodeSetAttribute(null=True)
+    # Reconnects in the current burst (each within RECONNECT_BURST_GAP of the previous one) and when the
+    # last one happened (unix s): written with the join, read from the room the webhook already loaded.
+    reconnect_burst = NumberAttribute(null=True)
+    last_reconnect_at = NumberAttribute(null=True)
     # Attendance summary, written when the room ends (rooms.attendance; the attendance view recomputes it).
     participant_count = NumberAttribute(null=True)
     peak_concurrent = NumberAttribute(null=True)
