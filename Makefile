@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test unit integration infra bench openapi lint fmt clean
+.PHONY: install up test unit integration infra bench openapi lint fmt clean layer synth deploy
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,22 @@ bench: install  ## cold-import ratios vs boto3 and DynamoDB round trips, measure
 openapi: install  ## regenerate docs/openapi.json from the code
 	$(BIN)/rooms openapi
 
+infra: install  ## template assertions, cdk-nag (AwsSolutions), cfn-lint
+	$(BIN)/python -m pytest tests/infra
+
+layer: install  ## build the Lambda layer for python3.11/arm64 with pip --platform (no Docker)
+	$(BIN)/python -m infra.layer_build
+
+node_modules/.bin/cdk: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: install node_modules/.bin/cdk  ## cdk synth with the Node CDK CLI (offline, no AWS account)
+	CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --quiet
+
+deploy: install node_modules/.bin/cdk  ## see infra/README.md for the context to pass (-c jwtIssuer=... etc.)
+	CDK_DISABLE_CLI_TELEMETRY=true npx cdk deploy --no-notices $(CDK_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -39,4 +55,4 @@ fmt: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache layers/rooms/build
+	rm -rf $(VENV) cdk.out .pytest_cache layers/rooms/build node_modules

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rooms_local.config import EVENTS_DIR, LocalConfig
@@ -31,7 +32,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
-    stack = LocalStack(config, sweep_every=args.sweep_every or None).start()
+    if not args.verbose:  # function logs and EMF metrics are JSON lines (as in CloudWatch): quiet unless asked
+        config = replace(config, extra_env={**config.extra_env, "POWERTOOLS_LOG_LEVEL": "WARNING",
+                                            "POWERTOOLS_METRICS_DISABLED": "true"})
+    stack = LocalStack(config, access_log=True, sweep_every=args.sweep_every or None).start()
     try:
         print(f"Rooms local stack is up:\n"
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
@@ -86,6 +90,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if not event_path.exists() and (EVENTS_DIR / args.event).exists():
         event_path = EVENTS_DIR / args.event
     event = json.loads(event_path.read_text())
+    if args.function == "webhook_handler":
+        _sign_webhook_sample(event, config)
     os.environ.update(config.function_env())
     from rooms.settings import get_settings
 
@@ -93,6 +99,17 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     result = load_function(args.function).handler(event, LambdaContext(args.function))
     _print(result)
     return 0
+
+
+def _sign_webhook_sample(event: dict, config: LocalConfig) -> None:
+    """Sample webhook events carry a placeholder signature: sign their body as LiveKit would, with the
+    local stack's LiveKit credentials (a real signature is left alone)."""
+    headers = event.setdefault("headers", {})
+    if not str(headers.get("authorization", "<")).startswith("<") or event.get("isBase64Encoded"):
+        return
+    from rooms_local.livekit_dev.webhooks import sign
+
+    headers["authorization"] = sign(event.get("body") or "", config.livekit_api_key, config.livekit_api_secret)
 
 
 def _livekit_control():
@@ -147,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start the local stack")
     p.add_argument("--no-demo", action="store_true", help="skip the walk-through")
     p.add_argument("--exit-after-demo", action="store_true", help="stop after the walk-through (smoke test)")
+    p.add_argument("--verbose", action="store_true", help="print the functions' INFO logs (JSON lines)")
     p.add_argument("--sweep-every", type=float, default=60.0, metavar="SECONDS",
                    help="run the room sweeper on this timer, as the EventBridge schedule does (0: off)")
     p.set_defaults(fn=cmd_up)

@@ -11,6 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
 EVENTS_DIR = ROOT / "events"
 
+# Dial-in numbers of the development server's inbound trunks (numbers reserved for fiction in each region),
+# and the caller id of its outbound trunk.
+DEV_SIP_NUMBERS = {"US": "+12025550100", "UK": "+442079460000", "AU": "+61255500000"}
+DEV_SIP_OUTBOUND_NUMBER = "+12025550199"
+
 DEV_JWT_ISSUER = "http://127.0.0.1:3000/local-issuer"
 DEV_JWT_AUDIENCE = "rooms"
 DEV_JWT_SECRET = "rooms-local-dev-signing-secret-not-for-production"
@@ -79,6 +84,12 @@ class LocalConfig:
             "LIVEKIT_API_KEY": self.livekit_api_key,
             "LIVEKIT_API_SECRET": self.livekit_api_secret,
             "RECORDINGS_BUCKET": self.recordings_bucket,
+            # The egress uploads to moto as it would to R2: an explicit endpoint, path style and keys.
+            "RECORDINGS_S3_ENDPOINT": self.moto_url,
+            "RECORDINGS_S3_REGION": self.region,
+            "RECORDINGS_S3_FORCE_PATH_STYLE": "true",
+            "RECORDINGS_S3_ACCESS_KEY": "testing",
+            "RECORDINGS_S3_SECRET": "testing",
             "EVENT_BUS_NAME": self.event_bus_name,
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_DEFAULT_REGION": self.region,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -145,7 +146,8 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 
 class Gateway:
-    def __init__(self, config: LocalConfig, runner: FunctionRunner) -> None:
+    def __init__(self, config: LocalConfig, runner: FunctionRunner, access_log: bool = False) -> None:
+        self.access_log = access_log
         self.config = config
         self.runner = runner
         self.routes = load_routes()
@@ -155,10 +157,14 @@ class Gateway:
     # -- WSGI -------------------------------------------------------------------------------------------
     def __call__(self, environ, start_response):
         request = Request(environ)
+        started = time.perf_counter()
         try:
             response = self.dispatch(request)
         except Exception as err:  # an unhandled function error: what API Gateway returns
             response = _json(500, {"message": "Internal Server Error", "error": repr(err)})
+        if self.access_log:
+            print(f"[gateway] {request.method} {request.path} → {response.status_code} "
+                  f"({(time.perf_counter() - started) * 1000:.0f} ms)", file=sys.stderr, flush=True)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:

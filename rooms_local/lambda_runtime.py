@@ -45,19 +45,29 @@ def function_names() -> list[str]:
     return sorted(p.parent.name for p in FUNCTIONS_DIR.glob("*/handler.py"))
 
 
+_load_lock = threading.RLock()
+
+
 def load_function(name: str) -> ModuleType:
     module_name = f"rooms_fn_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    path = FUNCTIONS_DIR / name / "handler.py"
-    if not path.exists():
-        raise LookupError(f"no function {name!r} (expected {path})")
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    # Concurrent first requests must not see a half-initialised module (Lambda's init runs once,
+    # before the first invocation); the lock makes the others wait for it.
+    with _load_lock:
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        path = FUNCTIONS_DIR / name / "handler.py"
+        if not path.exists():
+            raise LookupError(f"no function {name!r} (expected {path})")
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return module
 
 
 def routes_manifest() -> dict[str, list[str]]:

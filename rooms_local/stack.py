@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 from rooms_local.config import LocalConfig
 from rooms_local.gateway import Gateway, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
+from rooms_local.s3_events import S3Notifier
 from rooms_local.schedules import SweepTimer
+
+
+def _quiet_dev_noise() -> None:
+    import logging
+    import warnings
+
+    # moto's and the servers' per-request lines drown the useful output; the gateway logs its own.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="The HMAC key is .* bytes long")  # LiveKit's dev key "secret"
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 @dataclass
@@ -22,17 +33,22 @@ class LocalStack:
     _livekit: object | None = None
     _gateway: Gateway | None = None
     _sweep_timer: SweepTimer | None = None
+    access_log: bool = False
+    s3_events: S3Notifier | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
+        _quiet_dev_noise()
         self._apply_env()
         self._start_moto()
         self._provision_aws()
         if not self.config.external_livekit_url:
             self._start_livekit()
-        self._gateway = Gateway(self.config, self.runner)
+            self._provision_sip()
+        self._gateway = Gateway(self.config, self.runner, access_log=self.access_log)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
+        self._start_s3_events()
         if self.sweep_every:
             self._sweep_timer = SweepTimer(self.runner, self.sweep_every).start()
         return self
@@ -40,9 +56,14 @@ class LocalStack:
     def stop(self) -> None:
         if self._sweep_timer is not None:
             self._sweep_timer.stop()
+        if self.s3_events is not None:
+            self.s3_events.stop()
         if self._gateway:
             self._gateway.stop()
         self.runner.shutdown()
+        from rooms import livekit_gateway
+
+        livekit_gateway.close_clients()
         if self._livekit is not None:
             self._livekit.stop()
         if self._moto is not None:
@@ -61,26 +82,32 @@ class LocalStack:
         self.stop()
 
     # -- parts ------------------------------------------------------------------------------------------
-    def _apply_env(self) -> None:
+    def _apply_env(self, env: dict[str, str] | None = None) -> None:
         # The functions run in this process, so the process environment is their Lambda environment.
-        for key, value in self.config.function_env().items():
+        for key, value in (self.config.function_env() if env is None else env).items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
         self._reset_caches()
 
     @staticmethod
     def _reset_caches() -> None:
-        from rooms import livekit_gateway
+        from rooms import livekit_gateway, notify, recording_storage
         from rooms.settings import get_settings
 
         get_settings.cache_clear()
         livekit_gateway.reset_for_tests()
+        recording_storage.reset_for_tests()
+        notify.reset_for_tests()
 
     def _start_moto(self) -> None:
-        from rooms_local.moto_server import AtomicMotoServer
+        from moto.server import ThreadedMotoServer
 
-        self._moto = AtomicMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
+        from rooms_local.moto_dynamodb import rollback_touched_items_only, serialize_dynamodb_requests
+
+        rollback_touched_items_only()
+        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
         self._moto.start()
+        self._moto._server.app = serialize_dynamodb_requests(self._moto._server.app)
         wait_until_up(f"{self.config.moto_url}/moto-api/")
 
     def _provision_aws(self) -> None:
@@ -91,6 +118,49 @@ class LocalStack:
         create_table(self.config.table_name)
         s3 = boto3.client("s3", endpoint_url=self.config.moto_url, region_name=self.config.region)
         s3.create_bucket(Bucket=self.config.recordings_bucket)
+        from rooms.recording_storage import lifecycle_configuration
+
+        s3.put_bucket_lifecycle_configuration(Bucket=self.config.recordings_bucket,
+                                              LifecycleConfiguration=lifecycle_configuration())
+
+    def _start_s3_events(self) -> None:
+        # S3 → recording_processor, as the bucket notification does in AWS (moto cannot invoke us).
+        from rooms.settings import get_settings
+
+        self.s3_events = S3Notifier(self.runner, bucket=self.config.recordings_bucket,
+                                    prefix=get_settings().recordings_prefix, endpoint_url=self.config.moto_url,
+                                    region=self.config.region).start()
+
+    def _provision_sip(self) -> None:
+        """Create the dial-in trunks (US, UK, AU) and the dial-out trunk in the development server with the
+        real livekit-api client, as an operator does once per deployment, and hand their ids to the
+        functions (SIP_NUMBERS, SIP_OUTBOUND_TRUNK_ID) unless the config's extra_env sets SIP_NUMBERS."""
+        import asyncio
+        import json
+
+        from livekit import api
+
+        from rooms_local.config import DEV_SIP_NUMBERS, DEV_SIP_OUTBOUND_NUMBER
+
+        if "SIP_NUMBERS" in self.config.extra_env:
+            return
+
+        async def provision() -> dict[str, str]:
+            lk = api.LiveKitAPI(self.config.livekit_url, self.config.livekit_api_key, self.config.livekit_api_secret)
+            try:
+                numbers = {}
+                for region, number in DEV_SIP_NUMBERS.items():
+                    trunk = await lk.sip.create_inbound_trunk(api.CreateSIPInboundTrunkRequest(
+                        trunk=api.SIPInboundTrunkInfo(name=f"rooms dial-in {region}", numbers=[number])))
+                    numbers[region] = {"number": number, "trunk_id": trunk.sip_trunk_id}
+                outbound = await lk.sip.create_outbound_trunk(api.CreateSIPOutboundTrunkRequest(
+                    trunk=api.SIPOutboundTrunkInfo(name="rooms dial-out", address="sip.example.invalid",
+                                                   numbers=[DEV_SIP_OUTBOUND_NUMBER])))
+                return {"SIP_NUMBERS": json.dumps(numbers), "SIP_OUTBOUND_TRUNK_ID": outbound.sip_trunk_id}
+            finally:
+                await lk.aclose()
+
+        self._apply_env(asyncio.run(provision()))
 
     def _start_livekit(self) -> None:
         from rooms_local.livekit_dev import DevServer
@@ -104,3 +174,4 @@ class LocalStack:
             s3_endpoint_url=self.config.moto_url,
         )
         self._livekit.start()
+

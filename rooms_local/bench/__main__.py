@@ -16,7 +16,11 @@ def main(argv: list[str]) -> int:
     import rooms_local.bench as pkg
 
     modules = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench_"))
-    config = LocalConfig(table_name=f"rooms-bench-{uuid.uuid4().hex[:6]}").with_free_ports()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    config = LocalConfig(table_name=f"rooms-bench-{uuid.uuid4().hex[:6]}",
+                         extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}).with_free_ports()
     with LocalStack(config) as stack:
         ctx = BenchContext(stack)
         for name in modules:

@@ -100,8 +100,8 @@ def build_items(now: datetime) -> tuple[list[dict], int]:
 
 def write_items(table: str, items: list[dict], threads: int = 4) -> int:
     """BatchWriteItem in chunks of 25, retrying unprocessed items. Returns the number of calls.
-    (moto serves from this process: its side of each call, not the client's, bounds the rate, so more
-    threads or worker processes do not help.)"""
+    (moto serves from this process, one DynamoDB request at a time: its side of each call bounds the
+    rate, so more threads or worker processes do not help.)"""
     import boto3
 
     client = boto3.client("dynamodb")
@@ -134,8 +134,8 @@ def run(ctx) -> list[str]:
                  f"{time.perf_counter() - t0:.0f} s against moto): {in_index:,} in the due index, {due} due now "
                  f"({TO_OPEN} to open, {TO_END_ATTENDED + TO_END_NO_SHOW} to end, {TO_END_NO_SHOW} of them no-shows)")
 
-    # LiveKit's webhooks about the rooms the sweep opens are not delivered meanwhile: their handling is
-    # not the sweep's cost (and moto copies the whole table for each transaction they write).
+    # LiveKit's webhooks about the rooms the sweep opens and ends are not delivered meanwhile: handling
+    # them is the webhook function's cost, not the sweep's.
     livekit = None if config.external_livekit_url else config.livekit_url
     if livekit:
         saved_urls = control.state(livekit)["config"]["webhook_urls"]
@@ -159,7 +159,7 @@ def run(ctx) -> list[str]:
     lines.append(f"  the due index (Query gsi1): {counter.items_read.get('Query gsi1', 0)} items; members of the "
                  f"{report.get('no_show', 0)} no-show rooms (Query): {counter.items_read.get('Query', 0)} items")
     lines.append(f"DynamoDB round trips: {sum(ddb.values())} {dict(ddb)}")
-    events = {op: n for (svc, op), n in counter.calls.items() if svc == "events"}
+    events = {op: n for (_fn, svc, op), n in counter.calls.items() if svc == "events"}
     lines.append(f"EventBridge calls: {sum(events.values())} {events}")
     lines.append(f"Scan issued: {'YES' if scans else 'no'} ({scans} Scan calls)")
     return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -18,7 +19,7 @@ class BenchContext:
     stack: object
 
 
-def time_python(code: str, runs: int = 7) -> float:
+def time_python(code: str, runs: int = 9) -> float:
     """Median wall time (s) of a fresh interpreter running ``code``, minus the bare interpreter's."""
     def once(src: str) -> float:
         out = subprocess.run(
@@ -26,7 +27,9 @@ def time_python(code: str, runs: int = 7) -> float:
              "import time; t=time.perf_counter()\n" + src + "\nprint(time.perf_counter()-t)"],
             check=True, capture_output=True, text=True,
             env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                 "PYTHONDONTWRITEBYTECODE": "1"},
+                 "PYTHONDONTWRITEBYTECODE": "1",
+                 # the code under measurement, when it is not the installed copy (a worktree, a branch)
+                 **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})},
         )
         return float(out.stdout.strip().splitlines()[-1])
 
@@ -48,12 +51,13 @@ BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
 
 
 class AwsCallCounter:
-    """Counts botocore API calls (service, operation) made anywhere in this process, and the DynamoDB
-    items they read (``items_read``: ScannedCount of Query/Scan, items returned by GetItem/BatchGetItem;
-    keyed "Query gsi1" for an index)."""
+    """Counts botocore API calls made in this process, by the function that made them (the local
+    runtime runs each function on threads named ``fn-<name>``; anything else counts as "local"), and the
+    DynamoDB items they read (``items_read``: ScannedCount of Query/Scan, items returned by
+    GetItem/BatchGetItem; keyed "Query gsi1" for an index)."""
 
     def __init__(self) -> None:
-        self.calls: Counter[tuple[str, str]] = Counter()
+        self.calls: Counter[tuple[str, str, str]] = Counter()
         self.items_read: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -65,9 +69,11 @@ class AwsCallCounter:
         counter = self
 
         def counting(client, operation_name, api_params):
+            thread = threading.current_thread().name
+            function = thread.rsplit("_", 1)[0].removeprefix("fn-") if thread.startswith("fn-") else "local"
             service = client.meta.service_model.service_name
             with counter._lock:
-                counter.calls[(service, operation_name)] += 1
+                counter.calls[(function, service, operation_name)] += 1
             response = original(client, operation_name, api_params)
             if service == "dynamodb":
                 read = _items_read(operation_name, response)
@@ -89,8 +95,12 @@ class AwsCallCounter:
             self.calls.clear()
             self.items_read.clear()
 
-    def dynamodb(self) -> Counter[str]:
-        return Counter({op: n for (svc, op), n in self.calls.items() if svc == "dynamodb"})
+    def dynamodb(self, function: str | None = None) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (fn, svc, op), n in self.calls.items():
+            if svc == "dynamodb" and (function is None or fn == function):
+                out[op] += n
+        return out
 
 
 def _items_read(operation: str, response: dict) -> int:

@@ -64,6 +64,15 @@ def drain_webhooks(base_url: str, timeout: float = 15.0) -> dict:
     return _call(base_url, "POST", "/dev/webhooks/drain", {"timeout": timeout})
 
 
+def advance_clock(base_url: str, seconds: float = 0, freeze: bool | None = None) -> dict:
+    """Move the server's clock forward: later joins, leaves and webhooks are stamped that much later.
+    ``freeze=True`` stops it between advances (exact scripted durations); ``False`` lets it run again."""
+    body: dict = {"advance": seconds}
+    if freeze is not None:
+        body["freeze"] = freeze
+    return _call(base_url, "POST", "/dev/clock", body)
+
+
 def _call(base_url: str, method: str, path: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base_url.rstrip("/") + path, data=data, method=method)  # noqa: S310

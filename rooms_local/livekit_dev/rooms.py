@@ -19,6 +19,7 @@ from livekit.protocol import models as proto_models
 from livekit.protocol import room as proto_room
 from livekit.protocol.models import ParticipantInfo, ParticipantPermission, Room, TrackInfo
 
+from .clock import Clock
 from .ids import new_id
 from .twirp import Method, TwirpError, room_admin, room_create, room_list
 from .webhooks import WebhookNotifier, new_event
@@ -55,8 +56,10 @@ class LiveRoom:
 
 
 class Rooms:
-    def __init__(self, lock: threading.RLock, notifier: WebhookNotifier, api_key: str, api_secret: str):
+    def __init__(self, lock: threading.RLock, notifier: WebhookNotifier, api_key: str, api_secret: str,
+                 clock: Clock | None = None):
         self.lock = lock
+        self.clock = clock or Clock()
         self.notifier = notifier
         self.verifier = TokenVerifier(api_key, api_secret)
         self.rooms: dict[str, LiveRoom] = {}
@@ -293,7 +296,7 @@ class Rooms:
         if participant.identity in live.participants:
             # Duplicate identity: LiveKit disconnects the older session before the new one joins.
             self._remove(live, participant.identity, Reason.DUPLICATE_IDENTITY)
-        now = time.time()
+        now = self.clock.now()
         participant.state = ParticipantInfo.ACTIVE
         participant.joined_at = int(now)
         participant.joined_at_ms = int(now * 1000)
@@ -339,7 +342,7 @@ class Rooms:
         return self.rooms.get(name) or self._open_room(name, config)
 
     def _open_room(self, name: str, fields=None) -> LiveRoom:
-        now = time.time()
+        now = self.clock.now()
         info = Room(
             sid=new_id("RM_"),
             name=name,
@@ -362,7 +365,7 @@ class Rooms:
         del self.rooms[live.info.name]
         for identity in list(live.participants):
             self._remove(live, identity, disconnect_reason)
-        event = new_event("room_finished", room=self._snapshot(live))
+        event = new_event("room_finished", room=self._snapshot(live), created_at=self.clock.now())
         event.room_end_reason = end_reason
         self.notifier.emit(event)
 
@@ -410,7 +413,8 @@ class Rooms:
     def _emit(
         self, name: str, live: LiveRoom, participant: ParticipantInfo | None = None, track=None
     ) -> None:
-        self.notifier.emit(new_event(name, room=self._snapshot(live), participant=participant, track=track))
+        self.notifier.emit(new_event(name, room=self._snapshot(live), participant=participant, track=track,
+                                     created_at=self.clock.now()))
 
 
 def copy_message(message):

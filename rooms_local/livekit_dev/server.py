@@ -9,6 +9,7 @@ Control endpoints (JSON in and out, no auth; errors are `{"code", "msg"}` with a
     POST /dev/config         {"fail_egress", "fail_sip_numbers", "hold_webhooks", "webhook_urls"}
     POST /dev/webhooks/flush {"shuffle", "duplicate", "seed"}          -> counts
     POST /dev/webhooks/drain {"timeout"}                                -> counts (504 if still busy)
+    POST /dev/clock          {"advance": seconds, "freeze": bool}       -> {"offset", "now", "frozen"}
 join, leave, abort and dial-in answer once the webhooks they caused are delivered (or have failed),
 unless webhooks are held; Twirp calls never wait, as with LiveKit.
 """
@@ -25,6 +26,7 @@ from livekit.protocol import sip as proto_sip
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .clock import Clock
 from .egress import Egresses
 from .rooms import Rooms, to_dict
 from .sip import DEFAULT_SIP_FAILURE, Sip
@@ -55,7 +57,8 @@ class DevServer:
         self.api_secret = api_secret
         lock = threading.RLock()  # one lock for all state: rooms, egress and SIP refer to each other
         self.notifier = WebhookNotifier(api_key, api_secret, webhook_urls)
-        self.rooms = Rooms(lock, self.notifier, api_key, api_secret)
+        self.clock = Clock()
+        self.rooms = Rooms(lock, self.notifier, api_key, api_secret, self.clock)
         self.egress = Egresses(lock, self.notifier, self.rooms, s3_endpoint_url)
         self.sip = Sip(lock, self.rooms)
         self.rooms.on_room_created = self.egress.start_auto_egress
@@ -73,6 +76,7 @@ class DevServer:
             ("POST", "/dev/config"): self._configure,
             ("POST", "/dev/webhooks/flush"): self._flush,
             ("POST", "/dev/webhooks/drain"): self._drain,
+            ("POST", "/dev/clock"): self._advance_clock,
         }
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -226,6 +230,16 @@ class DevServer:
                 "deadline_exceeded", f"webhooks still queued: {self.notifier.snapshot()}", status=504
             )
         return 200, self.notifier.snapshot()
+
+
+    def _advance_clock(self, body: dict) -> tuple[int, dict]:
+        seconds = body.get("advance", 0)
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise TwirpError("invalid_argument", "advance must be a number of seconds >= 0")
+        if "freeze" in body:
+            self.clock.freeze(bool(body["freeze"]))
+        offset = self.clock.advance(float(seconds))
+        return 200, {"offset": offset, "now": self.clock.now(), "frozen": self.clock.frozen}
 
 
 def _required(body: dict, name: str) -> str:

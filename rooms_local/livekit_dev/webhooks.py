@@ -41,9 +41,11 @@ def new_event(
     participant: proto_models.ParticipantInfo | None = None,
     track: proto_models.TrackInfo | None = None,
     egress_info: proto_egress.EgressInfo | None = None,
+    created_at: float | None = None,
 ) -> WebhookEvent:
-    """An event stamped now: `created_at` records when it happened, not when it is delivered."""
-    event = WebhookEvent(event=name, id="EV_" + secrets.token_urlsafe(9), created_at=int(time.time()))
+    """An event stamped now (or at `created_at`): when it happened, not when it is delivered."""
+    stamp = int(time.time() if created_at is None else created_at)
+    event = WebhookEvent(event=name, id="EV_" + secrets.token_urlsafe(9), created_at=stamp)
     if room is not None:
         event.room.CopyFrom(room)
     if participant is not None:

@@ -137,3 +137,15 @@ def test_ending_a_room_deletes_the_livekit_room(api, stack, ids, booking_room):
     assert _livekit_rooms(stack, booking_room["livekit_room"])
     assert api.admin("DELETE", f"/rooms/{booking_room['room_id']}").status_code == 200
     assert _livekit_rooms(stack, booking_room["livekit_room"]) == []
+
+
+def test_a_third_person_cannot_join_a_two_person_room(api, stack, ids, booking_room):
+    room_id = booking_room["room_id"]
+    api.admin("PUT", f"/rooms/{room_id}/members/{ids['other']}", json={"role": "participant"})
+    tokens = [api.call("POST", f"/rooms/{room_id}/token", as_user=u).json()["token"]
+              for u in (ids["host"], ids["client"], ids["other"])]
+    control.join(stack.config.livekit_url, tokens[0])
+    control.join(stack.config.livekit_url, tokens[1])
+    with pytest.raises(control.DevServerRefused) as err:
+        control.join(stack.config.livekit_url, tokens[2])
+    assert err.value.status == 409

@@ -48,6 +48,15 @@ def mark_attended(room_id: str, *user_ids: str) -> None:
     store.RoomItem(*store.RoomItem.key(room_id)).update(actions=[store.RoomItem.attendee_ids.add(set(user_ids))])
 
 
+def finished_event(room: dict, at: datetime):
+    """LiveKit's room_finished for the room's current LiveKit room (its SID)."""
+    from rooms import store
+
+    ev = lw.event("room_finished", room_name=room["livekit_room"], created_at=int(at.timestamp()))
+    ev.room.sid = store.get_room(room["room_id"], consistent=True).livekit_sid
+    return ev
+
+
 class EventLog:
     """The service's EventBridge events, delivered by a rule on the bus to an SQS queue in moto."""
 
@@ -149,11 +158,11 @@ def test_room_still_open_is_ended_at_end_plus_grace(api, stack, ids, start, publ
     for user in (ids["host"], ids["client"]):
         token = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=user).json()["token"]
         control.join(stack.config.livekit_url, token)
-    mark_attended(room["room_id"], ids["host"], ids["client"])
+    control.drain_webhooks(stack.config.livekit_url)  # participant_joined → attendance, attendee_ids
     assert len(livekit_rooms(stack)[room["livekit_room"]]["participants"]) == 2
 
     assert sweep(stack, start + HOUR + 30 * MINUTE - SECOND)["due"] == 0
-    assert get(api, room)["status"] == "open"
+    assert get(api, room)["status"] == "active"
 
     report = sweep(stack, start + HOUR + 30 * MINUTE)
     assert (report.get("ended"), report.get("settled"), report.get("no_show")) == (1, 1, None)
@@ -161,10 +170,10 @@ def test_room_still_open_is_ended_at_end_plus_grace(api, stack, ids, start, publ
     assert ended["status"] == "ended" and ended["ended_at"] == iso(start + HOUR + 30 * MINUTE)
     assert ended["no_show"] is None
     assert room["livekit_room"] not in livekit_rooms(stack)  # participants removed with the room
-    [event] = published.of(room["room_id"], "RoomEnded")
+    [event] = published.of(room["room_id"], "Room Ended")
     assert event["source"] == "rooms"
     assert event["detail"]["end_reason"] == "scheduled_end_passed" and event["detail"]["ended_by"] == "sweeper"
-    assert published.of(room["room_id"], "RoomNoShow") == []
+    assert published.of(room["room_id"], "Room No-Show") == []
     # a token for the ended room is refused
     assert api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["host"]).status_code == 409
     assert sweep(stack, start + 2 * HOUR)["due"] == 0  # settled: out of the index
@@ -185,7 +194,7 @@ def test_no_shows_are_marked_and_published(api, stack, ids, start, published, ca
     expected = {"kind": kind, "host_absent": host_absent, "absent": sorted(ids[w] for w in absent),
                 "attendees": sorted(ids[w] for w in came)}
     assert get(api, room)["no_show"] == expected
-    [event] = published.of(room["room_id"], "RoomNoShow")
+    [event] = published.of(room["room_id"], "Room No-Show")
     assert {k: event["detail"][k] for k in expected} == expected
     assert event["detail"]["booking_id"] == ids["booking"] and event["detail"]["host_user_id"] == ids["host"]
 
@@ -197,24 +206,39 @@ def test_group_session_with_only_the_host_is_an_attendees_no_show(api, stack, id
     sweep(stack, start + HOUR + 30 * MINUTE)
     no_show = get(api, room)["no_show"]
     assert no_show["kind"] == "attendees_absent" and no_show["absent"] == [ids["client"]]
-    assert len(published.of(room["room_id"], "RoomNoShow")) == 1
+    assert len(published.of(room["room_id"], "Room No-Show")) == 1
 
 
-def test_room_finished_by_livekit_is_settled_by_the_next_sweep(api, stack, ids, start, published):
+def test_room_finished_by_livekit_after_its_end_is_settled_by_the_next_sweep(api, stack, ids, start, published):
     room = create(api, ids, start)
     sweep(stack, start - 15 * MINUTE)
     mark_attended(room["room_id"], ids["host"])
-    finished_at = start + 20 * MINUTE  # the host waited 20 minutes, left, LiveKit closed the room
-    ev = lw.event("room_finished", room_name=room["livekit_room"], created_at=int(finished_at.timestamp()))
+    finished_at = start + HOUR + 5 * MINUTE  # the host waited, left after the end, LiveKit closed the room
+    ev = finished_event(room, finished_at)
     assert lw.deliver(stack.config.webhook_url, ev).json()["outcome"] == "handled"
     assert get(api, room)["status"] == "ended"
 
     report = sweep(stack, finished_at + MINUTE)
     assert (report["due"], report.get("ended"), report.get("no_show")) == (1, None, 1)
     assert get(api, room)["no_show"]["kind"] == "client_absent"
-    assert published.of(room["room_id"], "RoomEnded") == []  # the sweeper did not end it
-    assert len(published.of(room["room_id"], "RoomNoShow")) == 1
+    assert published.of(room["room_id"], "Room Ended") == []  # the sweeper did not end it
+    assert len(published.of(room["room_id"], "Room No-Show")) == 1
     assert sweep(stack, start + 2 * HOUR)["due"] == 0  # nothing left at the old end check
+
+
+def test_room_finished_by_livekit_before_its_end_stays_joinable_then_is_ended(api, stack, ids, start, published):
+    room = create(api, ids, start)
+    sweep(stack, start - 15 * MINUTE)
+    mark_attended(room["room_id"], ids["host"])
+    finished_at = start + 20 * MINUTE  # everyone dropped for a while: LiveKit closed its room
+    ev = finished_event(room, finished_at)
+    assert lw.deliver(stack.config.webhook_url, ev).json()["outcome"] == "handled"
+    assert get(api, room)["status"] in ("open", "active")
+
+    report = sweep(stack, start + HOUR + 30 * MINUTE)
+    assert (report.get("ended"), report.get("no_show")) == (1, 1)
+    assert get(api, room)["status"] == "ended" and get(api, room)["no_show"]["kind"] == "client_absent"
+    assert len(published.of(room["room_id"], "Room Ended")) == 1
 
 
 def test_room_ended_by_the_platform_before_its_start_is_not_a_no_show(api, stack, ids, start, published):
@@ -237,7 +261,7 @@ def test_room_never_opened_by_its_end_check_expires_as_nobody_showed(api, stack,
     assert room["livekit_room"] not in livekit_rooms(stack)
     r = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["client"])
     assert r.status_code == 410 and r.json()["code"] == "room_expired"
-    assert [e["detail"]["status"] for e in published.of(room["room_id"], "RoomEnded")] == ["expired"]
+    assert [e["detail"]["status"] for e in published.of(room["room_id"], "Room Ended")] == ["expired"]
 
 
 def test_room_without_a_schedule_never_enters_the_index(api, stack, ids, booking_room):
@@ -300,8 +324,8 @@ def test_two_overlapping_sweeps_act_once_on_each_room(api, stack, start, publish
     assert calls == Counter({("create", r["livekit_room"]): 1 for r in to_open}
                             | {("delete", r["livekit_room"]): 1 for r in to_end})
     for room in to_end:
-        assert len(published.of(room["room_id"], "RoomEnded")) == 1
-        assert len(published.of(room["room_id"], "RoomNoShow")) == 1
+        assert len(published.of(room["room_id"], "Room Ended")) == 1
+        assert len(published.of(room["room_id"], "Room No-Show")) == 1
     for room in to_open:
         assert get(api, room)["status"] == "open" and published.of(room["room_id"]) == []
 

@@ -243,3 +243,34 @@ def test_delete_room_removes_everyone_first(server, sink):
     call(server, lambda lk: lk.room.delete_room(api.DeleteRoomRequest(room="r")))
     control.drain_webhooks(server.url)
     assert sink.names()[-4:] == ["track_unpublished", "participant_left", "participant_left", "room_finished"]
+
+
+def test_advancing_the_clock_moves_what_livekit_reports_not_token_checks(server, sink):
+    token = join_token("ada", "clocked")
+    joined = control.join(server.url, token)
+    control.advance_clock(server.url, 300)
+    control.leave(server.url, "clocked", "ada")
+    control.advance_clock(server.url, 60)
+    again = control.join(server.url, token)  # the token is still valid: nbf/exp use real time
+    assert again["joinedAt"] and int(again["joinedAt"]) - int(joined["joinedAt"]) >= 360
+    control.drain_webhooks(server.url)
+    left = next(e for e in sink.events() if e.event == "participant_left")
+    assert left.created_at - int(joined["joinedAt"]) in (300, 301)
+    assert left.participant.joined_at == int(joined["joinedAt"])
+    with pytest.raises(DevServerRefused) as err:
+        control.advance_clock(server.url, -1)
+    assert err.value.status == 400
+
+
+def test_a_frozen_clock_gives_exact_scripted_durations(server, sink):
+    token = join_token("bo", "frozen")
+    control.advance_clock(server.url, freeze=True)
+    joined = control.join(server.url, token)
+    time.sleep(1.1)  # real time passes; the frozen clock does not
+    control.advance_clock(server.url, 90)
+    control.leave(server.url, "frozen", "bo")
+    control.drain_webhooks(server.url)
+    left = next(e for e in sink.events() if e.event == "participant_left")
+    assert left.created_at - int(joined["joinedAt"]) == 90
+    before = control.advance_clock(server.url, freeze=False)["now"]
+    assert control.advance_clock(server.url)["now"] >= before  # runs on, never back

@@ -50,6 +50,11 @@ class Gone(RoomsError):
     code = "gone"
 
 
+class TooManyRequests(RoomsError):
+    status = 429
+    code = "rate_limited"
+
+
 class UpstreamUnavailable(RoomsError):
     """LiveKit (or another dependency) failed; the caller may retry."""
 

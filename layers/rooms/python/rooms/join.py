@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from rooms import store
+from rooms import phone, store
 from rooms.access import Caller, require_member, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, Forbidden, Gone
@@ -56,6 +56,8 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         # Just in time: the LiveKit room exists from the first token request on, not from booking time.
         room_updates = open_livekit_room(room, now=now)
         room_condition = OPENABLE
+
+    phone.on_livekit_room_open(room, now=now)  # the dial-in PIN's dispatch rule (no-op once it exists)
 
     creds = livekit_credentials(settings)
     jti = uuid.uuid4().hex
@@ -109,6 +111,7 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         waiting=waiting,
         room_id=room.room_id,
         livekit_room=room.livekit_room,
+        dial_in=phone.dial_in_details(room),
     )
 
 

@@ -6,13 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rooms import livekit_gateway, store
+from rooms import livekit_gateway, phone, store
 from rooms.access import Caller, require_member_or_admin, require_room
 from rooms.catalog import get_template
 from rooms.clock import iso, parse_iso
 from rooms.errors import InvalidInput, NotFound
 from rooms.models import CreateRoomRequest, RoomView
 from rooms.observability import logger, metrics
+from rooms.recordings import auto_recording_target, release_room_recordings
 from rooms.schedule import settle_due_actions
 from rooms.settings import get_settings
 from rooms.store.rooms import LIVE_STATUSES
@@ -113,6 +114,7 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) ->
         recording_consent_required=plan.template.recording_consent_required,
         clients_can_access_recordings=plan.template.clients_can_access_recordings,
         recording_downloads_enabled=plan.template.recording_downloads_enabled,
+        recording_access_until=iso(request.recording_access_until) if request.recording_access_until else None,
         waiting_room=plan.waiting_room,
         attendee_role=plan.template.attendee_role,
         empty_timeout_seconds=plan.template.empty_timeout_seconds or settings.empty_timeout_seconds,
@@ -142,7 +144,7 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) ->
     if len({m.user_id for m in members}) != len(members):
         raise InvalidInput("members lists a user_id twice", code="duplicate_member", field="members")
 
-    room, created = store.create_room_with_members(item, members)
+    room, created = phone.create_room_with_dial_in(item, members, sip=request.sip, actor=caller.user_id)
     if created:
         metrics.add_metric(name="RoomsCreated", unit="Count", value=1)
         logger.info(
@@ -170,9 +172,11 @@ def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
     """Everything that must be closed or given back when a room ends, whoever ended it (admin,
     sweeper, LiveKit's room_finished). Each step is idempotent: it may run more than once.
     """
-    # attendance: close open segments (issue 5); recordings: stop/reconcile egress (issue 7);
-    # phone: release the PIN and delete the dispatch rule (issue 8).
-    del room, now
+    from rooms.attendance import close_room_attendance  # lazily: create_room's cold start never needs it
+
+    release_room_recordings(room, now=now)  # stop egress, reconcile with ListEgress, check uploads
+    close_room_attendance(room, now=now)  # reconcile with ListParticipants, close open segments, summary
+    phone.release_room_phone(room, now=now)  # dispatch rule deleted, then the PIN released
 
 
 def resolve_room_id(*, room_id: str | None = None, booking_id: str | None = None,
@@ -231,6 +235,7 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
     if ended.livekit_created_at:
         livekit_gateway.delete_room(ended.livekit_room)
     release_room_resources(ended, now=parse_iso(ended.ended_at) if ended.ended_at else now)
+    ended.refresh(consistent_read=True)  # with what the release wrote (the attendance summary)
     if changed:
         logger.info("room ended", extra={"action": "room.end", "actor": actor, "room_id": room.room_id,
                                          "reason": reason, "status": status})
@@ -259,6 +264,7 @@ def open_livekit_room(room: store.RoomItem, *, now: datetime) -> list:
         empty_timeout=empty_timeout,
         departure_timeout=settings.departure_timeout_seconds,
         metadata=room_metadata(room),
+        auto_egress=auto_recording_target(room),
     )
     logger.info("livekit room created", extra={"action": "livekit.room.create", "room_id": room.room_id,
                                                "livekit_sid": lk_room.sid, "empty_timeout": empty_timeout})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rooms.templates import MemberRole, RecordingPolicy, RoomType, Template
 
@@ -46,6 +47,9 @@ class CreateRoomRequest(_In):
     members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE)
     max_participants: int | None = Field(None, ge=2, le=10000)
     recording: RecordingPolicy | None = None
+    recording_access_until: AwareDatetime | None = Field(
+        None, description="Members other than the practitioner may access recordings until then (courses)"
+    )
     waiting_room: bool | None = None
     sip: SipIn | None = None
     metadata: dict[str, Any] | None = None
@@ -74,6 +78,20 @@ class NoShowView(BaseModel):
     attendees: list[str] = Field(description="Identities that did connect")
 
 
+class DialInNumber(BaseModel):
+    region: Literal["US", "UK", "AU"]
+    number: str = Field(description="E.164")
+    formatted: str = Field(description="For people, e.g. +1 202-555-0100")
+
+
+class DialIn(BaseModel):
+    """How to join a room by phone: the room's regional number and its PIN (end it with #)."""
+
+    numbers: list[DialInNumber]
+    pin: str
+    instructions: str = Field(description="One line for the booking confirmation")
+
+
 class RoomView(BaseModel):
     room_id: str
     livekit_room: str
@@ -98,6 +116,10 @@ class RoomView(BaseModel):
     no_show: NoShowView | None = Field(None, description="Set by the sweeper after a session nobody, or only "
                                                          "one side, joined")
     urls: RoomUrls
+    dial_in: DialIn | None = Field(None, description="Phone dial-in while the room is live (SIP enabled)")
+    participant_count: int | None = Field(None, description="Attendance summary, once the room has ended")
+    peak_concurrent: int | None = Field(None, description="Attendance summary, once the room has ended")
+    duration_seconds: int | None = Field(None, description="First join to last leave, once the room has ended")
 
 
 class GrantMemberRequest(_In):
@@ -131,6 +153,39 @@ class TokenResponse(BaseModel):
     waiting: bool
     room_id: str
     livekit_room: str
+    dial_in: DialIn | None = Field(None, description="Switch to phone if video fails (SIP-enabled rooms)")
+
+
+E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+
+
+class DialOutRequest(_In):
+    phone_number: str = Field(description="E.164, e.g. +14155550123", examples=["+14155550123"])
+    participant_name: str | None = Field(None, max_length=200, description="Shown in the room")
+    user_id: str | None = Field(
+        None, min_length=1, max_length=128, pattern=ID_PATTERN,
+        description="A member being called (e.g. after video failed): the call joins as their identity, "
+                    "so their attendance stays one record",
+    )
+
+    @field_validator("phone_number", mode="before")
+    @classmethod
+    def _e164(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            compact = re.sub(r"[\s().-]", "", value)
+            if re.fullmatch(E164_PATTERN, compact):
+                return compact
+        raise ValueError("phone_number must be an E.164 number: + then country code and number, "
+                         "e.g. +14155550123")
+
+
+class DialOutResponse(BaseModel):
+    room_id: str
+    participant_identity: str
+    participant_id: str
+    sip_call_id: str
+    user_id: str | None = None
+    phone_number: str = Field(description="The number called, masked")
 
 
 class TemplateIn(_In):

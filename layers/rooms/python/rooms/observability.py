@@ -2,8 +2,41 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="rooms")
 metrics = Metrics(namespace="Rooms", service="rooms")
-tracer = Tracer(service="rooms")
+
+
+class OptionalTracer:
+    """Powertools Tracer when ``ROOMS_TRACING_SDK=true``, otherwise a pass-through.
+
+    Importing the X-Ray SDK costs ~0.2 s of every cold start (measured with ``python -X importtime``:
+    ``aws_xray_sdk.core``), a quarter of a user-facing function's init. Lambda active tracing (set by
+    infra/) still traces every invocation without it; turn the SDK on for per-call subsegments.
+    Read from the environment directly because it must be decided when handlers are decorated.
+    """
+
+    def __init__(self) -> None:
+        self._tracer: Any = None
+        if os.environ.get("ROOMS_TRACING_SDK", "false").lower() == "true":
+            from aws_lambda_powertools import Tracer
+
+            self._tracer = Tracer(service="rooms")
+
+    @property
+    def enabled(self) -> bool:
+        return self._tracer is not None
+
+    def capture_lambda_handler(self, fn: Callable) -> Callable:
+        return self._tracer.capture_lambda_handler(fn) if self._tracer else fn
+
+    def capture_method(self, fn: Callable) -> Callable:
+        return self._tracer.capture_method(fn) if self._tracer else fn
+
+
+tracer = OptionalTracer()

@@ -2,14 +2,24 @@
 
 ``room_started`` fires when the LiveKit room is created (by our first token request, the sweeper, or a
 client's join), so it means "open"; the room becomes ``active`` when a participant joins (attendance).
-``room_finished`` → ended.
+
+``room_finished`` closes the attendance of that LiveKit room at the event's time, then:
+- before the room's ``scheduled_end`` it is taken as LiveKit's departure/empty timeout (everyone dropped
+  for 20 s, or nobody came yet), not as the end of the session: the room stays joinable (``open``) and
+  ``livekit_created_at`` is cleared so the next join token creates the LiveKit room again;
+- otherwise (no schedule, or past its end) the room ends and ``release_room_resources`` runs.
+A room_finished about an older LiveKit room of the same name (another SID) only closes its segments.
 """
 
 from __future__ import annotations
 
-from rooms.clock import iso
+from rooms.attendance import close_livekit_room_segments
+from rooms.clock import iso, parse_iso
+from rooms.lifecycle import release_room_resources
+from rooms.observability import logger
 from rooms.schedule import settle_due_actions
 from rooms.store import RoomItem
+from rooms.store.rooms import LIVE_STATUSES
 from rooms.webhooks import WebhookContext, on
 
 
@@ -32,16 +42,37 @@ def room_started(event, ctx: WebhookContext) -> None:
 
 @on("room_finished")
 def room_finished(event, ctx: WebhookContext) -> None:
+    room = ctx.room
     at = iso(ctx.event_time)
+    finished_sid = event.room.sid or None
+    if finished_sid and room.livekit_sid and finished_sid != room.livekit_sid:
+        # an older LiveKit room of this name; the current one lives on
+        close_livekit_room_segments(room, livekit_room_sid=finished_sid, at=ctx.event_time)
+        with ctx.transaction():
+            pass  # only the marker: this event has been handled
+        return
+    if room.status in LIVE_STATUSES and room.scheduled_end and ctx.event_time < parse_iso(room.scheduled_end):
+        close_livekit_room_segments(room, livekit_room_sid=finished_sid, at=ctx.event_time)
+        actions = [RoomItem.livekit_created_at.remove(), RoomItem.livekit_sid.remove(), RoomItem.updated_at.set(at)]
+        if room.status == "active":
+            actions.append(RoomItem.status.set("open"))
+        with ctx.transaction() as tx:
+            tx.update(room, actions=actions, condition=RoomItem.status.is_in(*LIVE_STATUSES))
+        logger.info("livekit room finished before the scheduled end: room kept joinable", extra={
+            "action": "room.livekit_finished", "actor": "livekit", "room_id": room.room_id,
+            "livekit_sid": finished_sid, "scheduled_end": room.scheduled_end})
+        return
+    # Released before the marker is written: if releasing fails, LiveKit's retry runs it again.
+    release_room_resources(room, now=ctx.event_time)
     with ctx.transaction() as tx:
         tx.update(
-            ctx.room,
+            room,
             actions=[
                 RoomItem.status.set("ended"),
                 RoomItem.ended_at.set(RoomItem.ended_at | at),
                 RoomItem.end_reason.set(RoomItem.end_reason | "livekit_room_finished"),
                 RoomItem.updated_at.set(at),
                 # a scheduled room comes due for the sweeper to settle (no-shows)
-                *settle_due_actions(ctx.room, ctx.event_time),
+                *settle_due_actions(room, ctx.event_time),
             ],
         )

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SipNumber(BaseModel):
+    """One regional dial-in number and the LiveKit SIP inbound trunk that receives its calls."""
+
+    number: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164")
+    trunk_id: str = Field(min_length=1, description="LiveKit SIP inbound trunk id (ST_…)")
 
 
 class Settings(BaseSettings):
@@ -41,7 +48,30 @@ class Settings(BaseSettings):
 
     recordings_bucket: str | None = None
     recordings_prefix: str = "recordings/"
+    # An S3-compatible store instead of S3 (R2: https://<account>.r2.cloudflarestorage.com, region
+    # "auto", path style). Keys: from Secrets Manager (RECORDINGS_S3_SECRET_ARN, JSON {"access_key",
+    # "secret"}), or the plain variables (local stack); none → IAM role (and egress host credentials).
+    recordings_s3_endpoint: str | None = None
+    recordings_s3_region: str | None = None
+    recordings_s3_force_path_style: bool = False
+    recordings_s3_secret_arn: str | None = None
+    recordings_s3_access_key: str | None = None
+    recordings_s3_secret: SecretStr | None = None
+    recordings_url_ttl_seconds: int = Field(300, ge=30, le=43200, description="Presigned recording URL lifetime")
+    recordings_archive_days: int = Field(30, ge=1, description="Recordings move to archive storage after this")
+    recordings_archive_storage_class: str = "GLACIER_IR"
     event_bus_name: str = "default"
+
+    # Phone (LiveKit SIP). SIP_NUMBERS is JSON: {"US": {"number": "+1…", "trunk_id": "ST_…"}, "UK": …, "AU": …}
+    sip_numbers: dict[str, SipNumber] = Field(default_factory=dict)
+    sip_outbound_trunk_id: str | None = Field(None, description="LiveKit SIP outbound trunk for dial-out")
+    sip_pin_length: int = Field(6, ge=1, le=12, description="Dial-in PIN digits (LiveKit accepts up to 16)")
+    sip_hide_phone_numbers: bool = Field(
+        True, description="Hide callers' numbers from other participants (LiveKit hide_phone_number)"
+    )
+    sip_dial_out_limit: int = Field(5, ge=1, description="Dial-outs allowed per room per window")
+    sip_dial_out_window_seconds: int = Field(600, ge=10)
+    sip_ringing_timeout_seconds: int = Field(30, ge=1, le=80)
 
     @property
     def client_url(self) -> str:

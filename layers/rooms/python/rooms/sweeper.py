@@ -11,9 +11,9 @@ Rooms (``rooms.schedule`` decides what is due):
   ``open_livekit_room`` as the first join-token request), the room becomes ``open``;
 - end: a room still live ``end_grace_minutes`` after its scheduled end is closed like the platform's
   DELETE does (``close_room``: record, LiveKit room deleted, ``release_room_resources`` at that time)
-  and ``RoomEnded`` is published; a room never opened by then becomes ``expired``;
+  and ``Room Ended`` is published (with the attendance summary); a room never opened by then becomes ``expired``;
 - settle: once a scheduled room has ended (whoever ended it), no-shows are marked on the room and
-  ``RoomNoShow`` is published.
+  ``Room No-Show`` is published.
 
 Events are published before the write that records the work as done: if that write is lost (the
 invocation dies), the item comes due again when its lease runs out and the event may be published a
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from rooms import livekit_gateway, notify, store
+from rooms import livekit_gateway, notify, phone, store
 from rooms.clock import iso
 from rooms.lifecycle import OPENABLE, close_room, open_livekit_room
 from rooms.no_shows import NoShow, classify_no_show, may_be_no_show
@@ -41,6 +41,8 @@ from rooms.store import Claim, RoomItem
 from rooms.store.rooms import LIVE_STATUSES
 
 SWEEPER = "sweeper"  # the actor recorded on what the sweeper does
+ENDED_DETAIL_TYPE = "Room Ended"
+NO_SHOW_DETAIL_TYPE = "Room No-Show"
 
 DueHandler = Callable[[Any, datetime], list[str]]
 _DUE_HANDLERS: dict[type, DueHandler] = {}
@@ -112,6 +114,7 @@ def _open(claim: Claim, work: DueWork, now: datetime) -> list[str]:
     room: RoomItem = claim.item
     updates = open_livekit_room(room, now=now)
     if store.finish_due(claim, next_due=work.next_due, actions=updates, condition=OPENABLE):
+        phone.on_livekit_room_open(room, now=now)  # callers can dial in from the open on (never raises)
         metrics.add_metric(name="RoomsOpened", unit="Count", value=1)
         logger.info("room opened", extra={"action": "room.open", "actor": SWEEPER, "room_id": room.room_id,
                                           "scheduled_start": room.scheduled_start,
@@ -141,10 +144,10 @@ def _end_and_settle(claim: Claim, work: DueWork, now: datetime) -> list[str]:
 def _settle(claim: Claim, now: datetime) -> list[str]:
     room: RoomItem = claim.item
     if room.ended_by == SWEEPER:
-        notify.publish("RoomEnded", _room_event(room))
+        notify.publish(ENDED_DETAIL_TYPE, _room_event(room))
     no_show = _find_no_show(room)
     if no_show is not None:
-        notify.publish("RoomNoShow", {**_room_event(room), **no_show.as_dict()})
+        notify.publish(NO_SHOW_DETAIL_TYPE, {**_room_event(room), **no_show.as_dict()})
     actions = [RoomItem.settled_at.set(iso(now))]
     if no_show is not None:
         actions.append(RoomItem.no_show.set(no_show.as_dict()))
@@ -183,4 +186,11 @@ def _room_event(room: RoomItem) -> dict[str, Any]:
         "ended_by": room.ended_by,
         "end_reason": room.end_reason,
         "host_user_id": room.host_user_id,
+        "participant_count": _int_or_none(room.participant_count),
+        "peak_concurrent": _int_or_none(room.peak_concurrent),
+        "duration_seconds": _int_or_none(room.duration_seconds),
     }
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rooms.models import MemberView, NoShowView, RoomUrls, RoomView
+from rooms.phone import dial_in_details
 from rooms.store import Member, RoomItem
 
 
@@ -34,7 +35,15 @@ def room_view(room: RoomItem) -> RoomView:
             booking=f"/room/booking/{room.booking_id}/" if room.booking_id else None,
             session=f"/room/session/{room.service_session_id}/" if room.service_session_id else None,
         ),
+        dial_in=dial_in_details(room),
+        participant_count=_int_or_none(room.participant_count),
+        peak_concurrent=_int_or_none(room.peak_concurrent),
+        duration_seconds=_int_or_none(room.duration_seconds),
     )
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def member_view(member: Member) -> MemberView:

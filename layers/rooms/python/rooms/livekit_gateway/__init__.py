@@ -49,6 +49,7 @@ class NotFoundInLiveKit(Exception):
 
 
 _local = threading.local()
+_opened: list[tuple[asyncio.AbstractEventLoop, Any]] = []  # every (loop, client), for close_clients()
 
 
 def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
@@ -67,6 +68,7 @@ def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
 
         state = (key, loop, loop.run_until_complete(make_client()))
         _local.state = state
+        _opened.append((loop, state[2]))
     _, loop, client = state
     try:
         return loop.run_until_complete(call(client, api))
@@ -94,19 +96,27 @@ def ensure_room(
     empty_timeout: int,
     departure_timeout: int,
     metadata: dict[str, Any],
+    auto_egress: Any | None = None,
 ) -> LiveKitRoom:
-    """Create the LiveKit room (CreateRoom is create-or-update, so a repeat is harmless)."""
+    """Create the LiveKit room (CreateRoom is create-or-update, so a repeat is harmless).
+
+    ``auto_egress`` (an ``egress.FileTarget``) records the room from its creation (LiveKit's
+    ``CreateRoomRequest.egress.room``; it starts only when the room is first created).
+    """
 
     async def call(lk: Any, api: Any) -> Any:
-        return await lk.room.create_room(
-            api.CreateRoomRequest(
-                name=name,
-                max_participants=max_participants,
-                empty_timeout=empty_timeout,
-                departure_timeout=departure_timeout,
-                metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True),
-            )
+        request = api.CreateRoomRequest(
+            name=name,
+            max_participants=max_participants,
+            empty_timeout=empty_timeout,
+            departure_timeout=departure_timeout,
+            metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True),
         )
+        if auto_egress is not None:
+            from rooms.livekit_gateway.egress import room_composite_request
+
+            request.egress.room.CopyFrom(room_composite_request(api, "", auto_egress))
+        return await lk.room.create_room(request)
 
     room = run(call)
     return LiveKitRoom(name=room.name, sid=room.sid, num_participants=room.num_participants)
@@ -147,6 +157,16 @@ def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None 
 def reset_for_tests() -> None:
     """Forget this thread's client (e.g. after the test stack changed its URL)."""
     _local.state = None
+
+
+def close_clients() -> None:
+    """Close every client this process opened; call only when no LiveKit call is in flight
+    (a Lambda container never needs it; the local stack does on shutdown)."""
+    while _opened:
+        loop, client = _opened.pop()
+        if not loop.is_closed():
+            loop.run_until_complete(client.aclose())
+            loop.close()
 
 
 def list_participants(room: str) -> list[Any]:

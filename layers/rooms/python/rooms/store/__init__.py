@@ -11,6 +11,15 @@ GSI read; nothing here ever Scans.
 | JoinTokenRecord   | ROOM#{room_id}     | TOKEN#{user_id}#{issued_at}#{jti}   | -                                   | a member's token history (Query begins_with TOKEN#{user}#); TTL after expiry |
 | TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
+| SipPinLock        | SIPPIN#{number}    | PIN#{pin}                           | -                                   | a dial-in PIN unique among live rooms on one number: put with attribute_not_exists in the room's creation transaction, deleted when the room ends; pins held on a number (Query) |
+| DialOutWindow     | ROOM#{room_id}     | DIALOUT#{window_start}              | -                                   | dial-out rate limit per room: conditional ADD count < limit per fixed window; TTL after the window |
+| SegmentItem       | ROOM#{room_id}     | ATTEND#{identity}#SEG#{participant_sid} | -                               | one connection of a participant (attendance for billing); the attendance view is one Query begins_with ATTEND# |
+| TrackItem         | ROOM#{room_id}     | ATTEND#{identity}#TRACK#{track_sid} | -                                   | media tracking: who published audio / video / screen, when (same Query) |
+| QualityItem       | ROOM#{room_id}     | ATTEND#{identity}#QUALITY           | -                                   | client-reported connection-quality samples of a member (same Query) |
+| RecordingItem     | ROOM#{room_id}     | REC#{recording_id}                  | -                                   | a recording by id (recording_id = {room_id}.{hex}, so the id alone gives the key); a room's recordings (Query begins_with REC#) |
+| ActiveRecording   | ROOM#{room_id}     | ACTIVE_RECORDING                    | -                                   | the room's recording slot: a host start claims it conditionally, so concurrent starts give one egress |
+| RecordingConsent  | ROOM#{room_id}     | CONSENT#{user_id}                   | -                                   | consent to be recorded (Query begins_with CONSENT#) checked against connected participants |
+| EgressLookup      | EGRESS#{egress_id} | EGRESS                              | -                                   | egress id → recording when the file path does not say; tombstone (TTL 30 days) after a delete so late egress webhooks are ignored |
 
 Any entity may join the due index: ``store.due`` reads it (one Query per day bucket, ``gsi1sk <= now``)
 and claims items for one sweep at a time (``due_lease``/``due_lease_until`` on the item).
@@ -19,7 +28,28 @@ The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetIte
 typed items of several entities.
 """
 
+from rooms.store import recordings
+from rooms.store.attendance import (
+    QualityItem,
+    RoomAttendance,
+    SegmentFacts,
+    SegmentItem,
+    TrackItem,
+    get_room_attendance,
+)
 from rooms.store.due import Claim, claim_due, due_items, finish_due, release_due
+from rooms.store.phone import (
+    DialOutWindow,
+    PinTaken,
+    SipPinLock,
+    get_room_and_members,
+    new_pin_lock,
+    pins_held,
+    record_dispatch_rule,
+    release_pin,
+    take_dial_out_slot,
+)
+from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -41,14 +71,26 @@ from rooms.store.table import TableItem, bind, create_table, due_keys
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "ActiveRecording",
     "Claim",
+    "DialOutWindow",
     "DuplicateEvent",
+    "EgressLookup",
     "JoinTokenRecord",
     "Member",
+    "PinTaken",
+    "QualityItem",
+    "RecordingConsent",
+    "RecordingItem",
+    "RoomAttendance",
     "RoomItem",
+    "SegmentFacts",
+    "SegmentItem",
+    "SipPinLock",
     "StaleEvent",
     "TableItem",
     "TemplateOverride",
+    "TrackItem",
     "WebhookEventItem",
     "applying_event",
     "bind",
@@ -61,12 +103,20 @@ __all__ = [
     "finish_due",
     "get_room",
     "get_room_and_member",
+    "get_room_and_members",
+    "get_room_attendance",
     "get_template_override",
     "list_members",
     "list_template_overrides",
+    "new_pin_lock",
+    "pins_held",
     "put_member",
     "put_template_override",
+    "record_dispatch_rule",
     "record_issued_token",
+    "recordings",
     "release_due",
+    "release_pin",
     "revoke_member",
+    "take_dial_out_slot",
 ]

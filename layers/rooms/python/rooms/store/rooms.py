@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -18,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from rooms.store.table import TableItem, bind
 
 LIVE_STATUSES = ("scheduled", "open", "active")
+T = TypeVar("T")
 
 
 def room_pk(room_id: str) -> str:
@@ -42,6 +46,7 @@ class RoomItem(TableItem, discriminator="room"):
     recording_consent_required = BooleanAttribute(default=False)
     clients_can_access_recordings = BooleanAttribute(default=False)
     recording_downloads_enabled = BooleanAttribute(default=True)
+    recording_access_until = UnicodeAttribute(null=True)  # members' access to recordings ends (courses)
     waiting_room = BooleanAttribute(default=False)
     attendee_role = UnicodeAttribute(default="participant")
     empty_timeout_seconds = NumberAttribute()
@@ -68,6 +73,14 @@ class RoomItem(TableItem, discriminator="room"):
     # not show ({"kind", "host_absent", "absent", "attendees"}), absent when everyone expected came.
     settled_at = UnicodeAttribute(null=True)
     no_show = MapAttribute(null=True)
+    # Reconnects in the current burst (each within RECONNECT_BURST_GAP of the previous one) and when the
+    # last one happened (unix s): written with the join, read from the room the webhook already loaded.
+    reconnect_burst = NumberAttribute(null=True)
+    last_reconnect_at = NumberAttribute(null=True)
+    # Attendance summary, written when the room ends (rooms.attendance; the attendance view recomputes it).
+    participant_count = NumberAttribute(null=True)
+    peak_concurrent = NumberAttribute(null=True)
+    duration_seconds = NumberAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str) -> tuple[str, str]:
@@ -122,6 +135,28 @@ class TemplateOverride(TableItem, discriminator="template"):
     updated_by = UnicodeAttribute(null=True)
 
 
+class PinTaken(Exception):
+    """The dial-in PIN picked for a new room is held by another live room on the same number."""
+
+
+def _is_conflict(err: TransactWriteError) -> bool:
+    """DynamoDB cancels a transaction that races another on the same item (TransactionConflict)."""
+    codes = {r.code for r in (err.cancellation_reasons or []) if r is not None}
+    return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+
+
+def _retrying_conflicts(attempt: Callable[[], T], attempts: int = 4) -> T:
+    """Run a transaction, retrying (with jitter) only when it lost a race; any other outcome is final."""
+    for n in range(attempts):
+        try:
+            return attempt()
+        except TransactWriteError as err:
+            if not _is_conflict(err) or n == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * (n + 1))  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")
+
+
 def _cancellation_code(err: TransactWriteError, index: int) -> str | None:
     reasons = err.cancellation_reasons or []
     if index < len(reasons) and reasons[index] is not None:
@@ -140,21 +175,34 @@ def get_room(room_id: str, *, consistent: bool = False) -> RoomItem | None:
         return None
 
 
-def create_room_with_members(room: RoomItem, members: Iterable[Member]) -> tuple[RoomItem, bool]:
+def create_room_with_members(
+    room: RoomItem, members: Iterable[Member], *, pin_lock: TableItem | None = None
+) -> tuple[RoomItem, bool]:
     """Write a new room and its first members atomically.
 
     Returns ``(room, True)`` when created, or ``(existing_room, False)`` when a room with this id
     (i.e. for this booking or session occurrence) already exists: the conditional put is what makes
-    two concurrent creates give one room.
+    two concurrent creates give one room. ``pin_lock`` (a dial-in PIN lock) rides in the same
+    transaction with ``attribute_not_exists``: a repeat create writes nothing, so it never takes a
+    second PIN. Raises ``PinTaken`` when only the PIN was already held by another room.
     """
     bind()
-    try:
+    members = list(members)
+
+    def attempt() -> None:
         with TransactWrite(connection=RoomItem._get_connection().connection) as tx:
             tx.save(room, condition=RoomItem.pk.does_not_exist(), return_values="ALL_OLD")
+            if pin_lock is not None:
+                tx.save(pin_lock, condition=TableItem.pk.does_not_exist())
             for member in members:
                 tx.save(member)
+
+    try:
+        _retrying_conflicts(attempt)
     except TransactWriteError as err:
         if _cancellation_code(err, 0) != "ConditionalCheckFailed":
+            if pin_lock is not None and _cancellation_code(err, 1) == "ConditionalCheckFailed":
+                raise PinTaken(pin_lock.sk) from err
             raise
         reasons = err.cancellation_reasons or []
         raw = reasons[0].raw_item if reasons and reasons[0] else None
@@ -239,12 +287,15 @@ def put_member(
     ]
     if name is not None:
         actions.append(Member.name.set(name))
-    try:
+    def attempt() -> None:
         with TransactWrite(connection=Member._get_connection().connection) as tx:
             tx.condition_check(
                 RoomItem, *RoomItem.key(room_id), condition=RoomItem.status.is_in(*LIVE_STATUSES)
             )
             tx.update(member, actions=actions)
+
+    try:
+        _retrying_conflicts(attempt)
     except TransactWriteError as err:
         if _cancellation_code(err, 0) == "ConditionalCheckFailed":
             raise LookupError("room") from err
@@ -335,6 +386,8 @@ def record_issued_token(
             if room_updates:
                 tx.update(room, actions=room_updates, condition=room_condition)
     except TransactWriteError as err:
+        if _is_conflict(err):
+            return False  # raced another issue for this member: the caller re-reads and retries
         reasons = err.cancellation_reasons or []
         codes = [r.code if r else None for r in reasons]
         if "ConditionalCheckFailed" not in codes:

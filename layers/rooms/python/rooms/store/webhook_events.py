@@ -33,7 +33,12 @@ class DuplicateEvent(Exception):
 
 class StaleEvent(Exception):
     """A condition of the event's own writes failed (e.g. a late room_started for an ended room):
-    the state already moved past this event, so it has nothing to change."""
+    the state already moved past this event, so it has nothing to change. ``failed_keys`` holds the
+    (pk, sk) of the writes whose condition failed, for handlers that react to a particular one."""
+
+    def __init__(self, event_id: str, failed_keys: frozenset[tuple[str, str]] = frozenset()) -> None:
+        super().__init__(event_id)
+        self.failed_keys = failed_keys
 
 
 def event_seen(event_id: str) -> bool:
@@ -70,4 +75,17 @@ def applying_event(event_id: str, *, event: str, room_name: str | None, received
             raise
         if event_seen(event_id):
             raise DuplicateEvent(event_id) from err
-        raise StaleEvent(event_id) from err
+        failed = frozenset(key for key, code in zip(_keys_in_commit_order(tx), codes, strict=False)
+                           if code == "ConditionalCheckFailed")
+        raise StaleEvent(event_id, failed) from err
+
+
+def _keys_in_commit_order(tx: TransactWrite) -> list[tuple[str, str]]:
+    """(pk, sk) of each write, in the order pynamodb sends them (checks, deletes, puts, updates), which
+    is the order of DynamoDB's cancellation reasons."""
+    keys = []
+    for items in (tx._condition_check_items, tx._delete_items, tx._put_items, tx._update_items):
+        for op in items:
+            key = op.get("Key") or op.get("Item") or {}
+            keys.append((key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")))
+    return keys

@@ -1,0 +1,146 @@
+"""Deployment parameters: CDK context (cdk.json defaults, `-c key=value` overrides), parsed once.
+
+Values given with `-c` on the command line arrive as strings, so every field is coerced here
+(`-c recordingsArchiveDays=60`, `-c sipNumbers='{"US": {...}}'`, `-c layerDependencies=false`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs import Node
+
+PLACEHOLDER_HOSTS = ("example.com", "example.org", "your-project.livekit.cloud")
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _int(value: Any, name: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"context {name!r} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"context {name!r} must be >= {minimum}, got {number}")
+    return number
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def _str_list(value: Any) -> list[str]:
+    value = _json(value) if isinstance(value, str) and value.strip().startswith("[") else value
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+@dataclass(frozen=True)
+class RoomsConfig:
+    stage: str = "dev"
+    jwt_issuer: str = "https://issuer.example.com/"
+    jwt_audience: list[str] = field(default_factory=lambda: ["rooms-api"])
+    livekit_url: str = "wss://your-project.livekit.cloud"
+    log_level: str = "INFO"
+    log_retention_days: int = 30
+    recordings_archive_days: int = 30
+    recordings_expire_days: int = 365
+    recordings_s3_endpoint: str = ""
+    recordings_bucket_name: str = ""
+    sweep_rate_minutes: int = 1
+    alarm_email: str = ""
+    sip_numbers: dict[str, Any] = field(default_factory=dict)
+    sip_outbound_trunk_id: str = ""
+    api_throttle_rate_limit: int = 50
+    api_throttle_burst_limit: int = 100
+    cors_allow_origins: list[str] = field(default_factory=list)
+    reserved_concurrency: dict[str, int] = field(default_factory=dict)
+    layer_dependencies: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == "prod"
+
+    @property
+    def stack_name(self) -> str:
+        return f"Rooms-{self.stage}"
+
+    def placeholders(self) -> list[str]:
+        """Settings still at their shipped placeholder values (fine to synth, wrong to deploy)."""
+        found = []
+        if any(host in self.jwt_issuer for host in PLACEHOLDER_HOSTS):
+            found.append("jwtIssuer")
+        if any(host in self.livekit_url for host in PLACEHOLDER_HOSTS):
+            found.append("livekitUrl")
+        return found
+
+    @classmethod
+    def from_node(cls, node: Node) -> RoomsConfig:
+        def get(name: str, default: Any) -> Any:
+            value = node.try_get_context(name)
+            return default if value is None else value
+
+        d = cls()
+        config = cls(
+            stage=str(get("stage", d.stage)),
+            jwt_issuer=str(get("jwtIssuer", d.jwt_issuer)),
+            jwt_audience=_str_list(get("jwtAudience", d.jwt_audience)),
+            livekit_url=str(get("livekitUrl", d.livekit_url)),
+            log_level=str(get("logLevel", d.log_level)).upper(),
+            log_retention_days=_int(get("logRetentionDays", d.log_retention_days), "logRetentionDays", 1),
+            recordings_archive_days=_int(
+                get("recordingsArchiveDays", d.recordings_archive_days), "recordingsArchiveDays", 1
+            ),
+            recordings_expire_days=_int(
+                get("recordingsExpireDays", d.recordings_expire_days), "recordingsExpireDays", 1
+            ),
+            recordings_s3_endpoint=str(get("recordingsS3Endpoint", "")),
+            recordings_bucket_name=str(get("recordingsBucketName", "")),
+            sweep_rate_minutes=_int(get("sweepRateMinutes", d.sweep_rate_minutes), "sweepRateMinutes", 1),
+            alarm_email=str(get("alarmEmail", "")),
+            sip_numbers=dict(_json(get("sipNumbers", {})) or {}),
+            sip_outbound_trunk_id=str(get("sipOutboundTrunkId", "")),
+            api_throttle_rate_limit=_int(
+                get("apiThrottleRateLimit", d.api_throttle_rate_limit), "apiThrottleRateLimit", 1
+            ),
+            api_throttle_burst_limit=_int(
+                get("apiThrottleBurstLimit", d.api_throttle_burst_limit), "apiThrottleBurstLimit", 1
+            ),
+            cors_allow_origins=_str_list(get("corsAllowOrigins", [])),
+            reserved_concurrency={
+                name: _int(count, f"reservedConcurrency.{name}")
+                for name, count in (_json(get("reservedConcurrency", {})) or {}).items()
+            },
+            layer_dependencies=_bool(get("layerDependencies", True)),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not self.jwt_issuer.startswith("https://"):
+            raise ValueError("context 'jwtIssuer' must be an https:// URL (API Gateway requires it)")
+        if not self.jwt_audience:
+            raise ValueError("context 'jwtAudience' must name at least one audience")
+        if not self.livekit_url.startswith(("https://", "wss://", "http://", "ws://")):
+            raise ValueError("context 'livekitUrl' must be a http(s):// or ws(s):// URL")
+        if self.recordings_expire_days <= self.recordings_archive_days:
+            raise ValueError("context 'recordingsExpireDays' must be greater than 'recordingsArchiveDays'")
+        if self.recordings_s3_endpoint and not self.recordings_bucket_name:
+            raise ValueError("context 'recordingsS3Endpoint' (R2) needs 'recordingsBucketName' too")
+        if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"context 'logLevel' {self.log_level!r} is not a Python log level")
+        for region, entry in self.sip_numbers.items():
+            if not isinstance(entry, dict) or not entry.get("number") or not entry.get("trunk_id"):
+                # the functions' Settings refuse an entry without either, so fail at synth, not at runtime
+                raise ValueError(
+                    f"context 'sipNumbers.{region}' must be an object with a 'number' and a LiveKit 'trunk_id'"
+                )

@@ -1,0 +1,416 @@
+"""The shared layer and every Lambda of the service, each with its own role and only the access it needs.
+
+One table, `FUNCTION_SPECS`, says per function: trigger, memory/timeout, table access, LiveKit, recordings,
+events, SIP. Everything else (environment, IAM statements, async failure handling) is derived from it, so
+a reviewer reads the least-privilege story in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import AssetHashType, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import RoomsConfig
+from infra.constructs.data import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
+from infra.constructs.storage import RecordingsStorage
+from infra.layer_build import LayerBuild, build_layer
+from infra.nag import acknowledge
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = ROOT / "functions"
+
+# One runtime for every function, the same Python the test suite runs; arm64 (Graviton) is cheaper per
+# GB-second and the layer is built for it (infra/layer_build.py).
+PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_11
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "handler.handler"
+
+SERVICE_NAME = "rooms"
+METRICS_NAMESPACE = "Rooms"
+# How long the LiveKit gateway caches the secret (Powertools parameters) in a warm execution environment.
+SECRET_CACHE_SECONDS = 300
+
+# Tag carrying the function's project name (functions/<name>); cost reports and tests key on it.
+FUNCTION_TAG = "rooms:function"
+
+READ = "read"
+READ_WRITE = "read_write"
+
+HTTP = "http"
+FUNCTION_URL = "function_url"
+S3_OBJECT_CREATED = "s3"
+SCHEDULE = "schedule"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    description: str
+    trigger: str
+    memory_mb: int
+    timeout_seconds: int
+    table: str = READ_WRITE
+    queries_due_index: bool = False
+    livekit: bool = False
+    # RECORDINGS_* environment (functions that start egress or handle recording records)
+    recordings_env: bool = False
+    # S3 actions on recordings/* of the recordings bucket
+    recordings_object_actions: tuple[str, ...] = ()
+    publishes_events: bool = False
+    sip_numbers: bool = False
+    sip_outbound: bool = False
+
+    @property
+    def is_async(self) -> bool:
+        """Invoked asynchronously (S3, schedules): failures go to a queue instead of back to a caller."""
+        return self.trigger in (S3_OBJECT_CREATED, SCHEDULE)
+
+
+# Memory buys CPU on Lambda: the HTTP functions get 512 MB so cold starts (pydantic, pynamodb, the LiveKit
+# client) stay short; API Gateway waits at most 30 s, so HTTP timeouts stay well under it.
+FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        "create_room",
+        "Create or return the room of a booking or service-session occurrence",
+        HTTP,
+        512,
+        15,
+        livekit=True,
+        sip_numbers=True,
+    ),
+    FunctionSpec(
+        "room_admin",
+        "Platform administration: members, ending rooms, templates",
+        HTTP,
+        512,
+        20,
+        livekit=True,
+        # ending a room reconciles its recordings (HeadObject/GetObject) and may announce one available
+        recordings_env=True,
+        recordings_object_actions=("s3:GetObject",),
+        publishes_events=True,
+    ),
+    FunctionSpec(
+        "room_query",
+        "Members read a room (by id, booking or session)",
+        HTTP,
+        512,
+        10,
+        table=READ,
+    ),
+    FunctionSpec(
+        "issue_token",
+        "LiveKit join tokens; creates the LiveKit room just in time",
+        HTTP,
+        512,
+        15,
+        livekit=True,
+        recordings_env=True,
+        sip_numbers=True,
+    ),
+    FunctionSpec(
+        "room_control",
+        "Host controls (participants, attendance, admit, mute, remove) and quality samples",
+        HTTP,
+        512,
+        20,
+        livekit=True,
+    ),
+    FunctionSpec(
+        "recording_control",
+        "Start/stop/list recordings, consent, presigned URLs",
+        HTTP,
+        512,
+        20,
+        livekit=True,
+        recordings_env=True,
+        recordings_object_actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+    ),
+    FunctionSpec(
+        "sip_dial",
+        "Phone dial-in details and dial-out",
+        HTTP,
+        512,
+        20,
+        livekit=True,
+        sip_numbers=True,
+        sip_outbound=True,
+    ),
+    FunctionSpec(
+        "webhook_handler",
+        "LiveKit webhooks (the webhook signature is the authentication)",
+        FUNCTION_URL,
+        512,
+        30,
+        livekit=True,
+        recordings_env=True,
+        # room_finished reconciles the room's recordings and verifies uploads whose S3 event is late
+        recordings_object_actions=("s3:GetObject",),
+        publishes_events=True,
+    ),
+    FunctionSpec(
+        "recording_processor",
+        "Verify uploaded recordings, mark them available, notify",
+        S3_OBJECT_CREATED,
+        512,
+        120,
+        recordings_env=True,
+        recordings_object_actions=("s3:GetObject",),  # GetObject also authorizes HeadObject
+        publishes_events=True,
+    ),
+    FunctionSpec(
+        "room_sweeper",
+        "Open, end and reconcile due rooms; no-shows; cleanup (scheduled)",
+        # 1 GB for the LiveKit reconciliation fan-out; it must finish before the next run starts.
+        SCHEDULE,
+        1024,
+        55,
+        queries_due_index=True,
+        livekit=True,
+        recordings_env=True,
+        recordings_object_actions=("s3:GetObject",),  # ending rooms reconciles their recordings
+        publishes_events=True,
+        sip_numbers=True,
+    ),
+)
+
+SPECS_BY_NAME = {spec.name: spec for spec in FUNCTION_SPECS}
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def retention_days(days: int) -> logs.RetentionDays:
+    try:
+        return _RETENTION[days]
+    except KeyError:
+        raise ValueError(f"logRetentionDays must be one of {sorted(_RETENTION)}, got {days}") from None
+
+
+def present_functions(functions_dir: Path = FUNCTIONS_DIR) -> list[FunctionSpec]:
+    """Functions whose code exists (functions/<name>/handler.py): the app synthesizes at every stage."""
+    return [spec for spec in FUNCTION_SPECS if (functions_dir / spec.name / "handler.py").exists()]
+
+
+class ServiceFunctions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RoomsConfig,
+        table,
+        storage: RecordingsStorage,
+        livekit_secret,
+        livekit_url: str,
+        bus: events.IEventBus,
+        layer_build: LayerBuild | None = None,
+        functions_dir: Path = FUNCTIONS_DIR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.functions_dir = functions_dir
+        self.layer_build = layer_build or build_layer(with_dependencies=config.layer_dependencies)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "RoomsLayer",
+            code=lambda_.Code.from_asset(
+                str(self.layer_build.path),
+                asset_hash=self.layer_build.asset_hash,
+                asset_hash_type=AssetHashType.CUSTOM,
+            ),
+            compatible_runtimes=[PYTHON_RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="rooms shared package and its runtime dependencies",
+            removal_policy=RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY,
+        )
+
+        self.functions: dict[str, lambda_.Function] = {}
+        self.failure_queues: dict[str, sqs.Queue] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        for spec in present_functions(functions_dir):
+            self._add_function(spec, config, table, storage, livekit_secret, livekit_url, bus)
+
+    def _environment(self, spec, config, table, storage, livekit_secret, livekit_url, bus) -> dict[str, str]:
+        env = {
+            "TABLE_NAME": table.table_name,
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "LOG_LEVEL": config.log_level,
+        }
+        if spec.livekit:
+            env["LIVEKIT_URL"] = livekit_url
+            env["LIVEKIT_SECRET_ARN"] = livekit_secret.secret_arn
+            env["LIVEKIT_SECRET_MAX_AGE_SECONDS"] = str(SECRET_CACHE_SECONDS)
+        if spec.recordings_env:
+            env["RECORDINGS_BUCKET"] = config.recordings_bucket_name or storage.bucket.bucket_name
+            env["RECORDINGS_PREFIX"] = storage.prefix
+            if storage.s3_endpoint:
+                env["RECORDINGS_S3_ENDPOINT"] = storage.s3_endpoint
+                env["RECORDINGS_S3_REGION"] = "auto"  # R2 and most S3-compatible stores
+            else:
+                env["RECORDINGS_S3_REGION"] = Stack.of(self).region  # egress uploads to this bucket's region
+            env["RECORDINGS_ARCHIVE_DAYS"] = str(config.recordings_archive_days)
+        if spec.publishes_events:
+            env["EVENT_BUS_NAME"] = bus.event_bus_name
+        if spec.sip_numbers:
+            env["SIP_NUMBERS"] = json.dumps(config.sip_numbers, sort_keys=True, separators=(",", ":"))
+        if spec.sip_outbound:
+            env["SIP_OUTBOUND_TRUNK_ID"] = config.sip_outbound_trunk_id
+        return env
+
+    def _add_function(self, spec, config, table, storage, livekit_secret, livekit_url, bus) -> None:
+        scope = Construct(self, spec.name)
+        removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
+        log_group = logs.LogGroup(
+            scope, "Logs", retention=retention_days(config.log_retention_days), removal_policy=removal
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"rooms {spec.name}: only the table, bucket prefix, secret and bus it needs",
+        )
+        log_group.grant_write(role)  # instead of AWSLambdaBasicExecutionRole: only its own log group
+
+        actions = list(TABLE_READ_ACTIONS)
+        if spec.table == READ_WRITE:
+            actions += TABLE_WRITE_ACTIONS
+        resources = [table.table_arn]
+        if spec.queries_due_index:
+            resources.append(f"{table.table_arn}/index/*")
+        role.add_to_policy(iam.PolicyStatement(sid="Table", actions=actions, resources=resources))
+        if spec.recordings_object_actions:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="RecordingObjects",
+                    actions=list(spec.recordings_object_actions),
+                    resources=[storage.objects_arn()],
+                )
+            )
+        if spec.livekit:
+            livekit_secret.grant_read(role)
+        if spec.publishes_events:
+            bus.grant_put_events_to(role)
+
+        async_options = {}
+        if spec.is_async:
+            queue = sqs.Queue(
+                scope,
+                "FailureQueue",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            acknowledge(
+                queue,
+                (
+                    "AwsSolutions-SQS3",
+                    (
+                        "This queue is itself the dead-letter (on-failure) destination of the "
+                        f"{spec.name} function; a DLQ of a DLQ adds nothing. Its depth is alarmed."
+                    ),
+                ),
+            )
+            self.failure_queues[spec.name] = queue
+            async_options = {
+                "on_failure": destinations.SqsDestination(queue),
+                # S3 events are retried (idempotent processing); the sweeper is not, its next run retries.
+                "retry_attempts": 2 if spec.trigger == S3_OBJECT_CREATED else 0,
+                "max_event_age": Duration.hours(6)
+                if spec.trigger == S3_OBJECT_CREATED
+                else Duration.minutes(5),
+            }
+
+        function = lambda_.Function(
+            scope,
+            "Function",
+            description=spec.description,
+            runtime=PYTHON_RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(
+                str(self.functions_dir / spec.name), exclude=["__pycache__", "*.pyc", "*.pyo"]
+            ),
+            layers=[self.layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            environment=self._environment(spec, config, table, storage, livekit_secret, livekit_url, bus),
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=config.reserved_concurrency.get(spec.name),
+            **async_options,
+        )
+        Tags.of(function).add(FUNCTION_TAG, spec.name)
+
+        acknowledgments = [
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                (
+                    "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
+                    "resource-level permissions (the statement CDK adds for Tracing.ACTIVE)."
+                ),
+            ),
+            (
+                "AwsSolutions-L1",
+                (
+                    "Pinned on purpose to Python 3.11: the runtime the test suite exercises and the layer "
+                    "is built for; upgrading is a deliberate change to all three together."
+                ),
+            ),
+        ]
+        if spec.queries_due_index:
+            acknowledgments.append(
+                (
+                    f"AwsSolutions-IAM5[Resource::<{_logical_id(table)}.Arn>/index/*]",
+                    (
+                        "Query on the table's own secondary index (gsi1, the due-rooms index the sweeper "
+                        "reads); index/* covers only this table's indexes, and only Query-type actions."
+                    ),
+                )
+            )
+        if spec.recordings_object_actions:
+            acknowledgments.append(
+                (
+                    storage.objects_finding(),
+                    (
+                        "Recording object keys are created per recording at runtime; access is scoped to "
+                        "the recordings/ prefix of the one recordings bucket."
+                    ),
+                )
+            )
+        acknowledge(scope, *acknowledgments)
+        self.functions[spec.name] = function
+        self.log_groups[spec.name] = log_group
+
+
+def _logical_id(construct) -> str:
+    resource = construct.node.default_child
+    return Stack.of(construct).resolve(resource.logical_id)

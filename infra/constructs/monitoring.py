@@ -1,0 +1,189 @@
+"""Alarms (errors, throttles, failure-queue depth, API 5xx, recording failures, webhook latency), the alarm
+topic, and the operations dashboard.
+
+Business metrics are emitted by the functions with Powertools Metrics (EMF) in namespace `Rooms` with the
+default `service` dimension; their names are the contract below (documented in infra/README.md).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import RoomsConfig
+from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME
+
+# Metric names the domain code emits (Powertools `metrics.add_metric(name=...)`).
+METRIC_ROOMS_CREATED = "RoomsCreated"
+METRIC_JOINS = "ParticipantJoins"
+METRIC_PHONE_JOINS = "PhoneParticipantJoins"
+METRIC_NO_SHOWS = "NoShows"
+METRIC_RECONNECT_STORMS = "ReconnectStorms"
+METRIC_RECORDING_FAILURES = "RecordingFailures"
+
+WEBHOOK_P99_LATENCY_ALARM_MS = 5000
+FIVE_MINUTES = Duration.minutes(5)
+
+
+def service_metric(name: str, label: str | None = None) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic="Sum",
+        period=FIVE_MINUTES,
+        label=label,
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RoomsConfig,
+        functions: dict[str, lambda_.Function],
+        failure_queues: dict[str, sqs.Queue],
+        http_api: apigwv2.HttpApi,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key, so the topic
+        # gets its own key that CloudWatch may use.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Encrypts the rooms ({config.stage}) alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY,
+        )
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"rooms {config.stage} alarms", master_key=key, enforce_ssl=True
+        )
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        action = cw_actions.SnsAction(self.topic)
+
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        def alarm(
+            alarm_id: str,
+            metric: cloudwatch.IMetric,
+            description: str,
+            threshold: float = 1,
+            evaluation_periods: int = 1,
+        ) -> cloudwatch.Alarm:
+            created = cloudwatch.Alarm(
+                self,
+                alarm_id,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=evaluation_periods,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            created.add_alarm_action(action)
+            self.alarms.append(created)
+            return created
+
+        for name, function in functions.items():
+            alarm(
+                f"{name}-errors",
+                function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                f"{name}: invocation errors (unhandled exceptions or timeouts)",
+            )
+            alarm(
+                f"{name}-throttles",
+                function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+                f"{name}: invocations throttled (concurrency limit reached)",
+            )
+        for name, queue in failure_queues.items():
+            alarm(
+                f"{name}-failures",
+                queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+                f"{name}: asynchronous invocations failed after retries (messages in its failure queue)",
+            )
+        alarm(
+            "api-5xx",
+            http_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+            "HTTP API answered 5xx (the contract is never a 500 for anything a caller can send)",
+        )
+        alarm(
+            "recording-failures",
+            service_metric(METRIC_RECORDING_FAILURES),  # no label: keeps the alarm a plain metric alarm
+            "A recording failed (egress or post-processing)",
+        )
+        webhook = functions.get("webhook_handler")
+        if webhook is not None:
+            alarm(
+                "webhook-latency",
+                webhook.metric_duration(period=FIVE_MINUTES, statistic="p99"),
+                "webhook_handler p99 latency is high (LiveKit retries slow webhooks)",
+                threshold=WEBHOOK_P99_LATENCY_ALARM_MS,
+                evaluation_periods=3,
+            )
+
+        self.dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"rooms-{config.stage}", default_interval=Duration.days(1)
+        )
+
+        def graph(title: str, *metrics: cloudwatch.IMetric, width: int = 8) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=list(metrics), width=width, height=6)
+
+        self.dashboard.add_widgets(
+            graph("Rooms created", service_metric(METRIC_ROOMS_CREATED, "rooms created")),
+            graph(
+                "Joins",
+                service_metric(METRIC_JOINS, "joins"),
+                service_metric(METRIC_RECONNECT_STORMS, "reconnect storms"),
+            ),
+            graph("No-shows", service_metric(METRIC_NO_SHOWS, "no-shows")),
+        )
+        recording_failure_metrics: list[cloudwatch.IMetric] = [
+            service_metric(METRIC_RECORDING_FAILURES, "recording failures")
+        ]
+        if "recording_processor" in failure_queues:
+            recording_failure_metrics.append(
+                failure_queues["recording_processor"].metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum", label="processor failure queue"
+                )
+            )
+        latency: list[cloudwatch.IMetric] = []
+        if webhook is not None:
+            latency = [
+                webhook.metric_duration(period=FIVE_MINUTES, statistic=stat, label=f"webhook {stat}")
+                for stat in ("p50", "p90", "p99")
+            ]
+        self.dashboard.add_widgets(
+            graph("Recording failures", *recording_failure_metrics),
+            graph("Phone participation", service_metric(METRIC_PHONE_JOINS, "phone joins")),
+            graph("Webhook latency (ms)", *latency),
+        )
+        self.dashboard.add_widgets(
+            graph(
+                "HTTP API",
+                http_api.metric_count(period=FIVE_MINUTES, statistic="Sum", label="requests"),
+                http_api.metric_client_error(period=FIVE_MINUTES, statistic="Sum", label="4xx"),
+                http_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum", label="5xx"),
+                width=12,
+            ),
+            graph(
+                "Function errors",
+                *[
+                    f.metric_errors(period=FIVE_MINUTES, statistic="Sum", label=n)
+                    for n, f in functions.items()
+                ],
+                width=12,
+            ),
+        )

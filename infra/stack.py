@@ -1,0 +1,104 @@
+"""The Rooms service stack: a thin composition of one construct per capability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Annotations, CfnOutput, Stack
+from constructs import Construct
+
+from infra.config import RoomsConfig
+from infra.constructs.api import RoomsHttpApi, WebhookEndpoint
+from infra.constructs.data import RoomsTable
+from infra.constructs.events import ServiceEvents
+from infra.constructs.functions import ServiceFunctions
+from infra.constructs.livekit import LiveKitConnection
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.schedules import SweeperSchedule
+from infra.constructs.storage import RecordingsStorage
+from infra.layer_build import LayerBuild
+
+
+class RoomsStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RoomsConfig,
+        layer_build: LayerBuild | None = None,
+        functions_dir: Path | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+
+        self.data = RoomsTable(self, "Data", config=config)
+        self.storage = RecordingsStorage(self, "Storage", config=config)
+        self.events = ServiceEvents(self, "Events", config=config)
+        self.livekit = LiveKitConnection(self, "LiveKit", config=config)
+        self.functions = ServiceFunctions(
+            self,
+            "Functions",
+            config=config,
+            table=self.data.table,
+            storage=self.storage,
+            livekit_secret=self.livekit.secret,
+            livekit_url=self.livekit.url,
+            bus=self.events.bus,
+            layer_build=layer_build,
+            **({"functions_dir": functions_dir} if functions_dir is not None else {}),
+        )
+        functions = self.functions.functions
+
+        self.api = RoomsHttpApi(self, "Api", config=config, functions=functions)
+        self.webhook = None
+        if "webhook_handler" in functions:
+            self.webhook = WebhookEndpoint(self, "Webhook", function=functions["webhook_handler"])
+        if "recording_processor" in functions:
+            self.storage.notify_on_new_recordings(functions["recording_processor"])
+        self.schedule = None
+        if "room_sweeper" in functions:
+            self.schedule = SweeperSchedule(
+                self,
+                "Schedules",
+                config=config,
+                sweeper=functions["room_sweeper"],
+                dead_letter_queue=self.functions.failure_queues["room_sweeper"],
+            )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions=functions,
+            failure_queues=self.functions.failure_queues,
+            http_api=self.api.api,
+        )
+
+        self._outputs()
+        for name in config.placeholders():
+            Annotations.of(self).add_warning_v2(
+                f"rooms:placeholder:{name}",
+                f"context '{name}' is still the shipped placeholder: set it before `cdk deploy` "
+                "(see infra/README.md)",
+            )
+
+    def _outputs(self) -> None:
+        def output(name: str, value: str, description: str) -> None:
+            CfnOutput(self, name, value=value, description=description)
+
+        output("ApiUrl", self.api.url, "HTTP API base URL (JWT in the Authorization header)")
+        if self.webhook is not None:
+            output("WebhookUrl", self.webhook.url, "Give this URL to LiveKit as the webhook endpoint")
+        output("TableName", self.data.table.table_name, "DynamoDB single table")
+        output("RecordingsBucketName", self.storage.bucket.bucket_name, "Egress uploads under recordings/")
+        output(
+            "EgressUploadPolicyArn",
+            self.storage.egress_upload_policy.managed_policy_arn,
+            "Attach to the egress host role / the identity LiveKit Cloud egress uploads with",
+        )
+        output("EventBusName", self.events.bus.event_bus_name, "Service events (source 'rooms')")
+        output("LiveKitSecretArn", self.livekit.secret.secret_arn, "Put {api_key, api_secret} here")
+        output("AlarmTopicArn", self.monitoring.topic.topic_arn, "Subscribe on-call to this topic")
+        output("DashboardName", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard")
+        output("LayerUnzippedBytes", str(self.functions.layer_build.size_bytes), "Size of the rooms layer")

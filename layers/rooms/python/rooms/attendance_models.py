@@ -1,0 +1,135 @@
+"""Wire shapes of attendance, host controls and quality samples (SPEC "Wire contract": attendance entry)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class AttendanceSegment(BaseModel):
+    joined_at: str | None = Field(description="When this connection became active (null: its join was never seen)")
+    left_at: str | None = Field(description="When it ended; null while connected")
+    seconds: int = Field(description="Whole seconds connected on this segment")
+    participant_sid: str
+    via: Literal["video", "phone"] = "video"
+    waiting_seconds: int = Field(0, description="Part of it spent in the waiting room, before admission")
+    left_reason: str | None = None
+
+
+class TrackView(BaseModel):
+    track_sid: str
+    participant_sid: str
+    type: str = Field(description="audio | video | data")
+    source: str = Field(description="microphone | camera | screen_share | screen_share_audio | unknown")
+    published_at: str | None = None
+    unpublished_at: str | None = None
+
+
+class MetricSummary(BaseModel):
+    min: float
+    avg: float
+    max: float
+
+
+class QualitySummary(BaseModel):
+    samples: int
+    packet_loss_pct: MetricSummary | None = None
+    jitter_ms: MetricSummary | None = None
+    rtt_ms: MetricSummary | None = None
+
+
+class AttendanceEntry(BaseModel):
+    identity: str
+    user_id: str
+    name: str | None = None
+    role: str | None = None
+    via: Literal["video", "phone"]
+    first_joined_at: str | None
+    last_left_at: str | None = Field(description="null while a segment is still open")
+    total_seconds: int = Field(description="Time connected: the union of the segments, whole seconds")
+    waiting_seconds: int = 0
+    reconnects: int = Field(description="segments - 1")
+    connected: bool = False
+    segments: list[AttendanceSegment]
+    published: list[str] = Field(default_factory=list, description="Track sources this participant published")
+    tracks: list[TrackView] = Field(default_factory=list)
+    quality: QualitySummary | None = None
+
+
+class AttendanceView(BaseModel):
+    room_id: str
+    status: str
+    started_at: str | None = Field(description="First join")
+    last_left_at: str | None = Field(description="Last leave; null while someone is connected")
+    ended_at: str | None = None
+    duration_seconds: int = Field(description="From the first join to the last leave (or now, while live)")
+    participant_count: int
+    peak_concurrent: int
+    participants: list[AttendanceEntry]
+
+
+class QualitySampleIn(BaseModel):
+    """One connection-quality sample measured by the member's client."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    packet_loss_pct: float | None = Field(None, ge=0, le=100, description="Packet loss, percent")
+    jitter_ms: float | None = Field(None, ge=0, le=60000)
+    rtt_ms: float | None = Field(None, ge=0, le=60000, description="Round-trip time")
+    measured_at: AwareDatetime | None = Field(None, description="Defaults to when the sample is received")
+
+    @model_validator(mode="after")
+    def _some_metric(self) -> QualitySampleIn:
+        if self.packet_loss_pct is None and self.jitter_ms is None and self.rtt_ms is None:
+            raise ValueError("give at least one of packet_loss_pct, jitter_ms, rtt_ms")
+        return self
+
+
+class QualitySampleAccepted(BaseModel):
+    room_id: str
+    identity: str
+    measured_at: str
+
+
+class LiveTrack(BaseModel):
+    track_sid: str
+    type: str
+    source: str
+    muted: bool
+
+
+class LiveParticipant(BaseModel):
+    identity: str
+    participant_sid: str
+    name: str | None = None
+    role: str | None = None
+    via: Literal["video", "phone"]
+    joined_at: str | None = None
+    waiting: bool = Field(description="Held in the waiting room: may neither publish nor subscribe")
+    can_publish: bool
+    can_subscribe: bool
+    tracks: list[LiveTrack]
+    attendance: AttendanceEntry | None = None
+
+
+class ParticipantsView(BaseModel):
+    room_id: str
+    participants: list[LiveParticipant] = Field(description="Connected now, as LiveKit lists them")
+    waiting: list[str] = Field(description="Identities held in the waiting room")
+    attendance: AttendanceView
+
+
+class MuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    track: Literal["audio", "video", "screen_share"] = Field(description="Which of the participant's tracks")
+    muted: bool = True
+
+
+class HostActionResult(BaseModel):
+    room_id: str
+    identity: str
+    action: Literal["admit", "mute", "unmute", "remove"]
+    connected: bool = Field(description="Whether the participant was connected (and so changed in LiveKit)")
+    tracks: list[str] = Field(default_factory=list, description="Track SIDs muted or unmuted")

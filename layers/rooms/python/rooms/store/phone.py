@@ -1,0 +1,118 @@
+"""Phone: dial-in PIN locks (one per number + PIN among live rooms) and dial-out rate-limit windows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, UpdateError
+
+from rooms.store.rooms import LIVE_STATUSES, Member, PinTaken, RoomItem, room_pk
+from rooms.store.table import TableItem, bind
+
+__all__ = ["DialOutWindow", "PinTaken", "SipPinLock", "get_room_and_members", "new_pin_lock", "pins_held",
+           "record_dispatch_rule", "release_pin", "take_dial_out_slot"]
+
+
+class SipPinLock(TableItem, discriminator="sip_pin"):
+    """Held while its room is live: written with attribute_not_exists in the room's own creation
+    transaction, deleted when the room ends. No TTL on purpose: a lock that vanished under a live room
+    would let a second room take its PIN (and LiveKit would refuse that room's dispatch rule)."""
+
+    number = UnicodeAttribute()
+    pin = UnicodeAttribute()
+    room_id = UnicodeAttribute()
+    allocated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(number: str, pin: str) -> tuple[str, str]:
+        return f"SIPPIN#{number}", f"PIN#{pin}"
+
+
+class DialOutWindow(TableItem, discriminator="dial_out_window"):
+    """How many dial-outs a room made in one fixed window (a conditional counter)."""
+
+    room_id = UnicodeAttribute()
+    count = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(room_id: str, window_start: str) -> tuple[str, str]:
+        return room_pk(room_id), f"DIALOUT#{window_start}"
+
+
+def new_pin_lock(number: str, pin: str, *, room_id: str, now: str) -> SipPinLock:
+    return SipPinLock(*SipPinLock.key(number, pin), number=number, pin=pin, room_id=room_id, allocated_at=now)
+
+
+def release_pin(number: str, pin: str, *, room_id: str) -> bool:
+    """Delete the lock if this room holds it. False when it was already gone (or another room's)."""
+    bind()
+    try:
+        SipPinLock(*SipPinLock.key(number, pin)).delete(condition=SipPinLock.room_id == room_id)
+    except DeleteError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def pins_held(number: str) -> list[SipPinLock]:
+    """Every PIN currently held on a number (one Query; operators' and tests' view)."""
+    bind()
+    return list(SipPinLock.query(f"SIPPIN#{number}", consistent_read=True))
+
+
+def record_dispatch_rule(room_id: str, rule_id: str, *, now: str) -> bool:
+    """Remember the room's dispatch rule, only on a live room that has none yet (first writer wins)."""
+    bind()
+    room = RoomItem(*RoomItem.key(room_id))
+    try:
+        room.update(
+            actions=[RoomItem.sip["dispatch_rule_id"].set(rule_id), RoomItem.updated_at.set(now)],
+            condition=RoomItem.status.is_in(*LIVE_STATUSES)
+            & RoomItem.sip["pin"].exists()
+            & RoomItem.sip["dispatch_rule_id"].does_not_exist(),
+        )
+    except UpdateError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def take_dial_out_slot(room_id: str, *, window_start: str, limit: int, expires_at: datetime) -> int | None:
+    """Count one dial-out in the room's current window: the new count, or None when the limit is reached.
+
+    One conditional UpdateItem (ADD with ``count < limit``), so concurrent dial-outs cannot overshoot.
+    """
+    bind()
+    window = DialOutWindow(*DialOutWindow.key(room_id, window_start))
+    try:
+        window.update(
+            actions=[
+                DialOutWindow.count.add(1),
+                DialOutWindow.room_id.set(room_id),
+                DialOutWindow.kind.set(DialOutWindow),
+                DialOutWindow.ttl.set(expires_at),
+            ],
+            condition=DialOutWindow.count.does_not_exist() | (DialOutWindow.count < limit),
+        )
+    except UpdateError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return None
+    return int(window.count)
+
+
+def get_room_and_members(room_id: str, *user_ids: str) -> tuple[RoomItem | None, dict[str, Member]]:
+    """The room and the given members in one BatchGetItem round trip."""
+    bind()
+    room: RoomItem | None = None
+    members: dict[str, Member] = {}
+    keys = [RoomItem.key(room_id)] + [Member.key(room_id, u) for u in dict.fromkeys(user_ids)]
+    for item in TableItem.batch_get(keys):
+        if isinstance(item, RoomItem):
+            room = item
+        elif isinstance(item, Member):
+            members[item.user_id] = item
+    return room, members

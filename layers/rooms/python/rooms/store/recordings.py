@@ -1,0 +1,353 @@
+"""Recordings, their egress lookup, the room's recording slot and recording consents.
+
+A recording stores facts, each written by whoever learns it (the host's start, the egress webhooks,
+the S3 object-created event, the room-end reconciliation); its processing status is derived from
+those facts (``rooms.recordings.processing_status``), so the record ends up the same whatever order
+the facts arrive in. Every writer uses update expressions (upserts), never a read-then-put.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from rooms.clock import iso
+from rooms.store.rooms import Member, RoomItem, room_pk
+from rooms.store.table import TableItem, bind
+
+ACTIVE_RECORDING_SK = "ACTIVE_RECORDING"
+EGRESS_TOMBSTONE_SECONDS = 30 * 24 * 3600
+FINAL_RANK = 4  # complete, failed, aborted, limit_reached (rooms.livekit_gateway.egress.STATUS_RANK)
+
+
+def recording_sk(recording_id: str) -> str:
+    return f"REC#{recording_id}"
+
+
+def consent_sk(user_id: str) -> str:
+    return f"CONSENT#{user_id}"
+
+
+class RecordingItem(TableItem, discriminator="recording"):
+    recording_id = UnicodeAttribute()
+    room_id = UnicodeAttribute()
+    trigger = UnicodeAttribute(null=True)  # manual | automatic | compliance
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    # the host's start / stop
+    started_by = UnicodeAttribute(null=True)
+    start_requested_at = UnicodeAttribute(null=True)
+    start_failed_at = UnicodeAttribute(null=True)
+    stop_requested_at = UnicodeAttribute(null=True)
+    stop_requested_by = UnicodeAttribute(null=True)
+    # LiveKit egress (webhooks, StartRoomCompositeEgress's answer, ListEgress at room end)
+    egress_id = UnicodeAttribute(null=True)
+    # starting | active | ending | complete | failed | aborted | limit_reached
+    egress_status = UnicodeAttribute(null=True)
+    egress_rank = NumberAttribute(null=True)  # orders egress states: a late event never moves a recording back
+    started_at = UnicodeAttribute(null=True)
+    ended_at = UnicodeAttribute(null=True)
+    duration_seconds = NumberAttribute(null=True)
+    location = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    upload_missing_at = UnicodeAttribute(null=True)
+    # storage: where the egress uploads (bucket + key naming room and recording)
+    bucket = UnicodeAttribute(null=True)
+    object_key = UnicodeAttribute(null=True)
+    endpoint = UnicodeAttribute(null=True)
+    # the uploaded object, as the S3 object-created event's processing verified it
+    size_bytes = NumberAttribute(null=True)
+    content_type = UnicodeAttribute(null=True)
+    checksum = UnicodeAttribute(null=True)
+    object_verified_at = UnicodeAttribute(null=True)
+    object_error = UnicodeAttribute(null=True)
+    archive_at = UnicodeAttribute(null=True)
+    notified_at = UnicodeAttribute(null=True)
+
+    @classmethod
+    def key_of(cls, room_id: str, recording_id: str) -> tuple[str, str]:
+        return room_pk(room_id), recording_sk(recording_id)
+
+
+class EgressLookup(TableItem, discriminator="egress"):
+    """egress id → recording; after a delete it stays as a tombstone so late egress events are ignored."""
+
+    egress_id = UnicodeAttribute()
+    room_id = UnicodeAttribute()
+    recording_id = UnicodeAttribute()
+    deleted_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key_of(egress_id: str) -> tuple[str, str]:
+        return f"EGRESS#{egress_id}", "EGRESS"
+
+
+class ActiveRecording(TableItem, discriminator="active_recording"):
+    """The room's recording slot: claimed (optimistic lock on ``claimed_at``) by a host start, so two
+    concurrent starts give one egress. Whether a recording is running is LiveKit's answer (ListEgress);
+    the slot only covers a start that has not reached LiveKit yet."""
+
+    room_id = UnicodeAttribute()
+    recording_id = UnicodeAttribute()
+    claimed_at = UnicodeAttribute()
+    claimed_by = UnicodeAttribute(null=True)
+    egress_id = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key_of(room_id: str) -> tuple[str, str]:
+        return room_pk(room_id), ACTIVE_RECORDING_SK
+
+
+class RecordingConsent(TableItem, discriminator="recording_consent"):
+    room_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    consented_at = UnicodeAttribute()
+
+    @staticmethod
+    def key_of(room_id: str, user_id: str) -> tuple[str, str]:
+        return room_pk(room_id), consent_sk(user_id)
+
+
+class SlotTaken(Exception):
+    """Another start claimed the room's recording slot meanwhile."""
+
+
+class RecordingDeleted(Exception):
+    """The recording was deleted: its egress id is a tombstone."""
+
+
+def _codes(err: TransactWriteError) -> list[str | None]:
+    return [r.code if r else None for r in (err.cancellation_reasons or [])]
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+def get_recording_context(
+    room_id: str, user_id: str, recording_id: str | None = None
+) -> tuple[RoomItem | None, Member | None, RecordingItem | ActiveRecording | None]:
+    """Room, the caller's membership and either one recording (by id) or the room's recording slot,
+    in one BatchGetItem round trip."""
+    bind()
+    keys = [RoomItem.key(room_id), Member.key(room_id, user_id)]
+    keys.append(RecordingItem.key_of(room_id, recording_id) if recording_id else ActiveRecording.key_of(room_id))
+    room: RoomItem | None = None
+    member: Member | None = None
+    third: RecordingItem | ActiveRecording | None = None
+    for item in TableItem.batch_get(keys):
+        if isinstance(item, RoomItem):
+            room = item
+        elif isinstance(item, Member):
+            member = item
+        elif isinstance(item, RecordingItem | ActiveRecording):
+            third = item
+    return room, member, third
+
+
+def get_recording(room_id: str, recording_id: str, *, consistent: bool = True) -> RecordingItem | None:
+    bind()
+    try:
+        return RecordingItem.get(*RecordingItem.key_of(room_id, recording_id), consistent_read=consistent)
+    except RecordingItem.DoesNotExist:
+        return None
+
+
+def list_recordings(room_id: str) -> list[RecordingItem]:
+    bind()
+    return list(RecordingItem.query(room_pk(room_id), RecordingItem.sk.startswith("REC#"), consistent_read=True))
+
+
+def get_egress_lookup(egress_id: str) -> EgressLookup | None:
+    bind()
+    try:
+        return EgressLookup.get(*EgressLookup.key_of(egress_id), consistent_read=True)
+    except EgressLookup.DoesNotExist:
+        return None
+
+
+def consented_user_ids(room_id: str) -> set[str]:
+    bind()
+    return {c.user_id for c in RecordingConsent.query(room_pk(room_id), RecordingConsent.sk.startswith("CONSENT#"),
+                                                         consistent_read=True)}
+
+
+# --- writes ------------------------------------------------------------------------------------------
+
+
+def recording_identity_actions(room_id: str, recording_id: str, now: str) -> list:
+    """What every upsert of a recording sets, so that whichever writer comes first creates a whole item."""
+    return [
+        RecordingItem.kind.set(RecordingItem),
+        RecordingItem.room_id.set(room_id),
+        RecordingItem.recording_id.set(recording_id),
+        RecordingItem.created_at.set(RecordingItem.created_at | now),
+        RecordingItem.updated_at.set(now),
+    ]
+
+
+def claim_and_create_recording(recording: RecordingItem, slot: ActiveRecording, *,
+                               seen_recording_id: str | None) -> None:
+    """Write a new recording (host start) and take the room's recording slot, atomically.
+
+    The slot is taken only if it is as we read it (absent, or held by ``seen_recording_id``): two
+    concurrent starts, one wins. Raises SlotTaken for the loser.
+    """
+    bind()
+    if seen_recording_id is None:
+        condition = ActiveRecording.pk.does_not_exist()
+    else:
+        condition = ActiveRecording.recording_id == seen_recording_id
+    try:
+        with TransactWrite(connection=RecordingItem._get_connection().connection) as tx:
+            tx.save(recording, condition=RecordingItem.pk.does_not_exist())
+            tx.save(slot, condition=condition)
+    except TransactWriteError as err:
+        # TransactionConflict: another start's transaction on the slot was in flight at the same time.
+        if {"ConditionalCheckFailed", "TransactionConflict"} & set(_codes(err)):
+            raise SlotTaken(slot.room_id) from err
+        raise
+
+
+def record_egress_started(room_id: str, recording_id: str, egress_id: str, *, status: str, rank: int,
+                          now: str) -> None:
+    """After StartRoomCompositeEgress answered: the recording's egress id, its lookup, the slot's egress."""
+    bind()
+    with TransactWrite(connection=RecordingItem._get_connection().connection) as tx:
+        tx.update(
+            RecordingItem(*RecordingItem.key_of(room_id, recording_id)),
+            actions=[
+                *recording_identity_actions(room_id, recording_id, now),
+                RecordingItem.egress_id.set(egress_id),
+                RecordingItem.egress_status.set(RecordingItem.egress_status | status),
+                RecordingItem.egress_rank.set(RecordingItem.egress_rank | rank),
+            ],
+        )
+        tx.save(EgressLookup(*EgressLookup.key_of(egress_id), egress_id=egress_id, room_id=room_id,
+                             recording_id=recording_id))
+    # The slot learns its egress separately: it may have moved on to a later start meanwhile.
+    try:
+        ActiveRecording(*ActiveRecording.key_of(room_id)).update(
+            actions=[ActiveRecording.egress_id.set(egress_id)],
+            condition=ActiveRecording.recording_id == recording_id,
+        )
+    except UpdateError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def release_slot(room_id: str, recording_id: str) -> None:
+    """Give the room's recording slot back (a start that failed), if this recording still holds it."""
+    bind()
+    try:
+        ActiveRecording(*ActiveRecording.key_of(room_id)).delete(condition=ActiveRecording.recording_id == recording_id)
+    except DeleteError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def update_recording(room_id: str, recording_id: str, actions: list, *, now: str,
+                     condition: Condition | None = None) -> RecordingItem | None:
+    """Upsert a recording with ``actions``. Returns the item as stored after the update, or None when
+    ``condition`` failed."""
+    bind()
+    item = RecordingItem(*RecordingItem.key_of(room_id, recording_id))
+    try:
+        item.update(actions=[*recording_identity_actions(room_id, recording_id, now), *actions], condition=condition)
+    except UpdateError as err:
+        if err.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return item
+
+
+def _not_behind(rank: int) -> Condition:
+    """A state may repeat (another event saying the same) but never go back; a final state applies once."""
+    condition = RecordingItem.egress_rank.does_not_exist() | (RecordingItem.egress_rank < rank)
+    if rank < FINAL_RANK:
+        condition |= RecordingItem.egress_rank == rank
+    return condition
+
+
+def apply_egress_writes(tx: TransactWrite, *, room_id: str, recording_id: str, egress_id: str, actions: list,
+                        rank: int, now: str) -> None:
+    """Add an egress state's writes to ``tx`` (a webhook's transaction): the recording, only if this
+    state is not behind the one it has (else the transaction fails → a stale event), and the egress
+    lookup, only if the recording was not deleted."""
+    tx.update(
+        RecordingItem(*RecordingItem.key_of(room_id, recording_id)),
+        actions=[*recording_identity_actions(room_id, recording_id, now), *actions,
+                 RecordingItem.egress_rank.set(rank)],
+        condition=_not_behind(rank),
+    )
+    tx.update(
+        EgressLookup(*EgressLookup.key_of(egress_id)),
+        actions=[
+            EgressLookup.kind.set(EgressLookup),
+            EgressLookup.egress_id.set(egress_id),
+            EgressLookup.room_id.set(room_id),
+            EgressLookup.recording_id.set(recording_id),
+        ],
+        condition=EgressLookup.deleted_at.does_not_exist(),
+    )
+
+
+def apply_egress_state(*, room_id: str, recording_id: str, egress_id: str, actions: list, rank: int,
+                       now: str) -> bool:
+    """The same writes outside any webhook (room-end reconciliation). False when nothing changed."""
+    bind()
+    try:
+        with TransactWrite(connection=RecordingItem._get_connection().connection) as tx:
+            apply_egress_writes(tx, room_id=room_id, recording_id=recording_id, egress_id=egress_id,
+                                actions=actions, rank=rank, now=now)
+    except TransactWriteError as err:
+        if "ConditionalCheckFailed" in _codes(err):
+            return False
+        raise
+    return True
+
+
+def mark_notified(room_id: str, recording_id: str, now: str) -> bool:
+    """Note that the "recording available" event went out. False if someone else noted it first."""
+    bind()
+    try:
+        RecordingItem(*RecordingItem.key_of(room_id, recording_id)).update(
+            actions=[RecordingItem.notified_at.set(now)],
+            condition=RecordingItem.pk.exists() & RecordingItem.notified_at.does_not_exist(),
+        )
+    except UpdateError as err:
+        if err.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def delete_recording(recording: RecordingItem, *, now: datetime) -> None:
+    """Delete the record; its egress id stays as a tombstone (TTL) so late egress webhooks are ignored."""
+    bind()
+    with TransactWrite(connection=RecordingItem._get_connection().connection) as tx:
+        tx.delete(recording)
+        if recording.egress_id:
+            tombstone = EgressLookup(
+                *EgressLookup.key_of(recording.egress_id), egress_id=recording.egress_id,
+                room_id=recording.room_id, recording_id=recording.recording_id,
+                deleted_at=iso(now),
+            )
+            tombstone.ttl = datetime.fromtimestamp(now.timestamp() + EGRESS_TOMBSTONE_SECONDS, now.tzinfo)
+            tx.save(tombstone)
+
+
+def put_consent(room_id: str, user_id: str, now: str) -> RecordingConsent:
+    bind()
+    item = RecordingConsent(*RecordingConsent.key_of(room_id, user_id), room_id=room_id, user_id=user_id,
+                            consented_at=now)
+    item.save()
+    return item
+
+
+def delete_consent(room_id: str, user_id: str) -> None:
+    bind()
+    RecordingConsent(*RecordingConsent.key_of(room_id, user_id)).delete()

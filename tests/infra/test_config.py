@@ -1,0 +1,63 @@
+"""Context parsing: cdk.json defaults and `-c key=value` strings give the same typed settings."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App
+
+from infra.app import cdk_json_context
+from infra.config import RoomsConfig
+
+pytestmark = pytest.mark.infra
+
+
+def config_for(context: dict) -> RoomsConfig:
+    return RoomsConfig.from_node(App(context={**cdk_json_context(), **context}).node)
+
+
+def test_cdk_json_defaults():
+    config = config_for({})
+    assert config.stage == "dev"
+    assert not config.is_production
+    assert config.recordings_archive_days == 30
+    assert config.recordings_expire_days == 365
+    assert config.sweep_rate_minutes == 1
+    assert config.sip_numbers == {}
+    assert config.reserved_concurrency == {"room_sweeper": 1}
+    assert set(config.placeholders()) == {"jwtIssuer", "livekitUrl"}
+
+
+def test_command_line_strings_are_coerced():
+    config = config_for(
+        {
+            "stage": "prod",
+            "recordingsArchiveDays": "10",
+            "recordingsExpireDays": "20",
+            "sipNumbers": '{"UK": {"number": "+442000000000", "trunk_id": "ST_uk"}}',
+            "jwtAudience": "a,b",
+            "reservedConcurrency": "{}",
+            "layerDependencies": "false",
+        }
+    )
+    assert config.is_production and config.stack_name == "Rooms-prod"
+    assert (config.recordings_archive_days, config.recordings_expire_days) == (10, 20)
+    assert config.sip_numbers["UK"]["trunk_id"] == "ST_uk"
+    assert config.jwt_audience == ["a", "b"]
+    assert config.reserved_concurrency == {}
+    assert config.layer_dependencies is False
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"jwtIssuer": "http://insecure"}, "jwtIssuer"),
+        ({"recordingsArchiveDays": "400", "recordingsExpireDays": "365"}, "recordingsExpireDays"),
+        ({"recordingsS3Endpoint": "https://r2.example"}, "recordingsBucketName"),
+        ({"sweepRateMinutes": "0"}, "sweepRateMinutes"),
+        ({"sipNumbers": '{"US": "+1555"}'}, "sipNumbers"),
+        ({"sipNumbers": '{"US": {"number": "+15550100"}}'}, "trunk_id"),
+    ],
+)
+def test_bad_settings_fail_the_synth_with_the_setting_named(context, message):
+    with pytest.raises(ValueError, match=message):
+        config_for(context)

@@ -1,0 +1,151 @@
+"""Least privilege: per function, only the table actions, bucket prefix, secret and bus it needs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.constructs.data import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
+
+pytestmark = pytest.mark.infra
+
+READ = set(TABLE_READ_ACTIONS)
+READ_WRITE = READ | set(TABLE_WRITE_ACTIONS)
+NAMES = [
+    "create_room", "room_admin", "room_query", "issue_token", "room_control", "recording_control",
+    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper",
+]  # fmt: skip
+
+TABLE_ACCESS = {name: READ_WRITE for name in NAMES} | {"room_query": READ}
+USES_DUE_INDEX = {"room_sweeper"}
+RECORDING_OBJECT_ACTIONS = {
+    "recording_control": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+    "recording_processor": {"s3:GetObject"},
+    # functions that end rooms reconcile the room's recordings and verify late uploads
+    "room_admin": {"s3:GetObject"},
+    "webhook_handler": {"s3:GetObject"},
+    "room_sweeper": {"s3:GetObject"},
+}
+READS_LIVEKIT_SECRET = set(NAMES) - {"recording_processor", "room_query"}
+PUTS_EVENTS = {"webhook_handler", "recording_processor", "room_sweeper", "room_admin"}
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def statements_of(synth, name) -> list[dict]:
+    _, props = synth.functions_by_name()[name]
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _refs(resource) -> str:
+    return json.dumps(resource, sort_keys=True)
+
+
+def _logical(synth, type_):
+    (logical_id,) = synth.resources(type_)
+    return logical_id
+
+
+def test_no_statement_allows_scan_or_wildcard_actions(dev, prod):
+    for synth in (dev, prod):
+        for policy in synth.resources("AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                for action in _as_list(statement["Action"]):
+                    assert action != "dynamodb:Scan"
+                    assert not action.endswith("*") or action == "kms:GenerateDataKey*", action
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_table_access(dev, name):
+    table_id = _logical(dev, "AWS::DynamoDB::Table")
+    actions, resources = set(), []
+    for statement in statements_of(dev, name):
+        if any(a.startswith("dynamodb:") for a in _as_list(statement["Action"])):
+            actions |= set(_as_list(statement["Action"]))
+            resources += _as_list(statement["Resource"])
+    assert actions == TABLE_ACCESS[name]
+    assert {"Fn::GetAtt": [table_id, "Arn"]} in resources
+    index_grant = any("/index/*" in _refs(r) for r in resources)
+    assert index_grant == (name in USES_DUE_INDEX)
+    assert len(resources) == (2 if name in USES_DUE_INDEX else 1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recordings_bucket_access_is_prefix_scoped(dev, name):
+    s3_statements = [
+        s for s in statements_of(dev, name) if any(a.startswith("s3:") for a in _as_list(s["Action"]))
+    ]
+    actions = {a for s in s3_statements for a in _as_list(s["Action"])}
+    assert actions == RECORDING_OBJECT_ACTIONS.get(name, set())
+    for statement in s3_statements:
+        (resource,) = _as_list(statement["Resource"])
+        assert resource["Fn::Join"][1][-1] == "/recordings/*"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_secret_and_bus_access(dev, name):
+    secret_id = _logical(dev, "AWS::SecretsManager::Secret")
+    bus_id = _logical(dev, "AWS::Events::EventBus")
+    statements = statements_of(dev, name)
+    secret = [s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
+    events = [s for s in statements if "events:PutEvents" in _as_list(s["Action"])]
+    if name in READS_LIVEKIT_SECRET:
+        (statement,) = secret
+        assert statement["Resource"] == {"Ref": secret_id}
+    else:
+        assert not secret
+    if name in PUTS_EVENTS:
+        (statement,) = events
+        assert statement["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+    else:
+        assert not events
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wildcard_resources_are_only_xray(dev, name):
+    for statement in statements_of(dev, name):
+        if statement["Resource"] == "*":
+            assert set(_as_list(statement["Action"])) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_logs_only_to_its_own_log_group(dev, name):
+    _, props = dev.functions_by_name()[name]
+    log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+    log_statements = [
+        s for s in statements_of(dev, name) if any(a.startswith("logs:") for a in _as_list(s["Action"]))
+    ]
+    (statement,) = log_statements
+    assert set(_as_list(statement["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert statement["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+
+
+def test_egress_upload_policy_for_operators(dev):
+    bucket_id = next(k for k in dev.resources("AWS::S3::Bucket") if k.startswith("StorageRecordings"))
+    dev.template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "ManagedPolicyName": "RoomsEgressUploadPolicy-dev",
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "s3:PutObject",
+                        "Effect": "Allow",
+                        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/recordings/*"]]},
+                    }
+                ]
+            },
+        },
+    )
+    assert "EgressUploadPolicyArn" in dev.template_dict["Outputs"]
+    # operators attach it; the stack creates no IAM user or access key for egress
+    dev.template.resource_count_is("AWS::IAM::User", 0)
+    dev.template.resource_count_is("AWS::IAM::AccessKey", 0)

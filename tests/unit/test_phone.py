@@ -1,0 +1,88 @@
+"""Phone: the pure parts — number masking and formatting, PIN candidates, E.164 validation, dial-in block."""
+
+from __future__ import annotations
+
+import pytest
+from livekit.protocol.models import ParticipantInfo
+from pydantic import ValidationError
+
+from rooms.models import DialOutRequest
+from rooms.phone import (
+    describe_sip_participant,
+    dial_in_details,
+    format_number,
+    mask_phone_number,
+    phone_identity,
+    pin_candidates,
+)
+from rooms.store import RoomItem
+
+
+def test_masking_keeps_country_code_and_last_three_digits_only():
+    assert mask_phone_number("+442079460789") == "+44*******789"
+    assert mask_phone_number("+12025550143") == "+12******143"
+    assert mask_phone_number("+123") == "+***"
+    assert mask_phone_number("") == "" and mask_phone_number(None) == ""
+
+
+@pytest.mark.parametrize(("number", "formatted"), [
+    ("+12025550100", "+1 202-555-0100"),
+    ("+442079460000", "+44 20 7946 0000"),
+    ("+441614960000", "+44 1614 960000"),
+    ("+61255500000", "+61 2 5550 0000"),
+    ("+33123456789", "+33123456789"),
+])
+def test_numbers_are_formatted_for_people(number, formatted):
+    assert format_number(number) == formatted
+
+
+def test_pin_candidates_are_distinct_digits_of_the_configured_length():
+    pins = pin_candidates(6)
+    assert len(pins) == 20 == len(set(pins))
+    assert all(len(p) == 6 and p.isdigit() for p in pins)
+    assert sorted(pin_candidates(1)) == [str(d) for d in range(10)]  # a tiny space is tried exhaustively
+    assert {len(p) for p in pin_candidates(3, attempts=1000)} == {3} and len(pin_candidates(3, attempts=1000)) == 1000
+
+
+@pytest.mark.parametrize("good", ["+14155550123", "+44 20 7946 0000", "+61 (2) 5550-0000", " +12025550100 "])
+def test_dial_out_accepts_e164_numbers_written_with_spaces_or_dashes(good):
+    assert DialOutRequest(phone_number=good).phone_number.startswith("+")
+    assert " " not in DialOutRequest(phone_number=good).phone_number
+
+
+@pytest.mark.parametrize("bad", ["14155550123", "+0123456789", "+1415", "+1415555012345678", "tel:+14155550123",
+                                 "", None, 14155550123])
+def test_dial_out_refuses_anything_else_naming_phone_number(bad):
+    with pytest.raises(ValidationError) as err:
+        DialOutRequest(phone_number=bad)
+    error = err.value.errors()[0]
+    assert error["loc"] == ("phone_number",) and "E.164" in error["msg"]
+
+
+def test_identity_of_a_dialled_number_is_stable_per_room_and_does_not_reveal_it():
+    a = phone_identity("room-1", "+12025550143")
+    assert a == phone_identity("room-1", "+12025550143") != phone_identity("room-2", "+12025550143")
+    assert a.startswith("phone-") and "2025550143" not in a
+
+
+def _room(status="scheduled", sip=None) -> RoomItem:
+    return RoomItem("ROOM#r", "ROOM", room_id="r", status=status, sip=sip)
+
+
+def test_dial_in_block_only_for_live_rooms_with_a_pin():
+    sip = {"enabled": True, "region": "UK", "number": "+442079460000", "trunk_id": "ST_x", "pin": "012345"}
+    details = dial_in_details(_room(sip=sip))
+    assert details.pin == "012345" and details.numbers[0].formatted == "+44 20 7946 0000"
+    assert details.instructions == "Call +44 20 7946 0000 and enter PIN 012345 followed by #."
+    assert dial_in_details(_room(status="ended", sip=sip)) is None
+    assert dial_in_details(_room(sip={"enabled": False, "region": "US"})) is None
+    assert dial_in_details(_room()) is None
+
+
+def test_sip_participants_are_logged_with_the_number_masked():
+    p = ParticipantInfo(identity="sip_+447700900123", kind=ParticipantInfo.SIP,
+                        attributes={"sip.phoneNumber": "+447700900123", "sip.callID": "SCL_1"})
+    described = describe_sip_participant(p)
+    assert "+447700900123" not in str(described)
+    assert described == {"identity": "sip_+44*******123", "via": "phone", "phone_number": "+44*******123",
+                         "sip_call_id": "SCL_1"}
