@@ -156,8 +156,10 @@ def run(ctx) -> list[str]:
                  f"table, which DynamoDB does not)")
     lines.append(f"items read by one sweep: {read} for {report['due']} due rooms = {read / max(due, 1):.1f}x the due "
                  f"count (target <= 2x) {dict(counter.items_read)}")
-    lines.append(f"  the due index (Query gsi1): {counter.items_read.get('Query gsi1', 0)} items; members of the "
-                 f"{report.get('no_show', 0)} no-show rooms (Query): {counter.items_read.get('Query', 0)} items")
+    lines.append(f"  the due index (Query gsi1): {counter.items_read.get('Query gsi1', 0)} items; other Queries "
+                 f"(members of the {report.get('no_show', 0)} no-show rooms; attendance, recordings of ended rooms): "
+                 f"{counter.items_read.get('Query', 0)}; GetItem (each ended room read back after its release, for "
+                 f"the attendance summary of Room Ended): {counter.items_read.get('GetItem', 0)}")
     lines.append(f"DynamoDB round trips: {sum(ddb.values())} {dict(ddb)}")
     events = {op: n for (_fn, svc, op), n in counter.calls.items() if svc == "events"}
     lines.append(f"EventBridge calls: {sum(events.values())} {events}")
