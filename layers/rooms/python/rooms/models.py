@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rooms.templates import MemberRole, RecordingPolicy, RoomType, Template
+from rooms.templates import MemberRole, RecordingPolicy, RoomType, Template, TemplateSettings
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
 Identifier = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -188,20 +188,8 @@ class DialOutResponse(BaseModel):
     phone_number: str = Field(description="The number called, masked")
 
 
-class TemplateIn(_In):
+class TemplateIn(TemplateSettings):
     """Body of PUT /templates/{name}: every field of a template but its name (taken from the path)."""
-
-    room_type: RoomType
-    description: str = Field("", max_length=500)
-    max_participants: int = Field(ge=2, le=10000)
-    max_participants_limit: int = Field(ge=2, le=10000)
-    recording: RecordingPolicy = "none"
-    recording_consent_required: bool = False
-    waiting_room: bool = False
-    attendee_role: Literal["participant", "viewer"] = "participant"
-    empty_timeout_seconds: int | None = Field(None, ge=10, le=86400)
-    clients_can_access_recordings: bool = False
-    recording_downloads_enabled: bool = True
 
 
 class TemplateView(Template):

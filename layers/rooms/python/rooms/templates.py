@@ -17,12 +17,13 @@ MemberRole = Literal["host", "participant", "viewer"]
 ROOM_TYPES: tuple[str, ...] = ("individual", "workshop", "course", "webinar", "broadcast")
 
 
-class Template(BaseModel):
+class TemplateSettings(BaseModel):
+    """Everything a template fixes but its name (also the body of PUT /templates/{name})."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     room_type: RoomType
-    description: str = ""
+    description: str = Field("", max_length=500)
     max_participants: int = Field(ge=2, le=10000, description="Default when the request gives none")
     max_participants_limit: int = Field(ge=2, le=10000, description="Ceiling a request may ask for")
     recording: RecordingPolicy = "none"
@@ -34,10 +35,14 @@ class Template(BaseModel):
     recording_downloads_enabled: bool = True
 
     @model_validator(mode="after")
-    def _default_within_limit(self) -> Template:
+    def _default_within_limit(self) -> TemplateSettings:
         if self.max_participants > self.max_participants_limit:
             raise ValueError("max_participants must not exceed max_participants_limit")
         return self
+
+
+class Template(TemplateSettings):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
 
 
 BUILTIN_TEMPLATES: dict[str, Template] = {
