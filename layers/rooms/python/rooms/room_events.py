@@ -13,6 +13,7 @@ A room_finished about an older LiveKit room of the same name (another SID) only 
 
 from __future__ import annotations
 
+from rooms import livekit_gateway
 from rooms.attendance import close_livekit_room_segments
 from rooms.clock import iso, parse_iso
 from rooms.lifecycle import release_room_resources
@@ -25,6 +26,16 @@ from rooms.webhooks import WebhookContext, on
 
 @on("room_started")
 def room_started(event, ctx: WebhookContext) -> None:
+    if ctx.room.status not in LIVE_STATUSES:
+        # LiveKit creates a room when someone joins with a still-valid token (auto-create is its default):
+        # a room that is over stays over.
+        deleted = livekit_gateway.delete_room(ctx.room.livekit_room)
+        logger.info("LiveKit room of a finished room deleted", extra={
+            "action": "livekit.room.delete", "actor": "livekit", "room_id": ctx.room.room_id,
+            "status": ctx.room.status, "deleted": deleted})
+        with ctx.transaction():
+            pass  # only the marker: this event has been handled
+        return
     at = iso(ctx.event_time)
     actions = [
         RoomItem.opened_at.set(RoomItem.opened_at | at),
