@@ -13,7 +13,7 @@ from rooms_local.livekit_dev import control
 
 def _by_service(counter: AwsCallCounter, service: str) -> dict[str, int]:
     # ListObjectsV2 is the local stack's S3-notification poller, not something AWS would do for us.
-    return {op: n for (svc, op), n in counter.calls.items() if svc == service and op != "ListObjectsV2"}
+    return {op: n for op, n in counter.by_service(service).items() if op != "ListObjectsV2"}
 
 
 def _fmt(counter: AwsCallCounter, n: int = 1) -> str:
@@ -55,7 +55,7 @@ def run(ctx) -> list[str]:
             requests.post(f"{base}/rooms/{room_id}/recordings/{rec['recording_id']}/stop", headers=host,
                           timeout=30).raise_for_status()
             s3 = _by_service(counter, "s3")
-            counter.calls = type(counter.calls)({k: v for k, v in counter.calls.items() if k[0] != "s3"})
+            counter.calls = type(counter.calls)({k: v for k, v in counter.calls.items() if k[1] != "s3"})
             lines.append(f"stop recording (host): {_fmt(counter)} (+ the egress's own upload: {s3})")
             counter.reset()
             control.flush_webhooks(lk)

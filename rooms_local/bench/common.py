@@ -95,12 +95,16 @@ class AwsCallCounter:
             self.calls.clear()
             self.items_read.clear()
 
-    def dynamodb(self, function: str | None = None) -> Counter[str]:
+    def by_service(self, service: str, function: str | None = None) -> Counter[str]:
+        """Calls per operation of one AWS service, optionally only those one function made."""
         out: Counter[str] = Counter()
         for (fn, svc, op), n in self.calls.items():
-            if svc == "dynamodb" and (function is None or fn == function):
+            if svc == service and (function is None or fn == function):
                 out[op] += n
         return out
+
+    def dynamodb(self, function: str | None = None) -> Counter[str]:
+        return self.by_service("dynamodb", function)
 
 
 def _items_read(operation: str, response: dict) -> int:
