@@ -264,11 +264,98 @@ def test_room_never_opened_by_its_end_check_expires_as_nobody_showed(api, stack,
     assert [e["detail"]["status"] for e in published.of(room["room_id"], "Room Ended")] == ["expired"]
 
 
-def test_room_without_a_schedule_never_enters_the_index(api, stack, ids, booking_room):
+def test_room_without_a_schedule_enters_the_index_only_once_open(api, stack, ids, booking_room):
     from rooms import store
 
     item = store.get_room(booking_room["room_id"], consistent=True)
     assert item.gsi1pk is None and item.gsi1sk is None
+    api.call("POST", f"/rooms/{booking_room['room_id']}/token", as_user=ids["host"])
+    item = store.get_room(booking_room["room_id"], consistent=True)
+    due_at = datetime.fromisoformat(item.gsi1sk.partition("#")[0].replace("Z", "+00:00"))
+    opened = datetime.fromisoformat(item.opened_at.replace("Z", "+00:00"))
+    assert due_at - opened == 5 * MINUTE  # live_check_minutes
+
+
+# --- live checks of rooms with no scheduled end -----------------------------------------------------------
+
+
+def _due_at(room_id: str):
+    from rooms import store
+
+    item = store.get_room(room_id, consistent=True)
+    return item, datetime.fromisoformat(item.gsi1sk.partition("#")[0].replace("Z", "+00:00"))
+
+
+def _check_time(stack, due_at: datetime) -> datetime:
+    """When to run the check: when it is due, but after the dev server's clock (which other tests may
+    have moved forward), so that LiveKit's timestamps come before it as they would."""
+    livekit_now = datetime.fromtimestamp(control.advance_clock(stack.config.livekit_url, 0)["now"], UTC)
+    return max(due_at, livekit_now.replace(microsecond=0) + MINUTE)
+
+
+def _webhooks(stack, on: bool) -> None:
+    """LiveKit's webhooks delivered or lost (best-effort delivery, LIVEKIT.md)."""
+    control.configure(stack.config.livekit_url, webhook_urls=[stack.config.webhook_url] if on else [])
+
+
+def test_live_check_reconciles_a_lost_participant_left(api, stack, ids, booking_room):
+    from rooms.sweeper import room_due
+
+    room_id, url = booking_room["room_id"], stack.config.livekit_url
+    for user in (ids["host"], ids["client"]):
+        control.join(url, api.call("POST", f"/rooms/{room_id}/token", as_user=user).json()["token"])
+    _webhooks(stack, False)
+    try:
+        control.leave(url, booking_room["livekit_room"], ids["client"])  # its participant_left is lost
+    finally:
+        _webhooks(stack, True)
+    item, due_at = _due_at(room_id)
+    check_at = _check_time(stack, due_at)
+    assert room_due(item, check_at) == ["checked"]
+    attendance = api.call("GET", f"/rooms/{room_id}/attendance", as_user=ids["host"]).json()
+    by_user = {p["identity"]: p for p in attendance["participants"]}
+    assert by_user[ids["client"]]["last_left_at"] == iso(check_at)  # closed by the check, not left open
+    assert by_user[ids["host"]]["connected"] is True
+    assert get(api, booking_room)["status"] == "active"
+    assert _due_at(room_id)[1] == check_at + 5 * MINUTE  # and checked again later
+
+
+def test_live_check_closes_a_room_whose_room_finished_was_lost(api, stack, ids, booking_room):
+    import asyncio
+
+    from livekit import api as lk
+
+    from rooms.sweeper import room_due
+
+    room_id = booking_room["room_id"]
+    token = api.call("POST", f"/rooms/{room_id}/token", as_user=ids["host"]).json()["token"]
+    control.join(stack.config.livekit_url, token)
+
+    async def delete_in_livekit():
+        client = lk.LiveKitAPI(stack.config.livekit_url, stack.config.livekit_api_key, stack.config.livekit_api_secret)
+        try:
+            await client.room.delete_room(lk.DeleteRoomRequest(room=booking_room["livekit_room"]))
+        finally:
+            await client.aclose()
+
+    _webhooks(stack, False)
+    try:
+        asyncio.run(delete_in_livekit())  # LiveKit closes the room; participant_left and room_finished lost
+        control.drain_webhooks(stack.config.livekit_url)
+    finally:
+        _webhooks(stack, True)
+    assert get(api, booking_room)["status"] == "active"  # we never heard
+    item, due_at = _due_at(room_id)
+    check_at = _check_time(stack, due_at)
+    assert room_due(item, check_at) == ["ended_lost_room_finished"]
+    room = get(api, booking_room)
+    assert room["status"] == "ended" and room["ended_at"] == iso(check_at)
+    attendance = api.call("GET", f"/rooms/{room_id}/attendance", as_user=ids["host"]).json()
+    (host,) = [p for p in attendance["participants"] if p["identity"] == ids["host"]]
+    assert host["connected"] is False and host["last_left_at"] == iso(check_at)
+    from rooms import store
+
+    assert store.get_room(room_id, consistent=True).gsi1sk is None  # out of the index
 
 
 # --- concurrency ---------------------------------------------------------------------------------------------

@@ -52,11 +52,13 @@ def test_room_opened_early_by_a_token_waits_for_its_end():
     assert (work.action, work.next_due) == ("wait", END + timedelta(minutes=30))
 
 
-def test_room_without_an_end_is_opened_then_leaves_the_index():
-    work = due_work(room(scheduled_end=None), at(-timedelta(minutes=15)), SETTINGS)
-    assert (work.action, work.next_due) == ("open", None)
-    assert due_work(room(scheduled_end=None, status="open"), at(timedelta(days=3)), SETTINGS).action == "wait"
-    assert due_work(room(scheduled_end=None, status="open"), at(timedelta(days=3)), SETTINGS).next_due is None
+def test_room_without_an_end_is_opened_then_checked_against_livekit_periodically():
+    opened_at = at(-timedelta(minutes=15))
+    work = due_work(room(scheduled_end=None), opened_at, SETTINGS)
+    assert (work.action, work.next_due) == ("open", opened_at + timedelta(minutes=SETTINGS.live_check_minutes))
+    later = at(timedelta(days=3))
+    work = due_work(room(scheduled_end=None, status="open"), later, SETTINGS)
+    assert (work.action, work.next_due) == ("check", later + timedelta(minutes=SETTINGS.live_check_minutes))
 
 
 @pytest.mark.parametrize("fields, action", [

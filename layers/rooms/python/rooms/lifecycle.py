@@ -14,7 +14,7 @@ from rooms.errors import InvalidInput, NotFound
 from rooms.models import CreateRoomRequest, RoomView
 from rooms.observability import logger, metrics
 from rooms.recordings import auto_recording_target, release_room_recordings
-from rooms.schedule import settle_due_actions
+from rooms.schedule import live_check_due_actions, settle_due_actions
 from rooms.settings import get_settings
 from rooms.store.rooms import LIVE_STATUSES
 from rooms.store.table import due_keys
@@ -243,7 +243,7 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
     return ended, changed
 
 
-def open_livekit_room(room: store.RoomItem, *, now: datetime) -> list:
+def open_livekit_room(room: store.RoomItem, *, now: datetime, schedule_live_checks: bool = True) -> list:
     """Create the room's LiveKit room (just in time: at the first join-token request, or the open lead
     before a scheduled start) and return the room updates that record it, which the caller writes in
     its own conditional write (status still live: ``OPENABLE``). CreateRoom is create-or-update, so
@@ -277,6 +277,8 @@ def open_livekit_room(room: store.RoomItem, *, now: datetime) -> list:
     ]
     if room.status == "scheduled":
         updates.append(store.RoomItem.status.set("open"))
+    if schedule_live_checks:  # (the sweeper sets the due key itself when it opens a room)
+        updates += live_check_due_actions(room, now, settings)
     return updates
 
 

@@ -7,9 +7,13 @@ says when the sweeper should look at it next, and what it then does depends only
     ended by anyone (admin, LiveKit's room_finished, the sweeper) ───────────────────────────→ settle
 
 Settling (once, after the session is over) marks no-shows. A room that was never opened by the end
-check (no LiveKit room, so nobody could have joined) becomes ``expired`` instead of ``ended``. Rooms
-without a schedule never enter the index: they are opened by the first join-token request and ended
-by the platform or by LiveKit, and have no session time against which to call anyone a no-show.
+check (no LiveKit room, so nobody could have joined) becomes ``expired`` instead of ``ended``.
+
+A room with no scheduled end (unscheduled, or a start only) is ended by the platform or by LiveKit's
+``room_finished``; since LiveKit's webhooks are best-effort, once open it comes due every
+``live_check_minutes`` to be checked against LiveKit: a LiveKit room that is gone means the
+``room_finished`` was lost (the room is closed as that event would have), otherwise attendance is
+reconciled with ``ListParticipants``. Such rooms have no session time to call anyone a no-show against.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from rooms.settings import Settings
 from rooms.store import RoomItem, due_keys
 from rooms.store.rooms import LIVE_STATUSES
 
-Action = Literal["open", "end", "expire", "settle", "wait", "done"]
+Action = Literal["open", "end", "expire", "settle", "check", "wait", "done"]
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,24 @@ def due_work(room: RoomItem, now: datetime, settings: Settings) -> DueWork:
     start_at = open_at(room, settings)
     if not opened and start_at is not None:
         if now >= start_at:
-            return DueWork("open", next_due=end_at)
+            return DueWork("open", next_due=end_at or next_live_check(now, settings))
         return DueWork("wait", next_due=start_at)
+    if end_at is None:
+        return DueWork("check", next_due=next_live_check(now, settings)) if opened else DueWork("done")
     return DueWork("wait", next_due=end_at)
+
+
+def next_live_check(now: datetime, settings: Settings) -> datetime:
+    return now + timedelta(minutes=settings.live_check_minutes)
+
+
+def live_check_due_actions(room: RoomItem, now: datetime, settings: Settings) -> list:
+    """The due-key writes that go with opening ``room``: a room with no scheduled end comes due for its
+    live checks; any other room keeps the due key its schedule gave it."""
+    if end_check_at(room, settings) is not None:
+        return []
+    pk, sk = due_keys(next_live_check(now, settings), room.room_id)
+    return [RoomItem.gsi1pk.set(pk), RoomItem.gsi1sk.set(sk)]
 
 
 def session_was_due(room: RoomItem) -> bool:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     sweep_lookback_days: int = Field(2, ge=0, le=31)
     sweep_lease_seconds: int = Field(300, ge=30)
     sweep_max_items: int = Field(500, ge=1)
+    live_check_minutes: int = Field(
+        5, ge=1, description="How often the sweeper reconciles an open room that has no scheduled end"
+    )
 
     recordings_bucket: str | None = None
     recordings_prefix: str = "recordings/"

@@ -13,7 +13,9 @@ Rooms (``rooms.schedule`` decides what is due):
   DELETE does (``close_room``: record, LiveKit room deleted, ``release_room_resources`` at that time)
   and ``Room Ended`` is published (with the attendance summary); a room never opened by then becomes ``expired``;
 - settle: once a scheduled room has ended (whoever ended it), no-shows are marked on the room and
-  ``Room No-Show`` is published.
+  ``Room No-Show`` is published;
+- check: an open room with no scheduled end is compared with LiveKit every ``live_check_minutes``:
+  gone from LiveKit → closed (its ``room_finished`` was lost), else attendance reconciled.
 
 Events are published before the write that records the work as done: if that write is lost (the
 invocation dies), the item comes due again when its lease runs out and the event may be published a
@@ -106,13 +108,15 @@ def room_due(seen: RoomItem, now: datetime) -> list[str]:
         return _end_and_settle(claim, work, now)
     if work.action == "settle":
         return _settle(claim, now)
+    if work.action == "check":
+        return _check(claim, work, now)
     store.finish_due(claim, next_due=work.next_due)
     return ["rescheduled" if work.next_due else "done"]
 
 
 def _open(claim: Claim, work: DueWork, now: datetime) -> list[str]:
     room: RoomItem = claim.item
-    updates = open_livekit_room(room, now=now)
+    updates = open_livekit_room(room, now=now, schedule_live_checks=False)
     if store.finish_due(claim, next_due=work.next_due, actions=updates, condition=OPENABLE):
         phone.on_livekit_room_open(room, now=now)  # callers can dial in from the open on (never raises)
         metrics.add_metric(name="RoomsOpened", unit="Count", value=1)
@@ -126,6 +130,25 @@ def _open(claim: Claim, work: DueWork, now: datetime) -> list[str]:
         livekit_gateway.delete_room(room.livekit_room)
     store.release_due(claim)
     return ["raced"]
+
+
+def _check(claim: Claim, work: DueWork, now: datetime) -> list[str]:
+    """An open room with no scheduled end, checked against LiveKit (its webhooks are best-effort)."""
+    room: RoomItem = claim.item
+    if room.livekit_created_at and not livekit_gateway.room_exists(room.livekit_room):
+        # LiveKit closed the room and its room_finished never reached us: close it as that event would
+        # have (attendance reconciled and closed, recordings reconciled, phone released).
+        ended, changed = close_room(room, now=now, actor=SWEEPER, reason="livekit_room_gone")
+        if ended is not None:
+            store.finish_due(claim, next_due=None)
+        logger.info("room closed: its LiveKit room is gone", extra={
+            "action": "room.end", "actor": SWEEPER, "room_id": room.room_id, "changed": changed})
+        return ["ended_lost_room_finished"] if changed else ["done"]
+    from rooms.attendance import reconcile_attendance  # lazily, like release_room_resources
+
+    reconcile_attendance(room, now=now)
+    store.finish_due(claim, next_due=work.next_due)
+    return ["checked"]
 
 
 def _end_and_settle(claim: Claim, work: DueWork, now: datetime) -> list[str]:

@@ -169,6 +169,15 @@ def close_clients() -> None:
             loop.close()
 
 
+def room_exists(name: str) -> bool:
+    """Whether LiveKit has a room of this name now (ListRooms filtered by name)."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.list_rooms(api.ListRoomsRequest(names=[name]))
+
+    return any(room.name == name for room in run(call).rooms)
+
+
 def list_participants(room: str) -> list[Any]:
     """ParticipantInfo of everyone connected (empty when the LiveKit room does not exist)."""
 
