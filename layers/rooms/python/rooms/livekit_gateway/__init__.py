@@ -82,6 +82,15 @@ def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
         raise UpstreamUnavailable(f"LiveKit is unreachable: {err}", code="livekit_unavailable") from err
 
 
+def run_or(call: Callable[[Any, Any], Awaitable[T]], default: Any) -> Any:
+    """``run(call)``, or ``default`` when LiveKit answers not_found (the room, participant, egress or
+    dispatch rule is already gone: what cleanup and lookups usually want)."""
+    try:
+        return run(call)
+    except NotFoundInLiveKit:
+        return default
+
+
 @dataclass(frozen=True)
 class LiveKitRoom:
     name: str
@@ -128,11 +137,7 @@ def delete_room(name: str) -> bool:
     async def call(lk: Any, api: Any) -> Any:
         return await lk.room.delete_room(api.DeleteRoomRequest(room=name))
 
-    try:
-        run(call)
-    except NotFoundInLiveKit:
-        return False
-    return True
+    return run_or(call, None) is not None
 
 
 def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None = None) -> bool:
@@ -147,11 +152,7 @@ def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None 
             request.revoke_token_ts = revoke_token_ts
         return await lk.room.remove_participant(request)
 
-    try:
-        run(call)
-    except NotFoundInLiveKit:
-        return False
-    return True
+    return run_or(call, None) is not None
 
 
 def reset_for_tests() -> None:
@@ -184,7 +185,5 @@ def list_participants(room: str) -> list[Any]:
     async def call(lk: Any, api: Any) -> Any:
         return await lk.room.list_participants(api.ListParticipantsRequest(room=room))
 
-    try:
-        return list(run(call).participants)
-    except NotFoundInLiveKit:
-        return []
+    response = run_or(call, None)
+    return list(response.participants) if response is not None else []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rooms.livekit_gateway import NotFoundInLiveKit, run
+from rooms.livekit_gateway import NotFoundInLiveKit, run, run_or
 
 # EgressStatus names → our lower-case names, and their order (a later state never goes back).
 STATUS_NAMES = {
@@ -165,7 +165,4 @@ def list_egress(room_name: str | None = None, *, egress_id: str | None = None,
             if not token:
                 return items
 
-    try:
-        return [egress_state(info) for info in run(call)]
-    except NotFoundInLiveKit:
-        return []
+    return [egress_state(info) for info in run_or(call, [])]

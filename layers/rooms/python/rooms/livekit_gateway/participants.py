@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rooms.livekit_gateway import NotFoundInLiveKit, run
+from rooms.livekit_gateway import run_or
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,8 @@ def get_participant(room: str, identity: str) -> LiveParticipantInfo | None:
     async def call(lk: Any, api: Any) -> Any:
         return await lk.room.get_participant(api.RoomParticipantIdentity(room=room, identity=identity))
 
-    try:
-        return participant_info(run(call))
-    except NotFoundInLiveKit:
-        return None
+    response = run_or(call, None)
+    return participant_info(response) if response is not None else None
 
 
 def update_permission(room: str, identity: str, *, can_publish: bool, can_subscribe: bool,
@@ -89,10 +87,8 @@ def update_permission(room: str, identity: str, *, can_publish: bool, can_subscr
             api.UpdateParticipantRequest(room=room, identity=identity, permission=permission)
         )
 
-    try:
-        return participant_info(run(call))
-    except NotFoundInLiveKit:
-        return None
+    response = run_or(call, None)
+    return participant_info(response) if response is not None else None
 
 
 def mute_track(room: str, identity: str, track_sid: str, *, muted: bool) -> bool:
@@ -103,8 +99,4 @@ def mute_track(room: str, identity: str, track_sid: str, *, muted: bool) -> bool
             api.MuteRoomTrackRequest(room=room, identity=identity, track_sid=track_sid, muted=muted)
         )
 
-    try:
-        run(call)
-    except NotFoundInLiveKit:
-        return False
-    return True
+    return run_or(call, None) is not None

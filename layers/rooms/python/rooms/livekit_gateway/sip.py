@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rooms.livekit_gateway import NotFoundInLiveKit, run
+from rooms.livekit_gateway import run, run_or
 
 
 class DispatchRuleExists(Exception):
@@ -74,11 +74,7 @@ def delete_dispatch_rule(rule_id: str) -> bool:
     async def call(lk: Any, api: Any) -> Any:
         return await lk.sip.delete_dispatch_rule(api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=rule_id))
 
-    try:
-        run(call)
-    except NotFoundInLiveKit:
-        return False
-    return True
+    return run_or(call, None) is not None
 
 
 def create_sip_participant(
