@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-up: install  ## start the local stack (moto + LiveKit dev server + API on :3000) and walk through it
+up: install  ## start the local stack (moto + LiveKit emulator + API on :3000) and walk through it
 	$(BIN)/rooms up
 
 test: install  ## the whole suite: unit, integration (local stack over HTTP), infra (cdk synth + nag + cfn-lint)

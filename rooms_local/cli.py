@@ -6,7 +6,7 @@
     rooms join --token JWT [--publish audio,video]
     rooms leave --room ROOM --identity USER
     rooms dial-in --number +1... --pin 123456 [--from +1...]
-    rooms state                   the LiveKit development server's rooms and participants
+    rooms state                   the LiveKit emulator's rooms and participants
     rooms openapi [--check]       write (or check) docs/openapi.json
 """
 
@@ -41,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
               f"  LiveKit webhook function URL     {config.webhook_url}\n"
               f"  LiveKit                          {config.livekit_url}"
-              f"{'' if config.external_livekit_url else '  (development server, devkey/secret)'}\n"
+              f"{'' if config.external_livekit_url else '  (emulator, devkey/secret)'}\n"
               f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n"
               f"  room sweeper                     "
               f"{f'every {args.sweep_every:g} s' if args.sweep_every else 'off'} (the EventBridge schedule)\n")
@@ -107,13 +107,13 @@ def _sign_webhook_sample(event: dict, config: LocalConfig) -> None:
     headers = event.setdefault("headers", {})
     if not str(headers.get("authorization", "<")).startswith("<") or event.get("isBase64Encoded"):
         return
-    from rooms_local.livekit_dev.webhooks import sign
+    from rooms_local.livekit_emulator.webhooks import sign
 
     headers["authorization"] = sign(event.get("body") or "", config.livekit_api_key, config.livekit_api_secret)
 
 
 def _livekit_control():
-    from rooms_local.livekit_dev import control
+    from rooms_local.livekit_emulator import control
 
     return control, LocalConfig.from_env().livekit_url
 
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="from_number", default="+15550000001")
     p.set_defaults(fn=cmd_dial_in)
 
-    p = sub.add_parser("state", help="the LiveKit development server's state")
+    p = sub.add_parser("state", help="the LiveKit emulator's state")
     p.set_defaults(fn=cmd_state)
 
     p = sub.add_parser("openapi", help="write or check docs/openapi.json")

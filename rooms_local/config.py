@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
 EVENTS_DIR = ROOT / "events"
 
-# Dial-in numbers of the development server's inbound trunks (numbers reserved for fiction in each region),
+# Dial-in numbers of the emulator's inbound trunks (numbers reserved for fiction in each region),
 # and the caller id of its outbound trunk.
 DEV_SIP_NUMBERS = {"US": "+12025550100", "UK": "+442079460000", "AU": "+61255500000"}
 DEV_SIP_OUTBOUND_NUMBER = "+12025550199"
@@ -29,7 +29,7 @@ class LocalConfig:
     moto_port: int = 5000
     livekit_api_key: str = "devkey"
     livekit_api_secret: str = "secret"
-    # A real LiveKit: set LIVEKIT_URL (+ key/secret) and the development server is not started.
+    # A real LiveKit: set LIVEKIT_URL (+ key/secret) and the emulator is not started.
     external_livekit_url: str | None = None
     table_name: str = "rooms-local"
     recordings_bucket: str = "rooms-recordings-local"

@@ -51,10 +51,10 @@ def run_demo(config: LocalConfig) -> None:
     status, client_token = call(config, "POST", f"/bookings/{booking}/room/token", token=client)
     step(f"token for the client (role {client_token.get('role')})", status, client_token)
     if not config.external_livekit_url:
-        from rooms_local.livekit_dev import control
+        from rooms_local.livekit_emulator import control
 
         joined = control.join(config.livekit_url, host_token["token"], publish=["audio", "video"])
-        print(f"  {'the practitioner joins LiveKit (development server)':<58} → {joined.get('sid')}")
+        print(f"  {'the practitioner joins LiveKit (emulator)':<58} → {joined.get('sid')}")
     status, view = call(config, "GET", f"/rooms/{room['room_id']}", token=client)
     step(f"GET /rooms/{{id}} as the client: status {view.get('status')}", status, view)
     print(f"  room {room['room_id']} → LiveKit room {room['livekit_room']}\n")

@@ -132,7 +132,7 @@ class LocalStack:
                                     region=self.config.region).start()
 
     def _provision_sip(self) -> None:
-        """Create the dial-in trunks (US, UK, AU) and the dial-out trunk in the development server with the
+        """Create the dial-in trunks (US, UK, AU) and the dial-out trunk in the emulator with the
         real livekit-api client, as an operator does once per deployment, and hand their ids to the
         functions (SIP_NUMBERS, SIP_OUTBOUND_TRUNK_ID) unless the config's extra_env sets SIP_NUMBERS."""
         import asyncio
@@ -163,9 +163,9 @@ class LocalStack:
         self._apply_env(asyncio.run(provision()))
 
     def _start_livekit(self) -> None:
-        from rooms_local.livekit_dev import DevServer
+        from rooms_local.livekit_emulator import LiveKitEmulator
 
-        self._livekit = DevServer(
+        self._livekit = LiveKitEmulator(
             host=self.config.host,
             port=self.config.livekit_port,
             api_key=self.config.livekit_api_key,

@@ -1,4 +1,4 @@
-"""Shared fixtures. The local stack (moto server + LiveKit development server + gateway) starts once per
+"""Shared fixtures. The local stack (moto server + LiveKit emulator + gateway) starts once per
 test session on free ports, so tests run beside a developer's own `rooms up`."""
 
 from __future__ import annotations

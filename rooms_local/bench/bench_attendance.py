@@ -11,8 +11,8 @@ from livekit.protocol.webhook import WebhookEvent
 
 from rooms_local.auth import mint_dev_token
 from rooms_local.bench.common import BASELINE, AwsCallCounter, import_function_code, time_python
-from rooms_local.livekit_dev import control
-from rooms_local.livekit_dev.webhooks import encode, sign
+from rooms_local.livekit_emulator import control
+from rooms_local.livekit_emulator.webhooks import encode, sign
 
 T0 = 1_900_000_000
 
@@ -74,13 +74,13 @@ def run(ctx) -> list[str]:
                      f"{2 * n + 5} segments): {sum(counter.dynamodb().values())} round trips "
                      f"{dict(counter.dynamodb())}")
         counter.reset()
-        # a whole session through the development server: token, join (+ room_started, track), leave
+        # a whole session through the emulator: token, join (+ room_started, track), leave
         token = requests.post(f"{config.api_url}/rooms/{rid}/token", headers=host, timeout=30).json()["token"]
         counter.reset()
         control.join(config.livekit_url, token, publish=["audio"])
         control.leave(config.livekit_url, name, "bench-dr")
         control.drain_webhooks(config.livekit_url)
-        lines.append(f"simulated join + publish + leave on the dev server (4 webhooks incl. unpublish): "
+        lines.append(f"simulated join + publish + leave on the emulator (4 webhooks incl. unpublish): "
                      f"{sum(counter.dynamodb().values())} round trips {dict(counter.dynamodb())}")
     assert set(outcomes) == {"handled"}, outcomes
     baseline = time_python(BASELINE)

@@ -8,7 +8,7 @@ import requests
 
 from rooms_local.auth import mint_dev_token
 from rooms_local.bench.common import AwsCallCounter
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 
 
 def _by_service(counter: AwsCallCounter, service: str) -> dict[str, int]:

@@ -120,7 +120,7 @@ def write_items(table: str, items: list[dict], threads: int = 4) -> int:
 
 
 def run(ctx) -> list[str]:
-    from rooms_local.livekit_dev import control
+    from rooms_local.livekit_emulator import control
 
     config = ctx.stack.config
     now = datetime.now(UTC).replace(microsecond=0)

@@ -1,11 +1,11 @@
 """End to end through the local stack: create a room, get tokens, simulated LiveKit clients join and
-leave on the development server (which posts the signed webhooks), and attendance over HTTP."""
+leave on the emulator (which posts the signed webhooks), and attendance over HTTP."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 from tests import livekit_webhooks as lw
 from tests.attendance_support import iso
 

@@ -1,5 +1,5 @@
 """Host controls, the waiting room, revocation on join and quality samples, against the LiveKit
-development server: every effect is checked in the server's own state."""
+emulator: every effect is checked in the server's own state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_host_mutes_and_removes_and_the_dev_server_obeys(api, lk, ids):
     assert r.status_code == 200 and r.json()["action"] == "remove", r.text
     assert ids["client"] not in _live(lk, name)
     assert any(v["identity"] == ids["client"] for v in control.state(lk)["revocations"])
-    with pytest.raises(control.DevServerRefused) as err:  # the old token cannot come back
+    with pytest.raises(control.LiveKitEmulatorRefused) as err:  # the old token cannot come back
         control.join(lk, client_token)
     assert err.value.status == 401
     r = api.call("DELETE", f"/rooms/{rid}/participants/{ids['client']}", as_user=ids["host"])
@@ -144,7 +144,7 @@ def test_a_revoked_member_who_joins_is_removed_at_once(api, lk, ids, booking_roo
     control.join(lk, token)  # LiveKit still accepts the token: it was not connected when revoked
     assert ids["client"] not in _live(lk, name)  # our participant_joined handler removed it
     assert any(v["identity"] == ids["client"] for v in control.state(lk)["revocations"])
-    with pytest.raises(control.DevServerRefused):
+    with pytest.raises(control.LiveKitEmulatorRefused):
         control.join(lk, token)
     attendance = api.admin("GET", f"/rooms/{rid}/attendance").json()
     (entry,) = attendance["participants"]

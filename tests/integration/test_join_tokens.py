@@ -1,5 +1,5 @@
 """Join tokens end to end: grants checked with LiveKit's TokenVerifier, the LiveKit room created just
-in time, and simulated clients joining the LiveKit development server."""
+in time, and simulated clients joining the LiveKit emulator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import contextlib
 import pytest
 from livekit import api as lk
 
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 
 
 def _verify(stack, token: str):
@@ -111,7 +111,7 @@ def test_simulated_join_with_the_token_and_tampered_token_refused(api, stack, id
     token = api.call("POST", f"/rooms/{booking_room['room_id']}/token", as_user=ids["client"]).json()["token"]
     header, payload, signature = token.split(".")
     tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
-    with pytest.raises(control.DevServerRefused) as err:
+    with pytest.raises(control.LiveKitEmulatorRefused) as err:
         control.join(stack.config.livekit_url, tampered)
     assert err.value.status == 401
     joined = control.join(stack.config.livekit_url, token)
@@ -129,7 +129,7 @@ def test_revoked_member_is_removed_and_cannot_rejoin_with_old_token(api, stack, 
     state = control.state(stack.config.livekit_url)
     room = next(r for r in state["rooms"] if r["name"] == booking_room["livekit_room"])
     assert ids["client"] not in {p["identity"] for p in room["participants"]}
-    with pytest.raises(control.DevServerRefused):
+    with pytest.raises(control.LiveKitEmulatorRefused):
         control.join(stack.config.livekit_url, token)
 
 
@@ -147,7 +147,7 @@ def test_a_third_person_cannot_join_a_two_person_room(api, stack, ids, booking_r
               for u in (ids["host"], ids["client"], ids["other"])]
     control.join(stack.config.livekit_url, tokens[0])
     control.join(stack.config.livekit_url, tokens[1])
-    with pytest.raises(control.DevServerRefused) as err:
+    with pytest.raises(control.LiveKitEmulatorRefused) as err:
         control.join(stack.config.livekit_url, tokens[2])
     assert err.value.status == 409
 
@@ -157,7 +157,7 @@ def test_an_old_token_cannot_bring_an_ended_room_back(api, stack, ids, booking_r
     assert api.admin("DELETE", f"/rooms/{booking_room['room_id']}").status_code == 200
     assert _livekit_rooms(stack, booking_room["livekit_room"]) == []
     # LiveKit auto-creates the room for a join with a still-valid token; our room_started deletes it again
-    with contextlib.suppress(control.DevServerRefused):  # removed while joining: equally fine
+    with contextlib.suppress(control.LiveKitEmulatorRefused):  # removed while joining: equally fine
         control.join(stack.config.livekit_url, token)
     control.drain_webhooks(stack.config.livekit_url)
     assert _livekit_rooms(stack, booking_room["livekit_room"]) == []

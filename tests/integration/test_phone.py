@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rooms_local.config import DEV_SIP_NUMBERS
-from rooms_local.livekit_dev import control
-from rooms_local.livekit_dev.control import DevServerRefused
+from rooms_local.livekit_emulator import control
+from rooms_local.livekit_emulator.control import LiveKitEmulatorRefused
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = "+447700900123"  # Ofcom's range for drama
@@ -90,10 +90,10 @@ def test_dial_in_with_the_right_pin_joins_the_room_and_a_wrong_pin_is_refused(ap
     assert len(_rules_for(stack, livekit_room)) == 1  # created once
 
     wrong = str((int(pin) + 1) % 10**6).zfill(6)
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], wrong, CALLER)
     assert err.value.status == 403
-    with pytest.raises(DevServerRefused):  # the PIN belongs to the UK number only
+    with pytest.raises(LiveKitEmulatorRefused):  # the PIN belongs to the UK number only
         control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["US"], pin, CALLER)
     assert _participants(stack, livekit_room) == []
 
@@ -116,7 +116,7 @@ def test_ending_the_room_deletes_its_dispatch_rule_and_releases_its_pin(api, sta
     assert sip_room["room_id"] not in {lock.room_id for lock in store.pins_held(DEV_SIP_NUMBERS["UK"])}
     r = api.call("GET", f"/rooms/{sip_room['room_id']}/dial-in", as_user=ids["client"])
     assert r.status_code == 409 and r.json()["code"] == "room_ended"
-    with pytest.raises(DevServerRefused):
+    with pytest.raises(LiveKitEmulatorRefused):
         control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], sip_room["dial_in"]["pin"], CALLER)
 
 

@@ -1,4 +1,4 @@
-"""Recordings end to end on the local stack: host start/stop through LiveKit egress (development server),
+"""Recordings end to end on the local stack: host start/stop through LiveKit egress (emulator),
 egress webhooks and the S3 object-created event in both orders, presigned URLs fetched from moto,
 access rules, compliance, consent, failures, deletion and room-end reconciliation."""
 
@@ -12,7 +12,7 @@ import boto3
 import pytest
 import requests
 
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 from tests import livekit_webhooks as lw
 
 VOLATILE = {"recording_id", "room_id", "created_at", "started_at", "ended_at", "available_at", "archive_at",

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from rooms.clock import iso
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 from rooms_local.schedules import schedule_event
 from tests import livekit_webhooks as lw
 
@@ -287,7 +287,7 @@ def _due_at(room_id: str):
 
 
 def _check_time(stack, due_at: datetime) -> datetime:
-    """When to run the check: when it is due, but after the dev server's clock (which other tests may
+    """When to run the check: when it is due, but after the emulator's clock (which other tests may
     have moved forward), so that LiveKit's timestamps come before it as they would."""
     livekit_now = datetime.fromtimestamp(control.advance_clock(stack.config.livekit_url, 0)["now"], UTC)
     return max(due_at, livekit_now.replace(microsecond=0) + MINUTE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from livekit import api
 
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 
 from .support import BUCKET, call, join_token, s3
 

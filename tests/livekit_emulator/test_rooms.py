@@ -8,8 +8,8 @@ import jwt
 import pytest
 from livekit import api
 
-from rooms_local.livekit_dev import control
-from rooms_local.livekit_dev.control import DevServerRefused
+from rooms_local.livekit_emulator import control
+from rooms_local.livekit_emulator.control import LiveKitEmulatorRefused
 
 from .support import KEY, SECRET, call, join_token
 
@@ -68,7 +68,7 @@ def test_join_takes_identity_grants_and_tracks_from_the_token(server, sink):
 def test_tampered_expired_and_roomless_tokens_are_refused(server, sink):
     token = join_token("user-1", "room-a")
     header, payload, signature = token.split(".")
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.join(server.url, f"{header}.{payload}.{signature[:-4]}AAAA")
     assert err.value.status == 401
 
@@ -83,17 +83,17 @@ def test_tampered_expired_and_roomless_tokens_are_refused(server, sink):
         },
         SECRET,
     )
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.join(server.url, expired)
     assert err.value.status == 401
 
     no_join = api.AccessToken(KEY, SECRET).with_identity("u").with_grants(api.VideoGrants(room="room-a"))
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.join(server.url, no_join.to_jwt())
     assert err.value.status == 403
 
     wrong_key = api.AccessToken("otherkey", SECRET).with_identity("u")
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.join(server.url, wrong_key.with_grants(api.VideoGrants(room_join=True, room="a")).to_jwt())
     assert err.value.status == 401
     assert sink.deliveries == [] and control.state(server.url)["rooms"] == []
@@ -104,7 +104,7 @@ def test_a_full_room_refuses_the_next_participant(server):
     control.join(server.url, join_token("a", "pair"))
     control.join(server.url, join_token("b", "pair"))
     control.join(server.url, join_token("b", "pair"))  # a rejoin replaces, it does not add
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.join(server.url, join_token("c", "pair"))
     assert err.value.status == 409
 
@@ -140,7 +140,7 @@ def test_remove_participant_with_revoke_token_ts_blocks_the_old_token_only(serve
     assert sink.names()[-1] == "participant_left"
     assert sink.events()[-1].participant.disconnect_reason == api.DisconnectReason.PARTICIPANT_REMOVED
 
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.join(server.url, old_token)
     assert err.value.status == 401
     assert control.join(server.url, join_token("guest", "r"))["identity"] == "guest"
@@ -218,7 +218,7 @@ def test_leave_and_abort_emit_what_livekit_emits(server, sink):
     aborted = control.abort(server.url, token=join_token("c", "r"))  # never got in at all
     assert aborted["identity"] == "c"
     assert sink.names()[-1] == "participant_connection_aborted"
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.leave(server.url, "r", "nobody")
     assert err.value.status == 404
 
@@ -257,7 +257,7 @@ def test_advancing_the_clock_moves_what_livekit_reports_not_token_checks(server,
     left = next(e for e in sink.events() if e.event == "participant_left")
     assert left.created_at - int(joined["joinedAt"]) in (300, 301)
     assert left.participant.joined_at == int(joined["joinedAt"])
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.advance_clock(server.url, -1)
     assert err.value.status == 400
 

@@ -1,5 +1,5 @@
 """Test support: a webhook receiver that checks every delivery with LiveKit's own WebhookReceiver, and
-helpers that drive the development server with the real livekit-api client."""
+helpers that drive the emulator with the real livekit-api client."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import boto3
 from livekit import api
 from livekit.protocol.webhook import WebhookEvent
 
-from rooms_local.livekit_dev import DevServer
+from rooms_local.livekit_emulator import LiveKitEmulator
 
 KEY, SECRET = "devkey", "secret"
 BUCKET = "recordings"
@@ -94,7 +94,7 @@ def s3(endpoint: str):
     )
 
 
-def call(server: DevServer, action, *, key: str = KEY, secret: str = SECRET, token: str | None = None):
+def call(server: LiveKitEmulator, action, *, key: str = KEY, secret: str = SECRET, token: str | None = None):
     """Run `await action(lk)` with a real LiveKitAPI, created inside the running loop as it must be."""
 
     async def main():

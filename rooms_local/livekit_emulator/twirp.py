@@ -102,7 +102,7 @@ class TwirpRouter:
 
     def register(self, service: ServiceDescriptor, methods: dict[str, Method]) -> None:
         """Serve `methods`; every other method of the service answers `unimplemented` (once authenticated),
-        so a call the development server does not play fails loudly instead of pretending."""
+        so a call the emulator does not play fails loudly instead of pretending."""
         for descriptor in service.methods:
             method = methods.pop(descriptor.name, None)
             if method is None:
@@ -129,7 +129,7 @@ class TwirpRouter:
             return err.status, "application/json", json.dumps(err.body()).encode()
         except Exception as err:  # a bug here must still reach the client as a Twirp error, not HTML
             log.exception("livekit.%s/%s failed", service, method_name)
-            body = TwirpError("internal", f"development server error: {err!r}").body()
+            body = TwirpError("internal", f"emulator error: {err!r}").body()
             return 500, "application/json", json.dumps(body).encode()
         if as_json:
             return 200, "application/json", json_format.MessageToJson(response).encode()
@@ -155,4 +155,4 @@ class TwirpRouter:
 
 
 def _unimplemented(request: Message) -> Message:
-    raise TwirpError("unimplemented", f"{type(request).__name__} is not supported by the development server")
+    raise TwirpError("unimplemented", f"{type(request).__name__} is not supported by the emulator")

@@ -1,4 +1,4 @@
-"""Fixtures: a development server on a free port wired to a webhook sink, and moto S3 for egress."""
+"""Fixtures: an emulator on a free port wired to a webhook sink, and moto S3 for egress."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from rooms_local.livekit_dev import DevServer
+from rooms_local.livekit_emulator import LiveKitEmulator
 
 from .support import BUCKET, KEY, SECRET, WebhookSink, s3
 
@@ -25,7 +25,7 @@ def sink():
 
 @pytest.fixture
 def server(sink):
-    server = DevServer(port=0, api_key=KEY, api_secret=SECRET, webhook_urls=[sink.url]).start()
+    server = LiveKitEmulator(port=0, api_key=KEY, api_secret=SECRET, webhook_urls=[sink.url]).start()
     yield server
     server.stop()
 

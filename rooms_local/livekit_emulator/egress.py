@@ -143,7 +143,7 @@ class Egresses:
             fail = self.fail_egress
         ended_at = time.time_ns()
         results: list[FileInfo] = []
-        error = "egress failed (fail_egress is set on the development server)" if fail else ""
+        error = "egress failed (fail_egress is set on the emulator)" if fail else ""
         if not fail:
             try:
                 results = [
@@ -209,11 +209,11 @@ class Egresses:
 
 
 def _file_outputs(request: proto_egress.RoomCompositeEgressRequest) -> list[EncodedFileOutput]:
-    """File outputs to S3 are what the development server records; anything else is refused."""
+    """File outputs to S3 are what the emulator records; anything else is refused."""
     if request.stream_outputs or request.segment_outputs or request.image_outputs:
-        raise TwirpError("unimplemented", "the development server records file outputs only")
+        raise TwirpError("unimplemented", "the emulator records file outputs only")
     if request.HasField("stream") or request.HasField("segments"):
-        raise TwirpError("unimplemented", "the development server records file outputs only")
+        raise TwirpError("unimplemented", "the emulator records file outputs only")
     outputs = list(request.file_outputs)
     if request.HasField("file"):  # deprecated single-output field, still sent by older callers
         outputs.append(request.file)
@@ -221,7 +221,7 @@ def _file_outputs(request: proto_egress.RoomCompositeEgressRequest) -> list[Enco
         raise TwirpError("invalid_argument", "no outputs: set file_outputs (or file)")
     for output in outputs:
         if output.file_type not in (proto_egress.DEFAULT_FILETYPE, proto_egress.MP4):
-            raise TwirpError("unimplemented", "the development server writes MP4 files only")
+            raise TwirpError("unimplemented", "the emulator writes MP4 files only")
         if not output.HasField("s3") or not output.s3.bucket:
             raise TwirpError("invalid_argument", "file output needs s3 upload with a bucket")
     return outputs

@@ -1,4 +1,4 @@
-"""The LiveKit development server: Twirp for the real `livekit-api` client, `/dev/…` for simulated clients.
+"""The LiveKit emulator: Twirp for the real `livekit-api` client, `/dev/…` for simulated clients.
 
 Control endpoints (JSON in and out, no auth; errors are `{"code", "msg"}` with an HTTP status):
     POST /dev/join           {"token", "publish": ["audio", "video"]}  -> ParticipantInfo
@@ -41,7 +41,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class DevServer:
+class LiveKitEmulator:
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -85,7 +85,7 @@ class DevServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> DevServer:
+    def start(self) -> LiveKitEmulator:
         self._server = make_server(self.host, self.port, self, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port  # port 0 picked a free one
         self.notifier.start()
@@ -104,7 +104,7 @@ class DevServer:
         self.rooms.stop()
         self.notifier.stop()
 
-    def __enter__(self) -> DevServer:
+    def __enter__(self) -> LiveKitEmulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -7,7 +7,7 @@ import time
 
 from livekit import api
 
-from rooms_local.livekit_dev import control
+from rooms_local.livekit_emulator import control
 
 from .support import KEY, SECRET, call, join_token
 

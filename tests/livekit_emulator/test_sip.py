@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from livekit import api
 
-from rooms_local.livekit_dev import control
-from rooms_local.livekit_dev.control import DevServerRefused
+from rooms_local.livekit_emulator import control
+from rooms_local.livekit_emulator.control import LiveKitEmulatorRefused
 
 from .support import call
 
@@ -50,10 +50,10 @@ def test_a_wrong_or_missing_pin_and_an_unknown_number_are_refused(server, sink):
     trunk_id = inbound_trunk(server)
     direct_rule(server, trunk_id, "room-a", "1234")
     for pin in ("9999", ""):
-        with pytest.raises(DevServerRefused) as err:
+        with pytest.raises(LiveKitEmulatorRefused) as err:
             control.dial_in(server.url, NUMBER, pin, "+15557654")
         assert err.value.status == 403
-    with pytest.raises(DevServerRefused) as err:
+    with pytest.raises(LiveKitEmulatorRefused) as err:
         control.dial_in(server.url, "+15550199", "1234", "+15557654")
     assert err.value.status == 404
     assert sink.deliveries == [] and control.state(server.url)["rooms"] == []

@@ -1,4 +1,4 @@
-"""`python -m rooms_local.livekit_dev`: run the development server until interrupted.
+"""`python -m rooms_local.livekit_emulator`: run the emulator until interrupted.
 
 Environment: LIVEKIT_DEV_HOST, LIVEKIT_DEV_PORT, LIVEKIT_API_KEY, LIVEKIT_API_SECRET,
 LIVEKIT_WEBHOOK_URLS (comma-separated), LIVEKIT_DEV_S3_ENDPOINT_URL (where egress uploads when the
@@ -15,7 +15,7 @@ import warnings
 
 from jwt.warnings import InsecureKeyLengthWarning
 
-from .server import DevServer
+from .server import LiveKitEmulator
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     env = os.environ
-    server = DevServer(
+    server = LiveKitEmulator(
         host=env.get("LIVEKIT_DEV_HOST", "127.0.0.1"),
         port=int(env.get("LIVEKIT_DEV_PORT", "7880")),
         api_key=env.get("LIVEKIT_API_KEY", "devkey"),
@@ -31,7 +31,7 @@ def main() -> None:
         webhook_urls=[u.strip() for u in env.get("LIVEKIT_WEBHOOK_URLS", "").split(",") if u.strip()],
         s3_endpoint_url=env.get("LIVEKIT_DEV_S3_ENDPOINT_URL") or None,
     ).start()
-    print(f"LiveKit development server on {server.url} (key {server.api_key!r})", flush=True)
+    print(f"LiveKit emulator on {server.url} (key {server.api_key!r})", flush=True)
     print(
         f"  webhooks -> {', '.join(server.notifier.urls) or 'nowhere (set LIVEKIT_WEBHOOK_URLS)'}", flush=True
     )

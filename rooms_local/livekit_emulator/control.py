@@ -1,6 +1,6 @@
-"""Play LiveKit clients against the development server's `/dev/…` API (standard library only).
+"""Play LiveKit clients against the emulator's `/dev/…` API (standard library only).
 
-Each function returns the decoded JSON answer, or raises `DevServerRefused` carrying the HTTP status,
+Each function returns the decoded JSON answer, or raises `LiveKitEmulatorRefused` carrying the HTTP status,
 the error code and the message the server gave.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 TIMEOUT_S = 30.0
 
 
-class DevServerRefused(Exception):
+class LiveKitEmulatorRefused(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
@@ -86,4 +86,4 @@ def _call(base_url: str, method: str, path: str, body: dict | None = None) -> di
             error = json.loads(raw)
         except ValueError:
             error = {"code": "unknown", "msg": raw.decode(errors="replace")}
-        raise DevServerRefused(err.code, error.get("code", "unknown"), error.get("msg", "")) from None
+        raise LiveKitEmulatorRefused(err.code, error.get("code", "unknown"), error.get("msg", "")) from None

@@ -1,4 +1,4 @@
-"""The development server's clock for what it stamps on rooms, participants and their webhooks.
+"""The emulator's clock for what it stamps on rooms, participants and their webhooks.
 
 Real time plus an offset that tests advance (``POST /dev/clock``), so a scripted session "lasts" exactly
 the minutes the script says without waiting for them; frozen, it stands still between advances, so
