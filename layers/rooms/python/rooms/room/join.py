@@ -5,17 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from rooms import phone, store
+from rooms import store
 from rooms.access import Caller, require_member, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, Forbidden, Gone
-from rooms.lifecycle import OPENABLE, open_livekit_room, room_link
-from rooms.livekit_gateway import livekit_credentials
-from rooms.models import TokenResponse
+from rooms.livekit_gateway.client import livekit_credentials
 from rooms.observability import logger, metrics
+from rooms.phone import numbers as phone_numbers
+from rooms.phone import service as phone
+from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_link
+from rooms.room.models import TokenResponse
+from rooms.room.status import RoomStatus, is_over
+from rooms.room.tokens import mint_join_token
 from rooms.settings import get_settings
 from rooms.store import JoinTokenRecord, Member, RoomItem
-from rooms.tokens import mint_join_token
 
 _MAX_ATTEMPTS = 3
 
@@ -39,9 +42,9 @@ def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str |
 
 
 def _require_joinable(room: RoomItem) -> None:
-    if room.status == "expired":
+    if room.status == RoomStatus.EXPIRED:
         raise Gone(f"room {room.room_id} has expired", code="room_expired")
-    if room.status in ("ended", "cancelled"):
+    if is_over(room.status):
         raise Conflict(f"room {room.room_id} is {room.status}", code="room_ended")
 
 
@@ -111,7 +114,7 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         waiting=waiting,
         room_id=room.room_id,
         livekit_room=room.livekit_room,
-        dial_in=phone.dial_in_details(room),
+        dial_in=phone_numbers.dial_in_details(room),
     )
 
 

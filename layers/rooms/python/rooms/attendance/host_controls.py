@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import livekit_gateway, store
+from rooms import store
 from rooms.access import Caller, require_host, require_room
-from rooms.attendance import attendance_view
-from rooms.attendance_models import HostActionResult, LiveParticipant, LiveTrack, MuteRequest, ParticipantsView
+from rooms.attendance.models import HostActionResult, LiveParticipant, LiveTrack, MuteRequest, ParticipantsView
+from rooms.attendance.people import is_person
+from rooms.attendance.view import attendance_view
 from rooms.clock import iso
 from rooms.errors import InvalidInput, NotFound
-from rooms.grants import admitted_permission
-from rooms.livekit_gateway.participants import (
+from rooms.livekit_gateway import room_service
+from rooms.livekit_gateway.room_service import (
     LiveParticipantInfo,
     LiveTrackInfo,
     get_participant,
@@ -22,8 +23,9 @@ from rooms.livekit_gateway.participants import (
     update_permission,
 )
 from rooms.observability import logger, metrics
+from rooms.room.grants import admitted_permission
+from rooms.room.status import is_live
 from rooms.store import attendance as attendance_store
-from rooms.store.rooms import LIVE_STATUSES
 
 # What "audio" / "video" / "screen_share" mean among a participant's published tracks.
 _TRACK_SOURCES = {
@@ -41,7 +43,7 @@ def _host_room(room_id: str, caller: Caller) -> store.RoomItem:
 
 
 def _in_livekit(room: store.RoomItem) -> bool:
-    return bool(room.livekit_created_at) and room.status in LIVE_STATUSES
+    return bool(room.livekit_created_at) and is_live(room.status)
 
 
 def _is_waiting(p: LiveParticipantInfo) -> bool:
@@ -75,7 +77,7 @@ def list_participants(room_id: str, *, caller: Caller, now: datetime) -> Partici
             attendance=entries.get(p.identity),
         )
         for p in live
-        if p.kind not in ("egress", "ingress")
+        if is_person(p)
     ]
     return ParticipantsView(room_id=room_id, participants=participants,
                             waiting=[p.identity for p in participants if p.waiting], attendance=view)
@@ -135,7 +137,7 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
         raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
                        field="identity")
     # +1 s: a token minted earlier in this same second (nbf == now) must stop working too.
-    removed = livekit_gateway.remove_participant(room.livekit_room, identity,
+    removed = room_service.remove_participant(room.livekit_room, identity,
                                                  revoke_token_ts=int(now.timestamp()) + 1)
     if not removed:
         raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",

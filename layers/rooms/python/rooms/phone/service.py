@@ -1,115 +1,28 @@
-"""Phone: a regional dial-in number and a PIN per SIP-enabled room, its LiveKit dispatch rule, dial-out.
-
-- The PIN is allocated when the room is created (so the booking confirmation can show it): a lock item
-  per (number, PIN) rides in the room's creation transaction with ``attribute_not_exists``, so two live
-  rooms on one number never share a PIN and a repeated create never takes a second one.
-- The LiveKit dispatch rule (direct, with ``pin``) is created when the LiveKit room opens, and deleted
-  with the PIN lock when the room ends (``release_room_phone``, from ``release_room_resources``).
-- Dial-out places a call with ``CreateSIPParticipant``. Given a member's ``user_id`` the call joins as
-  that member's identity, so a client whose video failed keeps ONE attendance record. Dial-in cannot do
-  that: a dispatch rule does not know who calls, and LiveKit names the caller ``sip_…`` itself.
-- Phone numbers never reach the logs in full (``mask_phone_number``).
-"""
+"""Phone: the dial-in PIN at room creation, the dispatch rule while the LiveKit room lives, dial-out."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from rooms import store
 from rooms.access import Caller, require_host, require_member_or_admin, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
-from rooms.livekit_gateway import sip as livekit_sip
-from rooms.models import DialIn, DialInNumber, DialOutRequest, DialOutResponse, SipIn
+from rooms.livekit_gateway import sip_service as livekit_sip
 from rooms.observability import logger, metrics
+from rooms.phone.numbers import (
+    UNREACHABLE_SIP_STATUSES,
+    dial_in_details,
+    mask_phone_number,
+    phone_identity,
+    pin_candidates,
+    sip_of,
+)
+from rooms.room.models import DialIn, DialOutRequest, DialOutResponse, SipIn
+from rooms.room.status import is_live
 from rooms.settings import SipNumber, get_settings
 from rooms.store import RoomItem
-from rooms.store.rooms import LIVE_STATUSES
-
-PIN_ATTEMPTS = 20  # random PINs tried per room creation; small PIN spaces are tried exhaustively
-UNREACHABLE_SIP_STATUSES = {404, 484, 604}  # the number itself is wrong: the caller's input
-
-
-# --- pure helpers -------------------------------------------------------------------------------------
-
-
-def mask_phone_number(number: str | None) -> str:
-    """``+442079460789`` → ``+44*******789``: enough to tell calls apart in logs, not to dial."""
-    if not number:
-        return ""
-    if len(number) < 7:
-        return "+" + "*" * max(len(number) - 1, 0)
-    return number[:3] + "*" * (len(number) - 6) + number[-3:]
-
-
-def format_number(number: str) -> str:
-    """E.164 → the way people write it in the three launch regions (other numbers stay as they are)."""
-    digits = number.lstrip("+")
-    if digits.startswith("1") and len(digits) == 11:
-        return f"+1 {digits[1:4]}-{digits[4:7]}-{digits[7:]}"
-    if digits.startswith("44") and len(digits) == 12:
-        rest = digits[2:]
-        if rest.startswith("20"):  # London: 20 xxxx xxxx
-            return f"+44 {rest[:2]} {rest[2:6]} {rest[6:]}"
-        return f"+44 {rest[:4]} {rest[4:]}"
-    if digits.startswith("61") and len(digits) == 11:
-        rest = digits[2:]
-        return f"+61 {rest[0]} {rest[1:5]} {rest[5:]}"
-    return number
-
-
-def pin_candidates(length: int, attempts: int = PIN_ATTEMPTS) -> list[str]:
-    """Distinct random PINs to try, in order; every PIN when the space is no larger than ``attempts``."""
-    space = 10**length
-    picks = secrets.SystemRandom().sample(range(space), min(space, attempts))
-    return [str(p).zfill(length) for p in picks]
-
-
-def sip_of(room: RoomItem) -> dict[str, Any]:
-    """The room's phone settings as a plain dict: enabled, region, and once allocated number, trunk_id,
-    pin (and dispatch_rule_id once the LiveKit room opened)."""
-    sip = room.sip
-    if sip is None:
-        return {}
-    return sip.as_dict() if hasattr(sip, "as_dict") else dict(sip)
-
-
-def dial_in_details(room: RoomItem) -> DialIn | None:
-    """The dial-in block of a live SIP-enabled room (room view, token response, GET …/dial-in)."""
-    sip = sip_of(room)
-    if not sip.get("pin") or room.status not in LIVE_STATUSES:
-        return None
-    formatted = format_number(sip["number"])
-    return DialIn(
-        numbers=[DialInNumber(region=sip["region"], number=sip["number"], formatted=formatted)],
-        pin=sip["pin"],
-        instructions=f"Call {formatted} and enter PIN {sip['pin']} followed by #.",
-    )
-
-
-def phone_identity(room_id: str, number: str) -> str:
-    """The LiveKit identity of someone dialled out who is not a member: stable per room and number (a
-    redial is a reconnect of one attendee) and free of the number itself."""
-    return "phone-" + hashlib.sha256(f"{room_id}|{number}".encode()).hexdigest()[:16]
-
-
-def describe_sip_participant(participant: Any) -> dict[str, str]:
-    """Log fields for a SIP ``ParticipantInfo`` (webhooks): the caller's number masked."""
-    attributes = dict(participant.attributes)
-    identity = participant.identity
-    if identity.startswith("sip_+"):  # LiveKit names callers sip_<their number> unless numbers are hidden
-        identity = "sip_" + mask_phone_number(identity[4:])
-    return {
-        "identity": identity,
-        "via": "phone",
-        "phone_number": mask_phone_number(attributes.get("sip.phoneNumber")),
-        "sip_call_id": attributes.get("sip.callID", ""),
-    }
-
 
 # --- room creation: the PIN ---------------------------------------------------------------------------
 
@@ -158,7 +71,7 @@ def on_livekit_room_open(room: RoomItem, *, now: datetime) -> None:
     """Create the room's PIN dispatch rule once its LiveKit room exists (no-op when there is one, or no
     SIP). Never fails the caller: video must work when SIP does not; a failure is retried next time."""
     sip = sip_of(room)
-    if not sip.get("pin") or sip.get("dispatch_rule_id") or room.status not in LIVE_STATUSES:
+    if not sip.get("pin") or sip.get("dispatch_rule_id") or not is_live(room.status):
         return
     settings = get_settings()
     log = {"action": "phone.dispatch_rule.create", "room_id": room.room_id, "number": sip["number"]}
@@ -233,7 +146,7 @@ def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: date
     room, members = store.get_room_and_members(room_id, *wanted)
     room = require_room(room, room_id)
     require_host(caller, room, members.get(caller.user_id))
-    if room.status not in LIVE_STATUSES:
+    if not is_live(room.status):
         raise Conflict(f"room {room_id} is {room.status}", code="room_ended")
     if not sip_of(room).get("enabled"):
         raise Conflict(f"phone is not enabled for room {room_id}", code="phone_not_enabled")

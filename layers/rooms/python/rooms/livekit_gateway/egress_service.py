@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rooms.livekit_gateway import NotFoundInLiveKit, run, run_or
+from rooms.livekit_gateway.client import NotFoundInLiveKit, run, run_or
 
 # EgressStatus names → our lower-case names, and their order (a later state never goes back).
 STATUS_NAMES = {

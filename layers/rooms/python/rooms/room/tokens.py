@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import jwt
 
-from rooms.grants import Role, video_grants
+from rooms.room.grants import Role, video_grants
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rooms.models import MemberView, NoShowView, RoomUrls, RoomView
-from rooms.phone import dial_in_details
+from rooms.phone.numbers import dial_in_details
+from rooms.room.models import MemberView, NoShowView, RoomUrls, RoomView
 from rooms.store import Member, RoomItem
 
 

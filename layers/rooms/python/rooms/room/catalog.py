@@ -7,8 +7,8 @@ from datetime import datetime
 from rooms import store
 from rooms.clock import iso
 from rooms.errors import InvalidInput
-from rooms.models import TemplateIn, TemplateList, TemplateView
-from rooms.templates import BUILTIN_TEMPLATES, Template, canonical_template_name
+from rooms.room.models import TemplateIn, TemplateList, TemplateView
+from rooms.room.templates import BUILTIN_TEMPLATES, Template, canonical_template_name
 
 
 def get_template(name: str) -> Template | None:

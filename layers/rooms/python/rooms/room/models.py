@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rooms.templates import MemberRole, RecordingPolicy, RoomType, Template, TemplateSettings
+from rooms.room.templates import MemberRole, RecordingPolicy, RoomType, Template, TemplateSettings
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
 Identifier = Field(min_length=1, max_length=128, pattern=ID_PATTERN)

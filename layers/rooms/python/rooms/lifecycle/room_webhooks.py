@@ -13,23 +13,27 @@ A room_finished about an older LiveKit room of the same name (another SID) only 
 
 from __future__ import annotations
 
-from rooms import livekit_gateway
-from rooms.attendance import close_livekit_room_segments
+from typing import TYPE_CHECKING
+
+from rooms.attendance.reconcile import close_livekit_room_segments
 from rooms.clock import iso, parse_iso
-from rooms.lifecycle import release_room_resources
+from rooms.lifecycle.ending import release_room_resources
+from rooms.livekit_gateway import room_service
 from rooms.observability import logger
-from rooms.schedule import settle_due_actions
+from rooms.room.schedule import settle_due_actions
+from rooms.room.status import LIVE_STATUSES, RoomStatus, is_live
 from rooms.store import RoomItem
-from rooms.store.rooms import LIVE_STATUSES
-from rooms.webhooks import WebhookContext, on
+
+if TYPE_CHECKING:
+    from rooms.livekit_gateway.webhook import WebhookEvent
+    from rooms.webhooks import WebhookContext
 
 
-@on("room_started")
-def room_started(event, ctx: WebhookContext) -> None:
-    if ctx.room.status not in LIVE_STATUSES:
+def room_started(event: WebhookEvent, ctx: WebhookContext) -> None:
+    if not is_live(ctx.room.status):
         # LiveKit creates a room when someone joins with a still-valid token (auto-create is its default):
         # a room that is over stays over.
-        deleted = livekit_gateway.delete_room(ctx.room.livekit_room)
+        deleted = room_service.delete_room(ctx.room.livekit_room)
         logger.info("LiveKit room of a finished room deleted", extra={
             "action": "livekit.room.delete", "actor": "livekit", "room_id": ctx.room.room_id,
             "status": ctx.room.status, "deleted": deleted})
@@ -42,31 +46,30 @@ def room_started(event, ctx: WebhookContext) -> None:
         RoomItem.livekit_created_at.set(RoomItem.livekit_created_at | at),
         RoomItem.updated_at.set(at),
     ]
-    if event.room.sid:
-        actions.append(RoomItem.livekit_sid.set(event.room.sid))
-    if ctx.room.status == "scheduled":
-        actions.append(RoomItem.status.set("open"))
+    if event.room_sid:
+        actions.append(RoomItem.livekit_sid.set(event.room_sid))
+    if ctx.room.status == RoomStatus.SCHEDULED:
+        actions.append(RoomItem.status.set(RoomStatus.OPEN))
     with ctx.transaction() as tx:
         # a late room_started must not reopen a room that has ended
-        tx.update(ctx.room, actions=actions, condition=RoomItem.status.is_in("scheduled", "open", "active"))
+        tx.update(ctx.room, actions=actions, condition=RoomItem.status.is_in(*LIVE_STATUSES))
 
 
-@on("room_finished")
-def room_finished(event, ctx: WebhookContext) -> None:
+def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:
     room = ctx.room
     at = iso(ctx.event_time)
-    finished_sid = event.room.sid or None
+    finished_sid = event.room_sid or None
     if finished_sid and room.livekit_sid and finished_sid != room.livekit_sid:
         # an older LiveKit room of this name; the current one lives on
         close_livekit_room_segments(room, livekit_room_sid=finished_sid, at=ctx.event_time)
         with ctx.transaction():
             pass  # only the marker: this event has been handled
         return
-    if room.status in LIVE_STATUSES and room.scheduled_end and ctx.event_time < parse_iso(room.scheduled_end):
+    if is_live(room.status) and room.scheduled_end and ctx.event_time < parse_iso(room.scheduled_end):
         close_livekit_room_segments(room, livekit_room_sid=finished_sid, at=ctx.event_time)
         actions = [RoomItem.livekit_created_at.remove(), RoomItem.livekit_sid.remove(), RoomItem.updated_at.set(at)]
-        if room.status == "active":
-            actions.append(RoomItem.status.set("open"))
+        if room.status == RoomStatus.ACTIVE:
+            actions.append(RoomItem.status.set(RoomStatus.OPEN))
         with ctx.transaction() as tx:
             tx.update(room, actions=actions, condition=RoomItem.status.is_in(*LIVE_STATUSES))
         logger.info("livekit room finished before the scheduled end: room kept joinable", extra={
@@ -79,7 +82,7 @@ def room_finished(event, ctx: WebhookContext) -> None:
         tx.update(
             room,
             actions=[
-                RoomItem.status.set("ended"),
+                RoomItem.status.set(RoomStatus.ENDED),
                 RoomItem.ended_at.set(RoomItem.ended_at | at),
                 RoomItem.end_reason.set(RoomItem.end_reason | "livekit_room_finished"),
                 RoomItem.updated_at.set(at),

@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from rooms.clock import parse_iso
+from rooms.room.status import RoomStatus, is_live
 from rooms.settings import Settings
 from rooms.store import RoomItem, due_keys
-from rooms.store.rooms import LIVE_STATUSES
 
 Action = Literal["open", "end", "expire", "settle", "check", "wait", "done"]
 
@@ -53,12 +53,12 @@ def end_check_at(room: RoomItem, settings: Settings) -> datetime | None:
 
 def due_work(room: RoomItem, now: datetime, settings: Settings) -> DueWork:
     """What the sweeper does with ``room`` at ``now``."""
-    if room.status not in LIVE_STATUSES:
+    if not is_live(room.status):
         if room.settled_at or not room.scheduled_start:
             return DueWork("done")
         return DueWork("settle")
     end_at = end_check_at(room, settings)
-    opened = bool(room.livekit_created_at) or room.status != "scheduled"
+    opened = bool(room.livekit_created_at) or room.status != RoomStatus.SCHEDULED
     if end_at is not None and now >= end_at:
         return DueWork("end" if opened else "expire")
     start_at = open_at(room, settings)
@@ -94,7 +94,7 @@ def settle_due_actions(room: RoomItem, ended_at: datetime) -> list:
     """The due-key writes that go with ending ``room`` at ``ended_at``: a scheduled room comes due to be
     settled now; any other room leaves the index. Nothing changes for a room that had already ended
     (whoever ended it set its due key then)."""
-    if room.status not in LIVE_STATUSES:
+    if not is_live(room.status):
         return []
     if room.scheduled_start and not room.settled_at:
         pk, sk = due_keys(ended_at, room.room_id)

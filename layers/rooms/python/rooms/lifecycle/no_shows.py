@@ -1,4 +1,5 @@
-"""Who did not show up to a session: pure rules over the room's members and who ever connected.
+"""Who did not show up to a session: pure rules over the room's members and who attended (the attended
+rule: ``attendance.view.attended``).
 
 A session is a no-show when nobody joined, when the host did not, or when nobody but the host did
 (a booking's client, a session's attendees). A group session that the host and at least one attendee

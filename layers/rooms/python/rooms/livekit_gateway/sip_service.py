@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rooms.livekit_gateway import run, run_or
+from rooms.livekit_gateway.client import run, run_or
 
 
 class DispatchRuleExists(Exception):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import livekit_gateway, store
+from rooms import store
 from rooms.access import Caller
 from rooms.clock import iso
 from rooms.errors import Conflict, NotFound
-from rooms.models import GrantMemberRequest, MemberView
+from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
-from rooms.views import member_view
+from rooms.room.models import GrantMemberRequest, MemberView
+from rooms.room.status import is_live
+from rooms.room.views import member_view
 
 
 def grant_membership(
@@ -51,8 +53,8 @@ def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: dateti
         raise NotFound(f"{user_id} is not a member of room {room_id}", code="member_not_found")
     room = store.get_room(room_id)
     removed = False
-    if room is not None and room.livekit_created_at and room.status in store.rooms.LIVE_STATUSES:
-        removed = livekit_gateway.remove_participant(
+    if room is not None and room.livekit_created_at and is_live(room.status):
+        removed = room_service.remove_participant(
             # +1 s: a token minted earlier in this same second (nbf == now) must stop working too.
             room.livekit_room, user_id, revoke_token_ts=int(now.timestamp()) + 1
         )

@@ -21,8 +21,8 @@ Events are published before the write that records the work as done: if that wri
 invocation dies), the item comes due again when its lease runs out and the event may be published a
 second time (at least once; consumers key on ``room_id``). Two sweeps never both act on one claim.
 
-Other entities (recordings to archive, ...) join by giving their items due keys and registering a
-handler with ``@on_due(ItemClass)``; the module that does so is imported by ``rooms.sweep_routes``.
+Other entities (recordings to archive, ...) join by giving their items due keys and adding their
+handler to ``DUE_HANDLERS`` (item class → handler) at the end of this module.
 """
 
 from __future__ import annotations
@@ -32,35 +32,27 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from rooms import livekit_gateway, notify, phone, store
+from rooms import notify, store
+from rooms.attendance.view import attendees
 from rooms.clock import iso
-from rooms.lifecycle import OPENABLE, close_room, open_livekit_room
-from rooms.no_shows import NoShow, classify_no_show, may_be_no_show
+from rooms.lifecycle.ending import close_room
+from rooms.lifecycle.no_shows import NoShow, classify_no_show, may_be_no_show
+from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
-from rooms.schedule import DueWork, due_work, session_was_due
+from rooms.phone import service as phone
+from rooms.room.livekit_room import OPENABLE, open_livekit_room
+from rooms.room.schedule import DueWork, due_work, session_was_due
+from rooms.room.status import RoomStatus, is_live
 from rooms.settings import get_settings
 from rooms.store import Claim, RoomItem
-from rooms.store.rooms import LIVE_STATUSES
 
 SWEEPER = "sweeper"  # the actor recorded on what the sweeper does
 ENDED_DETAIL_TYPE = "Room Ended"
 NO_SHOW_DETAIL_TYPE = "Room No-Show"
 
+# A due item's handler: ``handler(item, now) -> outcomes`` (names counted in the sweep's report). The
+# handler claims the item itself (``store.claim_due``).
 DueHandler = Callable[[Any, datetime], list[str]]
-_DUE_HANDLERS: dict[type, DueHandler] = {}
-
-
-def on_due(item_type: type) -> Callable[[DueHandler], DueHandler]:
-    """Register the handler of due items of ``item_type``: ``handler(item, now) -> outcomes`` (names
-    counted in the sweep's report). The handler claims the item itself (``store.claim_due``)."""
-
-    def register(fn: DueHandler) -> DueHandler:
-        if item_type in _DUE_HANDLERS:
-            raise RuntimeError(f"two due handlers for {item_type.__name__}")
-        _DUE_HANDLERS[item_type] = fn
-        return fn
-
-    return register
 
 
 def sweep(now: datetime) -> dict[str, Any]:
@@ -70,7 +62,7 @@ def sweep(now: datetime) -> dict[str, Any]:
     due = list(store.due_items(now, lookback_days=settings.sweep_lookback_days, limit=settings.sweep_max_items))
     outcomes: Counter[str] = Counter()
     for item in due:
-        handler = _DUE_HANDLERS.get(type(item))
+        handler = DUE_HANDLERS.get(type(item))
         if handler is None:
             logger.warning("due item nobody handles", extra={"kind": type(item).__name__, "pk": item.pk})
             outcomes["unhandled"] += 1
@@ -93,7 +85,6 @@ def sweep(now: datetime) -> dict[str, Any]:
 # --- rooms ---------------------------------------------------------------------------------------------
 
 
-@on_due(RoomItem)
 def room_due(seen: RoomItem, now: datetime) -> list[str]:
     settings = get_settings()
     claim = store.claim_due(seen, now=now, lease_seconds=settings.sweep_lease_seconds)
@@ -126,8 +117,8 @@ def _open(claim: Claim, work: DueWork, now: datetime) -> list[str]:
         return ["opened"]
     # Ended while we were opening it (its end set its own due key): take the LiveKit room away again.
     fresh = store.get_room(room.room_id, consistent=True)
-    if fresh is not None and fresh.status not in LIVE_STATUSES:
-        livekit_gateway.delete_room(room.livekit_room)
+    if fresh is not None and not is_live(fresh.status):
+        room_service.delete_room(room.livekit_room)
     store.release_due(claim)
     return ["raced"]
 
@@ -135,7 +126,7 @@ def _open(claim: Claim, work: DueWork, now: datetime) -> list[str]:
 def _check(claim: Claim, work: DueWork, now: datetime) -> list[str]:
     """An open room with no scheduled end, checked against LiveKit (its webhooks are best-effort)."""
     room: RoomItem = claim.item
-    if room.livekit_created_at and not livekit_gateway.room_exists(room.livekit_room):
+    if room.livekit_created_at and not room_service.room_exists(room.livekit_room):
         # LiveKit closed the room and its room_finished never reached us: close it as that event would
         # have (attendance reconciled and closed, recordings reconciled, phone released).
         ended, changed = close_room(room, now=now, actor=SWEEPER, reason="livekit_room_gone")
@@ -144,7 +135,7 @@ def _check(claim: Claim, work: DueWork, now: datetime) -> list[str]:
         logger.info("room closed: its LiveKit room is gone", extra={
             "action": "room.end", "actor": SWEEPER, "room_id": room.room_id, "changed": changed})
         return ["ended_lost_room_finished"] if changed else ["done"]
-    from rooms.attendance import reconcile_attendance  # lazily, like release_room_resources
+    from rooms.attendance.reconcile import reconcile_attendance  # lazily, like release_room_resources
 
     reconcile_attendance(room, now=now)
     store.finish_due(claim, next_due=work.next_due)
@@ -156,7 +147,7 @@ def _end_and_settle(claim: Claim, work: DueWork, now: datetime) -> list[str]:
     expire = work.action == "expire"
     ended, changed = close_room(room, now=now, actor=SWEEPER,
                                 reason="never_opened" if expire else "scheduled_end_passed",
-                                status="expired" if expire else "ended")
+                                status=RoomStatus.EXPIRED if expire else RoomStatus.ENDED)
     if ended is None:  # rooms are never deleted; nothing left to do
         return ["done"]
     outcomes = [("expired" if expire else "ended")] if changed else []
@@ -187,11 +178,11 @@ def _settle(claim: Claim, now: datetime) -> list[str]:
 def _find_no_show(room: RoomItem) -> NoShow | None:
     if not session_was_due(room):
         return None  # ended before its start: a cancellation, nobody to blame
-    attendees = set(room.attendee_ids or ())
-    if not may_be_no_show(host=room.host_user_id, attendees=attendees):
+    came = attendees(room)
+    if not may_be_no_show(host=room.host_user_id, attendees=came):
         return None  # the host and someone else came: no need to read the members
     members = [m.user_id for m in store.list_members(room.room_id) if m.status == "active"]
-    return classify_no_show(host=room.host_user_id, members=members, attendees=attendees,
+    return classify_no_show(host=room.host_user_id, members=members, attendees=came,
                             is_booking=bool(room.booking_id))
 
 
@@ -217,3 +208,8 @@ def _room_event(room: RoomItem) -> dict[str, Any]:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+DUE_HANDLERS: dict[type, DueHandler] = {
+    RoomItem: room_due,
+}
