@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test unit integration infra bench openapi lint fmt clean layer synth deploy
+.PHONY: python-version install up test unit integration infra bench openapi lint fmt clean layer synth deploy
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+python-version:  ## the interpreter the venv is (or will be) created with
+	@$(PY) --version
 
 up: install  ## start the local stack (moto + LiveKit emulator + API on :3000) and walk through it
 	$(BIN)/rooms up
