@@ -1,10 +1,17 @@
 # The two commands of the README: `make up` (local stack, shows it working) and `make test`.
-PY ?= python3
+# Python 3.13 (the Lambda runtime the functions and the layer are built for) when it is on PATH or in pyenv;
+# otherwise python3, with a warning. Override with `make install PY=/path/to/python3.13`.
+PY313_CANDIDATES := python3.13 $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13)
+PY ?= $(firstword $(foreach c,$(PY313_CANDIDATES),$(if $(shell $(c) -c 'import sys' 2>/dev/null && echo ok),$(c))))
+ifeq ($(strip $(PY)),)
+PY := python3
+$(warning python3.13 not found: using $(shell python3 --version 2>&1); the Lambda runtime is Python 3.13)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test unit integration infra bench openapi lint fmt clean layer synth deploy
+.PHONY: python-version install up test unit integration infra bench openapi lint fmt clean layer synth deploy
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,6 +20,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+python-version:  ## the interpreter the venv is (or will be) created with
+	@$(PY) --version
 
 up: install  ## start the local stack (moto + LiveKit emulator + API on :3000) and walk through it
 	$(BIN)/rooms up
@@ -35,7 +45,7 @@ openapi: install  ## regenerate docs/openapi.json from the code
 infra: install  ## template assertions, cdk-nag (AwsSolutions), cfn-lint
 	$(BIN)/python -m pytest tests/infra
 
-layer: install  ## build the Lambda layer for python3.11/arm64 with pip --platform (no Docker)
+layer: install  ## build the Lambda layer for python3.13/arm64 with pip --platform (no Docker)
 	$(BIN)/python -m infra.layer_build
 
 node_modules/.bin/cdk: package-lock.json

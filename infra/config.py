@@ -13,6 +13,7 @@ from typing import Any
 from constructs import Node
 
 PLACEHOLDER_HOSTS = ("example.com", "example.org", "your-project.livekit.cloud")
+EGRESS_CREDENTIALS = frozenset({"secret", "host"})
 
 
 def _json(value: Any) -> Any:
@@ -56,12 +57,22 @@ class RoomsConfig:
     recordings_expire_days: int = 365
     recordings_s3_endpoint: str = ""
     recordings_bucket_name: str = ""
+    # ARN of a Secrets Manager secret {"access_key", "secret"} for the S3-compatible store (R2): R2 does
+    # not accept requests signed by the Lambda role, so functions and egress both sign with these keys.
+    recordings_s3_secret_arn: str = ""
+    # How LiveKit egress authenticates its uploads to the AWS bucket: "secret" (keys in a Secrets Manager
+    # secret the stack creates, read only by the functions that start egress: LiveKit Cloud) or "host"
+    # (no keys in the request: a self-hosted egress uses its host's IAM role).
+    egress_credentials: str = "secret"
+    snap_start: bool = False
     sweep_rate_minutes: int = 1
     alarm_email: str = ""
     sip_numbers: dict[str, Any] = field(default_factory=dict)
     sip_outbound_trunk_id: str = ""
     api_throttle_rate_limit: int = 50
     api_throttle_burst_limit: int = 100
+    webhook_throttle_rate_limit: int = 50
+    webhook_throttle_burst_limit: int = 100
     cors_allow_origins: list[str] = field(default_factory=list)
     reserved_concurrency: dict[str, int] = field(default_factory=dict)
     layer_dependencies: bool = True
@@ -105,6 +116,9 @@ class RoomsConfig:
             ),
             recordings_s3_endpoint=str(get("recordingsS3Endpoint", "")),
             recordings_bucket_name=str(get("recordingsBucketName", "")),
+            recordings_s3_secret_arn=str(get("recordingsS3SecretArn", "")),
+            egress_credentials=str(get("egressCredentials", d.egress_credentials)).strip().lower(),
+            snap_start=_bool(get("snapStart", False)),
             sweep_rate_minutes=_int(get("sweepRateMinutes", d.sweep_rate_minutes), "sweepRateMinutes", 1),
             alarm_email=str(get("alarmEmail", "")),
             sip_numbers=dict(_json(get("sipNumbers", {})) or {}),
@@ -114,6 +128,12 @@ class RoomsConfig:
             ),
             api_throttle_burst_limit=_int(
                 get("apiThrottleBurstLimit", d.api_throttle_burst_limit), "apiThrottleBurstLimit", 1
+            ),
+            webhook_throttle_rate_limit=_int(
+                get("webhookThrottleRateLimit", d.webhook_throttle_rate_limit), "webhookThrottleRateLimit", 1
+            ),
+            webhook_throttle_burst_limit=_int(
+                get("webhookThrottleBurstLimit", d.webhook_throttle_burst_limit), "webhookThrottleBurstLimit", 1
             ),
             cors_allow_origins=_str_list(get("corsAllowOrigins", [])),
             reserved_concurrency={
@@ -136,6 +156,26 @@ class RoomsConfig:
             raise ValueError("context 'recordingsExpireDays' must be greater than 'recordingsArchiveDays'")
         if self.recordings_s3_endpoint and not self.recordings_bucket_name:
             raise ValueError("context 'recordingsS3Endpoint' (R2) needs 'recordingsBucketName' too")
+        if self.recordings_s3_endpoint and not self.recordings_s3_secret_arn.startswith("arn:"):
+            # R2 refuses requests signed by the Lambda role: without the store's keys nothing works
+            raise ValueError(
+                "context 'recordingsS3Endpoint' (R2) needs 'recordingsS3SecretArn': the ARN of a Secrets "
+                'Manager secret {"access_key": ..., "secret": ...} holding the store\'s API token'
+            )
+        if self.recordings_s3_secret_arn and not self.recordings_s3_endpoint:
+            raise ValueError("context 'recordingsS3SecretArn' is only for an S3-compatible store: set "
+                             "'recordingsS3Endpoint' too (the AWS bucket is reached with the functions' role)")
+        if self.egress_credentials not in EGRESS_CREDENTIALS:
+            raise ValueError(
+                f"context 'egressCredentials' must be one of {sorted(EGRESS_CREDENTIALS)}, "
+                f"got {self.egress_credentials!r}"
+            )
+        if self.is_production and self.placeholders():
+            # a stack deployed with them answers 401 to every request
+            raise ValueError(
+                f"stage=prod with placeholder context {', '.join(repr(p) for p in self.placeholders())}: "
+                "set the real JWT issuer and LiveKit URL (infra/README.md, Deploying)"
+            )
         if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"context 'logLevel' {self.log_level!r} is not a Python log level")
         for region, entry in self.sip_numbers.items():

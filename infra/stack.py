@@ -8,7 +8,7 @@ from aws_cdk import Annotations, CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import RoomsConfig
-from infra.constructs.api import RoomsHttpApi, WebhookEndpoint
+from infra.constructs.api import RoomsHttpApi
 from infra.constructs.data import RoomsTable
 from infra.constructs.events import ServiceEvents
 from infra.constructs.functions import ServiceFunctions
@@ -51,10 +51,7 @@ class RoomsStack(Stack):
         )
         functions = self.functions.functions
 
-        self.api = RoomsHttpApi(self, "Api", config=config, functions=functions)
-        self.webhook = None
-        if "webhook_handler" in functions:
-            self.webhook = WebhookEndpoint(self, "Webhook", function=functions["webhook_handler"])
+        self.api = RoomsHttpApi(self, "Api", config=config, functions=self.functions.invoke_targets)
         if "recording_processor" in functions:
             self.storage.notify_on_new_recordings(functions["recording_processor"])
         self.schedule = None
@@ -82,14 +79,20 @@ class RoomsStack(Stack):
                 f"context '{name}' is still the shipped placeholder: set it before `cdk deploy` "
                 "(see infra/README.md)",
             )
+        if not config.alarm_email:
+            Annotations.of(self).add_warning_v2(
+                "rooms:alarms:nobody",
+                "context 'alarmEmail' is empty: alarms publish to the topic but nobody is subscribed, so nobody "
+                "hears them; set -c alarmEmail=... or subscribe on-call to the AlarmTopicArn output",
+            )
 
     def _outputs(self) -> None:
         def output(name: str, value: str, description: str) -> None:
             CfnOutput(self, name, value=value, description=description)
 
         output("ApiUrl", self.api.url, "HTTP API base URL (JWT in the Authorization header)")
-        if self.webhook is not None:
-            output("WebhookUrl", self.webhook.url, "Give this URL to LiveKit as the webhook endpoint")
+        if self.api.webhook_url is not None:
+            output("WebhookUrl", self.api.webhook_url, "Give this URL to LiveKit as the webhook endpoint")
         output("TableName", self.data.table.table_name, "DynamoDB single table")
         output("RecordingsBucketName", self.storage.bucket.bucket_name, "Egress uploads under recordings/")
         output(
@@ -97,6 +100,12 @@ class RoomsStack(Stack):
             self.storage.egress_upload_policy.managed_policy_arn,
             "Attach to the egress host role / the identity LiveKit Cloud egress uploads with",
         )
+        if self.storage.egress_secret is not None:
+            output(
+                "EgressCredentialsSecretArn",
+                self.storage.egress_secret.secret_arn,
+                "Put the {access_key, secret} LiveKit egress uploads with here",
+            )
         output("EventBusName", self.events.bus.event_bus_name, "Service events (source 'rooms')")
         output("LiveKitSecretArn", self.livekit.secret.secret_arn, "Put {api_key, api_secret} here")
         output("AlarmTopicArn", self.monitoring.topic.topic_arn, "Subscribe on-call to this topic")

@@ -1,4 +1,5 @@
-"""webhook_handler: LiveKit webhooks on a Lambda function URL (LiveKit's signature is the check).
+"""webhook_handler: LiveKit webhooks on the HTTP API route POST /livekit/webhook (no authorizer: LiveKit's
+signature is the check).
 
 401 for a missing or bad signature (nothing written); 200 for everything else we could process,
 including duplicates, unknown rooms and events we don't act on; 500 when applying failed, so that
@@ -30,6 +31,8 @@ def handler(event: LambdaFunctionUrlEvent, context):
         webhook = verify_webhook(body, event.headers.get("authorization"))
     except Unauthorized as err:
         logger.warning("webhook refused", extra={"code": err.code})
+        # alarmed (infra/constructs/monitoring.py): a wrong secret silently stops all attendance otherwise
+        metrics.add_metric(name="WebhookSignatureFailures", unit="Count", value=1)
         return _reply(401, {"code": err.code, "message": "invalid webhook signature"})
     logger.append_keys(event_id=webhook.id, livekit_event=webhook.event)
     outcome = process_webhook(webhook, now=utcnow())

@@ -1,4 +1,4 @@
-"""The HTTP API (JWT authorizer, one route per functions/routes.json entry) and the webhook function URL."""
+"""The HTTP API: JWT authorizer, one route per functions/routes.json entry, and LiveKit's webhook route."""
 
 from __future__ import annotations
 
@@ -17,9 +17,13 @@ from constructs import Construct
 
 from infra.config import RoomsConfig
 from infra.constructs.functions import retention_days
+from infra.nag import acknowledge
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTES_FILE = ROOT / "functions" / "routes.json"
+# Where LiveKit posts webhooks; the same path as the local stack (rooms_local/gateway.py WEBHOOK_PATH).
+WEBHOOK_PATH = "/livekit/webhook"
+WEBHOOK_ROUTE_KEY = f"POST {WEBHOOK_PATH}"
 
 # One JSON object per request; fields chosen to debug auth failures and slow or failing integrations.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -129,6 +133,7 @@ class RoomsHttpApi(Construct):
             ),
         )
         self.url = self.stage.url
+        self.webhook_url: str | None = None
 
         self.routes: dict[str, list[apigwv2.HttpRoute]] = {}
         for function_name, route_keys in routes.items():
@@ -146,12 +151,40 @@ class RoomsHttpApi(Construct):
                     )
                 )
 
+        # LiveKit cannot present a JWT (or sign AWS requests): no authorizer; the handler verifies LiveKit's
+        # signature over the raw body and answers 401 otherwise. The route has its own throttle, so an
+        # unsigned flood is capped (rate x duration bounds its Lambda concurrency) without touching the
+        # rest of the API, and it shows in the stage's access logs. (An API route rather than a function
+        # URL: it also works in the regions without function URLs.)
+        webhook = functions.get("webhook_handler")
+        if webhook is not None:
+            self.routes["webhook_handler"] = self.api.add_routes(
+                path=WEBHOOK_PATH,
+                methods=[apigwv2.HttpMethod.POST],
+                integration=integrations.HttpLambdaIntegration("webhook_handler-integration", webhook),
+                authorizer=apigwv2.HttpNoneAuthorizer(),
+            )
+            for route in self.routes["webhook_handler"]:
+                self.stage.node.add_dependency(route)  # route settings name an existing route
+                acknowledge(
+                    route,
+                    (
+                        "AwsSolutions-APIG4",
+                        (
+                            "LiveKit cannot present a JWT or sign AWS requests; the handler verifies LiveKit's "
+                            "signature (a JWT over the body's sha256, signed with the API secret) and answers "
+                            "401 otherwise. The route has its own throttle."
+                        ),
+                    ),
+                )
+            stage = self.stage.node.default_child
+            stage.add_property_override(
+                f"RouteSettings.{WEBHOOK_ROUTE_KEY}",
+                {
+                    "ThrottlingRateLimit": config.webhook_throttle_rate_limit,
+                    "ThrottlingBurstLimit": config.webhook_throttle_burst_limit,
+                },
+            )
+            self.webhook_url = f"{self.url}{WEBHOOK_PATH.lstrip('/')}"
 
-class WebhookEndpoint(Construct):
-    """LiveKit posts webhooks here. No IAM auth: LiveKit cannot sign AWS requests; the handler verifies
-    LiveKit's own signature over the raw body and answers 401 otherwise."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.Function) -> None:
-        super().__init__(scope, construct_id)
-        self.function_url = function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
-        self.url = self.function_url.url

@@ -25,7 +25,7 @@ class ServiceEvents(Construct):
             description=f"Rooms service events ({config.stage}): {', '.join(DETAIL_TYPES)}",
         )
         # A replay window: a consumer that was down (or a rule added late) can replay what it missed.
-        self.bus.archive(
+        self.archive = self.bus.archive(
             "Archive",
             description="Rooms service events, for replay",
             event_pattern=events.EventPattern(source=[EVENT_SOURCE]),
@@ -33,3 +33,5 @@ class ServiceEvents(Construct):
         )
         if not config.is_production:
             self.bus.apply_removal_policy(RemovalPolicy.DESTROY)
+        # prod keeps the archived events (the replay source) when the stack is deleted
+        self.archive.apply_removal_policy(RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY)

@@ -21,7 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import RoomsConfig
-from infra.constructs.data import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
+from infra.constructs.data import DUE_INDEX, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
 from infra.constructs.storage import RecordingsStorage
 from infra.layer_build import LayerBuild, build_layer
 from infra.nag import acknowledge
@@ -29,9 +29,9 @@ from infra.nag import acknowledge
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 
-# One runtime for every function, the same Python the test suite runs; arm64 (Graviton) is cheaper per
-# GB-second and the layer is built for it (infra/layer_build.py).
-PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_11
+# One runtime for every function, the same Python the test suite runs (the Makefile picks python3.13);
+# arm64 (Graviton) is cheaper per GB-second and the layer is built for it (infra/layer_build.py).
+PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.handler"
 
@@ -47,7 +47,8 @@ READ = "read"
 READ_WRITE = "read_write"
 
 HTTP = "http"
-FUNCTION_URL = "function_url"
+# an HTTP API route with no authorizer (LiveKit's signature is the check), throttled on its own
+WEBHOOK = "webhook"
 S3_OBJECT_CREATED = "s3"
 SCHEDULE = "schedule"
 
@@ -69,6 +70,22 @@ class FunctionSpec:
     publishes_events: bool = False
     sip_numbers: bool = False
     sip_outbound: bool = False
+
+    @property
+    def checks_objects(self) -> bool:
+        """HeadObject/GetObject on recordings: these roles also get s3:ListBucket, without which S3
+        answers a missing key with 403 instead of 404 (see rooms.recording_storage)."""
+        return "s3:GetObject" in self.recordings_object_actions
+
+    @property
+    def starts_egress(self) -> bool:
+        """Builds egress requests (rooms.recordings.file_target): reads the egress upload credentials."""
+        return self.livekit and self.recordings_env
+
+    @property
+    def user_facing(self) -> bool:
+        """Serves the platform's users through the HTTP API: the functions SnapStart is offered for."""
+        return self.trigger == HTTP
 
     @property
     def is_async(self) -> bool:
@@ -134,7 +151,8 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         20,
         livekit=True,
         recordings_env=True,
-        recordings_object_actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+        # presigned GETs, deletion with every version; it never writes (egress uploads with its own keys)
+        recordings_object_actions=("s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
     ),
     FunctionSpec(
         "sip_dial",
@@ -149,7 +167,7 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "webhook_handler",
         "LiveKit webhooks (the webhook signature is the authentication)",
-        FUNCTION_URL,
+        WEBHOOK,
         512,
         30,
         livekit=True,
@@ -252,6 +270,8 @@ class ServiceFunctions(Construct):
         )
 
         self.functions: dict[str, lambda_.Function] = {}
+        # what API Gateway invokes: the function, or its `live` alias with SnapStart
+        self.invoke_targets: dict[str, lambda_.IFunction] = {}
         self.failure_queues: dict[str, sqs.Queue] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         for spec in present_functions(functions_dir):
@@ -274,9 +294,14 @@ class ServiceFunctions(Construct):
             if storage.s3_endpoint:
                 env["RECORDINGS_S3_ENDPOINT"] = storage.s3_endpoint
                 env["RECORDINGS_S3_REGION"] = "auto"  # R2 and most S3-compatible stores
+                # the store's keys: the functions and the egress requests sign with them
+                env["RECORDINGS_S3_SECRET_ARN"] = storage.store_secret.secret_arn
             else:
                 env["RECORDINGS_S3_REGION"] = Stack.of(self).region  # egress uploads to this bucket's region
             env["RECORDINGS_ARCHIVE_DAYS"] = str(config.recordings_archive_days)
+            if spec.starts_egress and storage.egress_secret is not None:
+                # only the egress requests carry these keys; the functions' own S3 calls use their role
+                env["RECORDINGS_EGRESS_SECRET_ARN"] = storage.egress_secret.secret_arn
         if spec.publishes_events:
             env["EVENT_BUS_NAME"] = bus.event_bus_name
         if spec.sip_numbers:
@@ -302,10 +327,13 @@ class ServiceFunctions(Construct):
         actions = list(TABLE_READ_ACTIONS)
         if spec.table == READ_WRITE:
             actions += TABLE_WRITE_ACTIONS
-        resources = [table.table_arn]
+        role.add_to_policy(iam.PolicyStatement(sid="Table", actions=actions, resources=[table.table_arn]))
         if spec.queries_due_index:
-            resources.append(f"{table.table_arn}/index/*")
-        role.add_to_policy(iam.PolicyStatement(sid="Table", actions=actions, resources=resources))
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DueIndex", actions=["dynamodb:Query"], resources=[f"{table.table_arn}/index/{DUE_INDEX}"]
+                )
+            )
         if spec.recordings_object_actions:
             role.add_to_policy(
                 iam.PolicyStatement(
@@ -314,11 +342,25 @@ class ServiceFunctions(Construct):
                     resources=[storage.objects_arn()],
                 )
             )
+        if spec.checks_objects:
+            # With ListBucket, HeadObject on a missing key is 404 (missing); without it S3 says 403.
+            # Deleting every version of a recording first lists them (ListBucketVersions).
+            list_actions = ["s3:ListBucket"]
+            if "s3:DeleteObjectVersion" in spec.recordings_object_actions:
+                list_actions.append("s3:ListBucketVersions")
+            role.add_to_policy(
+                iam.PolicyStatement(sid="RecordingsList", actions=list_actions, resources=[storage.bucket.bucket_arn])
+            )
+        if spec.recordings_env and storage.store_secret is not None:
+            storage.store_secret.grant_read(role)
+        if spec.starts_egress and storage.egress_secret is not None:
+            storage.egress_secret.grant_read(role)
         if spec.livekit:
             livekit_secret.grant_read(role)
         if spec.publishes_events:
             bus.grant_put_events_to(role)
 
+        snap_start = config.snap_start and spec.user_facing
         async_options = {}
         if spec.is_async:
             queue = sqs.Queue(
@@ -327,6 +369,7 @@ class ServiceFunctions(Construct):
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 retention_period=Duration.days(14),
+                removal_policy=removal,  # prod keeps the failed events it holds when the stack goes
             )
             acknowledge(
                 queue,
@@ -366,9 +409,17 @@ class ServiceFunctions(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=config.reserved_concurrency.get(spec.name),
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             **async_options,
         )
         Tags.of(function).add(FUNCTION_TAG, spec.name)
+        # SnapStart restores only published versions: the API invokes the `live` alias of the version
+        # published with this deployment (a new version whenever code or configuration changes).
+        self.invoke_targets[spec.name] = (
+            lambda_.Alias(scope, "Live", alias_name="live", version=function.current_version)
+            if snap_start
+            else function
+        )
 
         acknowledgments = [
             (
@@ -381,21 +432,11 @@ class ServiceFunctions(Construct):
             (
                 "AwsSolutions-L1",
                 (
-                    "Pinned on purpose to Python 3.11: the runtime the test suite exercises and the layer "
-                    "is built for; upgrading is a deliberate change to all three together."
+                    "Pinned on purpose to Python 3.13: the runtime the test suite exercises (Makefile) and "
+                    "the layer is built for (infra/layer_build.py); upgrading changes all three together."
                 ),
             ),
         ]
-        if spec.queries_due_index:
-            acknowledgments.append(
-                (
-                    f"AwsSolutions-IAM5[Resource::<{_logical_id(table)}.Arn>/index/*]",
-                    (
-                        "Query on the table's own secondary index (gsi1, the due-rooms index the sweeper "
-                        "reads); index/* covers only this table's indexes, and only Query-type actions."
-                    ),
-                )
-            )
         if spec.recordings_object_actions:
             acknowledgments.append(
                 (
@@ -410,7 +451,3 @@ class ServiceFunctions(Construct):
         self.functions[spec.name] = function
         self.log_groups[spec.name] = log_group
 
-
-def _logical_id(construct) -> str:
-    resource = construct.node.default_child
-    return Stack.of(construct).resolve(resource.logical_id)

@@ -7,7 +7,7 @@ default `service` dimension; their names are the contract below (documented in i
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -29,18 +29,36 @@ METRIC_PHONE_JOINS = "PhoneParticipantJoins"
 METRIC_NO_SHOWS = "NoShows"
 METRIC_RECONNECT_STORMS = "ReconnectStorms"
 METRIC_RECORDING_FAILURES = "RecordingFailures"
+METRIC_SWEEP_DUE_ITEMS = "SweepDueItems"  # emitted by every completed sweep (0 included): the heartbeat
+METRIC_SWEEP_FAILURES = "SweepFailures"
+METRIC_ROOMS_OPENED = "RoomsOpened"
+METRIC_WEBHOOK_SIGNATURE_FAILURES = "WebhookSignatureFailures"
+# Phone (LiveKit SIP) failures, rooms.phone
+METRIC_PHONE_FAILURES = (
+    "PhonePinsExhausted",
+    "PhoneDispatchRuleFailures",
+    "PhoneReleaseFailures",
+    "PhoneDialOutFailures",
+)
+# A wrong webhook secret refuses every webhook (and LiveKit does not retry a 4xx): a few refusals in five
+# minutes page; a single stray unsigned request does not.
+WEBHOOK_SIGNATURE_FAILURES_THRESHOLD = 3
+# The sweeper heartbeat: no completed sweep in this many periods pages (missing data is breaching).
+SWEEPER_HEARTBEAT_PERIODS = 3
 
 WEBHOOK_P99_LATENCY_ALARM_MS = 5000
 FIVE_MINUTES = Duration.minutes(5)
 
 
-def service_metric(name: str, label: str | None = None) -> cloudwatch.Metric:
+def service_metric(
+    name: str, label: str | None = None, *, statistic: str = "Sum", period: Duration = FIVE_MINUTES
+) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map={"service": SERVICE_NAME},
-        statistic="Sum",
-        period=FIVE_MINUTES,
+        statistic=statistic,
+        period=period,
         label=label,
     )
 
@@ -66,9 +84,34 @@ class Monitoring(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY,
         )
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # Only this account's alarms in this region (CloudWatch passes aws:SourceArn/SourceAccount).
+        from_our_alarms = {
+            "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"},
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+        }
+        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsEncryptToTheTopic",
+                principals=[cloudwatch_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions=from_our_alarms,
+            )
+        )
         self.topic = sns.Topic(
             self, "AlarmTopic", display_name=f"rooms {config.stage} alarms", master_key=key, enforce_ssl=True
+        )
+        # enforce_ssl gives the topic a policy of its own, which replaces SNS's default policy: without this
+        # statement CloudWatch is refused sns:Publish and no alarm reaches anyone.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmsPublish",
+                principals=[cloudwatch_principal],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=from_our_alarms,
+            )
         )
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
@@ -82,6 +125,10 @@ class Monitoring(Construct):
             description: str,
             threshold: float = 1,
             evaluation_periods: int = 1,
+            comparison: cloudwatch.ComparisonOperator = (
+                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+            ),
+            missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
         ) -> cloudwatch.Alarm:
             created = cloudwatch.Alarm(
                 self,
@@ -89,8 +136,8 @@ class Monitoring(Construct):
                 metric=metric,
                 threshold=threshold,
                 evaluation_periods=evaluation_periods,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                comparison_operator=comparison,
+                treat_missing_data=missing,
                 alarm_description=description,
             )
             created.add_alarm_action(action)
@@ -125,7 +172,32 @@ class Monitoring(Construct):
             "A recording failed (egress or post-processing)",
         )
         webhook = functions.get("webhook_handler")
+        sweeper = functions.get("room_sweeper")
+        if sweeper is not None:
+            alarm(
+                "sweep-failures",
+                service_metric(METRIC_SWEEP_FAILURES),
+                "The sweeper failed due work (opening, ending or reconciling rooms); the next sweeps retry it",
+            )
+            heartbeat_period = Duration.minutes(max(5, config.sweep_rate_minutes))
+            alarm(
+                "sweeper-heartbeat",
+                service_metric(METRIC_SWEEP_DUE_ITEMS, statistic="SampleCount", period=heartbeat_period),
+                "No sweep completed: rooms are not opened, ended or reconciled (schedule, errors or timeouts)",
+                evaluation_periods=SWEEPER_HEARTBEAT_PERIODS,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            )
+        for name in METRIC_PHONE_FAILURES:
+            alarm(f"phone-{name}", service_metric(name), f"Phone (LiveKit SIP): {name}")
         if webhook is not None:
+            alarm(
+                "webhook-signature-failures",
+                service_metric(METRIC_WEBHOOK_SIGNATURE_FAILURES),
+                "Webhooks refused for a bad signature: a wrong LiveKit key/secret stops all attendance "
+                "(LiveKit does not retry a 4xx)",
+                threshold=WEBHOOK_SIGNATURE_FAILURES_THRESHOLD,
+            )
             alarm(
                 "webhook-latency",
                 webhook.metric_duration(period=FIVE_MINUTES, statistic="p99"),
@@ -135,7 +207,11 @@ class Monitoring(Construct):
             )
 
         self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=f"rooms-{config.stage}", default_interval=Duration.days(1)
+            self,
+            "Dashboard",
+            # dashboard names are account-global: the region lets two regions deploy the same stage
+            dashboard_name=f"rooms-{config.stage}-{Aws.REGION}",
+            default_interval=Duration.days(1),
         )
 
         def graph(title: str, *metrics: cloudwatch.IMetric, width: int = 8) -> cloudwatch.GraphWidget:
@@ -169,6 +245,24 @@ class Monitoring(Construct):
             graph("Recording failures", *recording_failure_metrics),
             graph("Phone participation", service_metric(METRIC_PHONE_JOINS, "phone joins")),
             graph("Webhook latency (ms)", *latency),
+        )
+        sweeper_metrics: list[cloudwatch.IMetric] = [
+            service_metric(METRIC_SWEEP_DUE_ITEMS, "due items"),
+            service_metric(METRIC_SWEEP_FAILURES, "failures"),
+            service_metric(METRIC_ROOMS_OPENED, "rooms opened"),
+        ]
+        if sweeper is not None:
+            sweeper_metrics.append(sweeper.metric_errors(period=FIVE_MINUTES, statistic="Sum", label="errors"))
+        self.dashboard.add_widgets(
+            graph("Sweeper", *sweeper_metrics),
+            graph(
+                "Phone failures",
+                *[service_metric(name, name) for name in METRIC_PHONE_FAILURES],
+            ),
+            graph(
+                "Webhook signature failures",
+                service_metric(METRIC_WEBHOOK_SIGNATURE_FAILURES, "refused webhooks"),
+            ),
         )
         self.dashboard.add_widgets(
             graph(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import RoomsConfig
@@ -22,10 +24,18 @@ class RecordingsStorage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: RoomsConfig) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
+        self._removal = removal
+        self._log_retention_days = config.log_retention_days
         self.prefix = RECORDINGS_PREFIX
         # With an S3-compatible store (R2), egress writes there and the functions address it through
         # RECORDINGS_S3_ENDPOINT; the AWS bucket below is then unused but harmless.
         self.s3_endpoint = config.recordings_s3_endpoint
+        # R2 accepts only its own keys (not the Lambda role): the operator's secret {"access_key", "secret"}.
+        self.store_secret: secretsmanager.ISecret | None = None
+        if config.recordings_s3_endpoint:
+            self.store_secret = secretsmanager.Secret.from_secret_complete_arn(
+                self, "StoreCredentials", config.recordings_s3_secret_arn
+            )
 
         self.access_logs = s3.Bucket(
             self,
@@ -74,7 +84,8 @@ class RecordingsStorage(Construct):
         self.egress_upload_policy = iam.ManagedPolicy(
             self,
             "RoomsEgressUploadPolicy",
-            managed_policy_name=f"RoomsEgressUploadPolicy-{config.stage}",
+            # IAM names are account-global: the region lets two regions deploy the same stage
+            managed_policy_name=f"RoomsEgressUploadPolicy-{config.stage}-{Aws.REGION}",
             description="Lets a LiveKit egress worker upload room recordings under recordings/",
             statements=[
                 iam.PolicyStatement(
@@ -93,6 +104,37 @@ class RecordingsStorage(Construct):
                 ),
             ),
         )
+
+        # LiveKit Cloud egress workers have no identity in this account: egress requests carry keys of an
+        # IAM identity holding the policy above. They live in this secret, read only by the functions that
+        # start egress (the functions' own S3 calls keep using their role). With R2, the store's keys serve.
+        self.egress_secret: secretsmanager.Secret | None = None
+        if not config.recordings_s3_endpoint and config.egress_credentials == "secret":
+            self.egress_secret = secretsmanager.Secret(
+                self,
+                "EgressUploadCredentials",
+                description=(
+                    f"Keys LiveKit egress uploads recordings with (rooms {config.stage}): JSON "
+                    '{"access_key": "...", "secret": "..."} of an IAM identity holding RoomsEgressUploadPolicy'
+                ),
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    secret_string_template='{"access_key": "SET_ME"}',
+                    generate_string_key="secret",
+                    exclude_punctuation=True,
+                ),
+                removal_policy=removal,
+            )
+            acknowledge(
+                self.egress_secret,
+                (
+                    "AwsSolutions-SMG4",
+                    (
+                        "Holds the access key of the IAM identity the operator creates for LiveKit Cloud "
+                        "egress; rotating it is an IAM access-key rotation (procedure in infra/README.md), "
+                        "which a Secrets Manager rotation function of this stack cannot perform."
+                    ),
+                ),
+            )
 
     @staticmethod
     def _logical_id(bucket: s3.Bucket) -> str:
@@ -115,6 +157,20 @@ class RecordingsStorage(Construct):
         stack = Stack.of(self)
         for child in stack.node.children:
             if child.node.id.startswith("BucketNotificationsHandler"):
+                # CDK's singleton handler has no log group of its own: Lambda would create one that keeps
+                # logs forever. It logs to this one instead, with the stack's retention.
+                from infra.constructs.functions import retention_days  # (functions imports this module)
+
+                if child.node.try_find_child("LogGroup") is None:
+                    log_group = logs.LogGroup(
+                        child,
+                        "LogGroup",
+                        retention=retention_days(self._log_retention_days),
+                        removal_policy=self._removal,
+                    )
+                    child.node.find_child("Resource").add_property_override(
+                        "LoggingConfig", {"LogGroup": log_group.log_group_name}
+                    )
                 acknowledge(
                     child,
                     (

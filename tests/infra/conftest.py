@@ -22,6 +22,8 @@ from infra.constructs.functions import FUNCTION_SPECS, FUNCTION_TAG, FUNCTIONS_D
 from infra.layer_build import build_layer
 from infra.nag import ACKNOWLEDGMENTS
 
+R2_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rooms-r2-keys-AbCdEf"
+
 PROD_CONTEXT = {
     "stage": "prod",
     "jwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Rooms123",
@@ -36,6 +38,10 @@ PROD_CONTEXT = {
     "sipOutboundTrunkId": "ST_out",
     "recordingsS3Endpoint": "https://acct.r2.cloudflarestorage.com",
     "recordingsBucketName": "rooms-recordings-r2",
+    "recordingsS3SecretArn": R2_SECRET_ARN,
+    "snapStart": "true",
+    "webhookThrottleRateLimit": "80",
+    "webhookThrottleBurstLimit": "160",
     "corsAllowOrigins": "https://app.bookings.test",
     "reservedConcurrency": json.dumps({"room_sweeper": 1, "webhook_handler": 50}),
     "apiThrottleRateLimit": "200",

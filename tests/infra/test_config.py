@@ -25,6 +25,7 @@ def test_cdk_json_defaults():
     assert config.sip_numbers == {}
     assert config.reserved_concurrency == {"room_sweeper": 1}
     assert set(config.placeholders()) == {"jwtIssuer", "livekitUrl"}
+    assert config.snap_start is False and config.egress_credentials == "secret"
 
 
 def test_command_line_strings_are_coerced():
@@ -37,6 +38,10 @@ def test_command_line_strings_are_coerced():
             "jwtAudience": "a,b",
             "reservedConcurrency": "{}",
             "layerDependencies": "false",
+            "jwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
+            "livekitUrl": "wss://p.livekit.cloud",
+            "snapStart": "true",
+            "egressCredentials": "host",
         }
     )
     assert config.is_production and config.stack_name == "Rooms-prod"
@@ -45,6 +50,12 @@ def test_command_line_strings_are_coerced():
     assert config.jwt_audience == ["a", "b"]
     assert config.reserved_concurrency == {}
     assert config.layer_dependencies is False
+    assert config.snap_start is True and config.egress_credentials == "host"
+
+
+def test_placeholders_are_only_warnings_outside_prod():
+    config = config_for({"stage": "staging"})
+    assert set(config.placeholders()) == {"jwtIssuer", "livekitUrl"}
 
 
 @pytest.mark.parametrize(
@@ -53,6 +64,19 @@ def test_command_line_strings_are_coerced():
         ({"jwtIssuer": "http://insecure"}, "jwtIssuer"),
         ({"recordingsArchiveDays": "400", "recordingsExpireDays": "365"}, "recordingsExpireDays"),
         ({"recordingsS3Endpoint": "https://r2.example"}, "recordingsBucketName"),
+        # R2 refuses the Lambda role's signatures: the store's keys are required
+        ({"recordingsS3Endpoint": "https://r2.example", "recordingsBucketName": "b"}, "recordingsS3SecretArn"),
+        (
+            {"recordingsS3Endpoint": "https://r2.example", "recordingsBucketName": "b",
+             "recordingsS3SecretArn": "not-an-arn"},
+            "recordingsS3SecretArn",
+        ),
+        ({"recordingsS3SecretArn": "arn:aws:secretsmanager:eu-west-1:1:secret:x"}, "recordingsS3Endpoint"),
+        ({"egressCredentials": "keys"}, "egressCredentials"),
+        # a prod stack with placeholders answers 401 to everything: an error, not a warning
+        ({"stage": "prod"}, "jwtIssuer"),
+        ({"stage": "prod", "jwtIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/x"}, "livekitUrl"),
+        ({"stage": "prod", "livekitUrl": "wss://p.livekit.cloud"}, "jwtIssuer"),
         ({"sweepRateMinutes": "0"}, "sweepRateMinutes"),
         ({"sipNumbers": '{"US": "+1555"}'}, "sipNumbers"),
         ({"sipNumbers": '{"US": {"number": "+15550100"}}'}, "trunk_id"),

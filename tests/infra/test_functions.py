@@ -1,4 +1,4 @@
-"""Every Lambda: arm64, Python 3.11, the layer, Powertools env, tracing, log groups, sizes, concurrency,
+"""Every Lambda: arm64, Python 3.13, the layer, Powertools env, tracing, log groups, sizes, concurrency,
 failure destinations for asynchronous triggers; and the env each one gets."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_every_function_is_synthesized_once(dev):
 def test_runtime_architecture_handler_layer_tracing(dev, name):
     _, props = dev.functions_by_name()[name]
     (layer_id,) = dev.resources("AWS::Lambda::LayerVersion")
-    assert props["Runtime"] == "python3.11"
+    assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "handler.handler"
     assert props["Layers"] == [{"Ref": layer_id}]
@@ -62,7 +62,7 @@ def test_layer_targets_the_same_runtime_and_architecture(dev):
     dev.template.resource_count_is("AWS::Lambda::LayerVersion", 1)
     dev.template.has_resource_properties(
         "AWS::Lambda::LayerVersion",
-        {"CompatibleRuntimes": ["python3.11"], "CompatibleArchitectures": ["arm64"]},
+        {"CompatibleRuntimes": ["python3.13"], "CompatibleArchitectures": ["arm64"]},
     )
 
 
@@ -78,7 +78,7 @@ def test_explicit_log_group_with_retention(dev, prod, name):
 
 
 def test_livekit_credentials_are_never_plaintext_env(dev, prod):
-    (secret_id,) = dev.resources("AWS::SecretsManager::Secret")
+    (secret_id,) = [k for k in dev.resources("AWS::SecretsManager::Secret") if k.startswith("LiveKit")]
     for synth in (dev, prod):
         for name, (_, props) in synth.functions_by_name().items():
             env = props["Environment"]["Variables"]
@@ -89,7 +89,7 @@ def test_livekit_credentials_are_never_plaintext_env(dev, prod):
             else:
                 assert "LIVEKIT_SECRET_ARN" not in env and "LIVEKIT_URL" not in env
     # the secret value is generated at deploy time, not written into the template
-    (secret,) = dev.resources("AWS::SecretsManager::Secret").values()
+    secret = dev.template_dict["Resources"][secret_id]
     assert "SecretString" not in secret["Properties"]
     assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "api_secret"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -40,3 +41,21 @@ class OptionalTracer:
 
 
 tracer = OptionalTracer()
+
+
+# --- SnapStart (infra: -c snapStart=true) --------------------------------------------------------------
+# Init runs once, before the snapshot; every restored copy resumes from the same memory. Clients, secrets
+# and LiveKit credentials are created lazily on the first request (after restore), so the only snapshotted
+# state to refresh is the `random` module's (store retry jitter would repeat across copies). The Lambda
+# runtime provides `snapshot_restore_py`; elsewhere (tests, the local stack) there is nothing to register.
+def register_snapshot_hooks(runtime_hooks: Any = None) -> bool:
+    if runtime_hooks is None:
+        try:
+            import snapshot_restore_py as runtime_hooks  # type: ignore[import-not-found]
+        except ImportError:
+            return False
+    runtime_hooks.register_after_restore(random.seed)
+    return True
+
+
+register_snapshot_hooks()

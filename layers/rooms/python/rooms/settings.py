@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     recordings_s3_secret_arn: str | None = None
     recordings_s3_access_key: str | None = None
     recordings_s3_secret: SecretStr | None = None
+    # Keys the egress requests carry to upload to S3 (LiveKit Cloud egress has no identity in the
+    # account); JSON {"access_key", "secret"}. Only egress uses them: the functions keep their IAM role.
+    recordings_egress_secret_arn: str | None = None
     recordings_url_ttl_seconds: int = Field(300, ge=30, le=43200, description="Presigned recording URL lifetime")
     recordings_archive_days: int = Field(30, ge=1, description="Recordings move to archive storage after this")
     recordings_archive_storage_class: str = "GLACIER_IR"

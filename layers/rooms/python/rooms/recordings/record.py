@@ -114,7 +114,7 @@ def recording_view(rec: RecordingItem, room: RoomItem, *, full: bool, now: datet
 
 def file_target(room_id: str, recording_id: str) -> lk_egress.FileTarget:
     settings = get_settings()
-    keys = storage.store_keys(settings)
+    keys = storage.egress_keys(settings)
     return lk_egress.FileTarget(
         filepath=storage.object_key(room_id, recording_id, settings),
         bucket=storage.bucket(settings),

@@ -37,6 +37,20 @@ def store_keys(settings: Settings | None = None) -> StoreKeys | None:
     return None
 
 
+def egress_keys(settings: Settings | None = None) -> StoreKeys | None:
+    """Keys the egress request carries. In AWS: the egress upload secret (RECORDINGS_EGRESS_SECRET_ARN,
+    JSON {"access_key", "secret"}): LiveKit Cloud workers have no identity in the account, while the
+    functions keep their role. Otherwise the store's keys (R2, local stack), or None (a self-hosted
+    egress uploads with its host's credentials)."""
+    settings = settings or get_settings()
+    if settings.recordings_egress_secret_arn:
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = parameters.get_secret(settings.recordings_egress_secret_arn, transform="json", max_age=300)
+        return StoreKeys(secret["access_key"], secret["secret"])
+    return store_keys(settings)
+
+
 def bucket(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if not settings.recordings_bucket:
@@ -93,17 +107,45 @@ class StoredObject:
     head: bytes  # the first bytes, to check what the file is
 
 
-def inspect_object(bucket_name: str, key: str) -> StoredObject | None:
-    """HeadObject plus the first 16 bytes (a ranged GET); None when the object does not exist."""
+class StoreAccessDenied(RuntimeError):
+    """The store refused a read (HeadObject 403).
+
+    Decision: a 403 is never read as "missing". S3 answers HeadObject on a missing key with 403 only when
+    the caller lacks s3:ListBucket; infra/ grants ListBucket to every role that checks objects, so a 403
+    here is a real denial (a policy, a KMS key, the wrong credentials). Reading it as missing would mark a
+    good recording as failed; raising fails the invocation instead, which the errors alarm reports and
+    S3 events / LiveKit webhooks retry.
+    """
+
+
+_MISSING_CODES = ("404", "NoSuchKey", "NotFound")
+_DENIED_CODES = ("403", "AccessDenied", "Forbidden")
+
+
+def _head(s3: Any, bucket_name: str, key: str, **kwargs: Any) -> dict[str, Any] | None:
+    """HeadObject; None when the key does not exist, StoreAccessDenied on a 403."""
     from botocore.exceptions import ClientError
 
-    s3 = client()
     try:
-        head = s3.head_object(Bucket=bucket_name, Key=key, ChecksumMode="ENABLED")
+        return s3.head_object(Bucket=bucket_name, Key=key, **kwargs)
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        code = err.response.get("Error", {}).get("Code")
+        if code in _MISSING_CODES:
             return None
+        if code in _DENIED_CODES:
+            raise StoreAccessDenied(
+                f"HeadObject {bucket_name}/{key} was refused (403): the role needs s3:GetObject on the key "
+                "and s3:ListBucket on the bucket (without ListBucket S3 reports a missing key as 403)"
+            ) from err
         raise
+
+
+def inspect_object(bucket_name: str, key: str) -> StoredObject | None:
+    """HeadObject plus the first 16 bytes (a ranged GET); None when the object does not exist."""
+    s3 = client()
+    head = _head(s3, bucket_name, key, ChecksumMode="ENABLED")
+    if head is None:
+        return None
     first = b""
     if head.get("ContentLength", 0) > 0:
         first = s3.get_object(Bucket=bucket_name, Key=key, Range="bytes=0-15")["Body"].read()
@@ -117,15 +159,7 @@ def inspect_object(bucket_name: str, key: str) -> StoredObject | None:
 
 
 def object_exists(bucket_name: str, key: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        client().head_object(Bucket=bucket_name, Key=key)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
+    return _head(client(), bucket_name, key) is not None
 
 
 def looks_like_mp4(first_bytes: bytes) -> bool:
@@ -143,7 +177,28 @@ def presigned_get_url(bucket_name: str, key: str, *, expires_in: int, dispositio
 
 
 def delete_object(bucket_name: str, key: str) -> None:
-    client().delete_object(Bucket=bucket_name, Key=key)
+    """Delete the recording for good. In the versioned S3 bucket a plain delete only adds a delete marker
+    and keeps the file as a noncurrent version (30 days): every version of the key goes too (a deleted
+    therapy recording must not linger). Stores without versioning (R2) answer ListObjectVersions with
+    NotImplemented; there the plain delete is the whole job."""
+    from botocore.exceptions import ClientError
+
+    s3 = client()
+    s3.delete_object(Bucket=bucket_name, Key=key)
+    try:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket_name, Prefix=key)
+        versions = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for page in pages
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            if v["Key"] == key and v.get("VersionId") not in (None, "null")
+        ]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NotImplemented", "501"):
+            return
+        raise
+    for version in versions:
+        s3.delete_object(Bucket=bucket_name, Key=key, VersionId=version["VersionId"])
 
 
 def lifecycle_configuration(settings: Settings | None = None) -> dict[str, Any]:
