@@ -21,14 +21,15 @@ from constructs import Construct
 
 from infra.config import RoomsConfig
 from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME
+from rooms import metric_names
 
-# Metric names the domain code emits (Powertools `metrics.add_metric(name=...)`).
-METRIC_ROOMS_CREATED = "RoomsCreated"
-METRIC_JOINS = "ParticipantJoins"
-METRIC_PHONE_JOINS = "PhoneParticipantJoins"
-METRIC_NO_SHOWS = "NoShows"
-METRIC_RECONNECT_STORMS = "ReconnectStorms"
-METRIC_RECORDING_FAILURES = "RecordingFailures"
+# Metric names the domain code emits: the same constants it emits them with (rooms.metric_names).
+METRIC_ROOMS_CREATED = metric_names.ROOMS_CREATED
+METRIC_JOINS = metric_names.PARTICIPANT_JOINS
+METRIC_PHONE_JOINS = metric_names.PHONE_PARTICIPANT_JOINS
+METRIC_NO_SHOWS = metric_names.NO_SHOWS
+METRIC_RECONNECT_STORMS = metric_names.RECONNECT_STORMS
+METRIC_RECORDING_FAILURES = metric_names.RECORDING_FAILURES
 
 WEBHOOK_P99_LATENCY_ALARM_MS = 5000
 FIVE_MINUTES = Duration.minutes(5)
