@@ -96,10 +96,12 @@ class LocalStack:
         from rooms.recordings import storage as recording_storage
         from rooms.settings import get_settings
 
+        # One process plays many Lambda containers' lifetimes here (a stack per test session, new ports):
+        # forget what a container would keep for its life (settings, clients bound to the old endpoints).
         get_settings.cache_clear()
-        livekit_client.reset_for_tests()
-        recording_storage.reset_for_tests()
-        notify.reset_for_tests()
+        livekit_client._local.__dict__.clear()
+        recording_storage._client.cache_clear()
+        notify._client.cache_clear()
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer

@@ -12,6 +12,7 @@ from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 from rooms.room.models import CreateRoomRequest, RoomView
 from rooms.room.service import create_room
+from rooms.settings import get_settings
 
 app = build_resolver()
 
@@ -22,7 +23,7 @@ app = build_resolver()
 def post_room(request: Annotated[CreateRoomRequest, Body()]) -> Response[RoomView]:
     caller = current_caller(app)
     require_admin(caller)
-    room, created = create_room(request, caller=caller, now=utcnow())
+    room, created = create_room(request, caller=caller, now=utcnow(), settings=get_settings())
     return Response(status_code=201 if created else 200, content_type="application/json",
                     body=room.model_dump(mode="json"))
 

@@ -11,13 +11,14 @@ from rooms.observability import logger, metrics, tracer
 from rooms.room.ids import room_id_for_booking, room_id_for_session
 from rooms.room.join import issue_join_token
 from rooms.room.models import TokenRequest, TokenResponse
+from rooms.settings import get_settings
 
 app = build_resolver()
 
 
 def _issue(room_id: str, request: TokenRequest | None) -> TokenResponse:
     return issue_join_token(room_id, caller=current_caller(app), now=utcnow(),
-                            name=request.name if request else None)
+                            name=request.name if request else None, settings=get_settings())
 
 
 @app.post("/rooms/<room_id>/token", summary="Join token for a room", tags=["members"])

@@ -15,6 +15,7 @@ from rooms.recordings.service import (
     stop_recording,
     withdraw_consent,
 )
+from rooms.settings import get_settings
 
 app = build_resolver()
 
@@ -27,7 +28,7 @@ def get_recordings(room_id: str) -> RecordingList:
 @app.post("/rooms/<room_id>/recordings", summary="Start recording the room (host)", tags=["host"],
           responses={409: {"description": "Recording disabled, already running, or consent missing"}})
 def post_recording(room_id: str) -> RecordingView:
-    return start_recording(room_id, caller=current_caller(app), now=utcnow())
+    return start_recording(room_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.post("/rooms/<room_id>/recordings/<recording_id>/stop", summary="Stop a recording (host)", tags=["host"],
@@ -39,7 +40,7 @@ def post_stop(room_id: str, recording_id: str) -> RecordingView:
 @app.get("/recordings/<recording_id>/url", summary="An expiring URL of a recording", tags=["members"],
          responses={403: {"description": "Not allowed"}, 410: {"description": "Access ended"}})
 def get_recording_url(recording_id: str) -> RecordingUrl:
-    return recording_url(recording_id, caller=current_caller(app), now=utcnow())
+    return recording_url(recording_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.delete("/recordings/<recording_id>", summary="Delete a recording: file and record (admin or host)",

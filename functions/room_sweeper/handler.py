@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from rooms.clock import parse_iso
 from rooms.lifecycle.sweeper import sweep
 from rooms.observability import logger, metrics, tracer
+from rooms.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -17,4 +18,4 @@ from rooms.observability import logger, metrics, tracer
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context):
     logger.append_keys(schedule_event_id=event.get_id, scheduled_time=event.time)
-    return sweep(parse_iso(event.time))
+    return sweep(parse_iso(event.time), get_settings())

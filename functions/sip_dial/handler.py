@@ -10,6 +10,7 @@ from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 from rooms.phone.service import dial_out, get_dial_in
 from rooms.room.models import DialIn, DialOutRequest, DialOutResponse
+from rooms.settings import get_settings
 
 app = build_resolver()
 
@@ -22,7 +23,7 @@ def get_room_dial_in(room_id: str) -> DialIn:
 @app.post("/rooms/<room_id>/dial-out", summary="Call a phone into the room (host)", tags=["host"],
           responses={429: {"description": "Too many dial-outs for this room; see retry_after_seconds"}})
 def post_room_dial_out(room_id: str, request: Annotated[DialOutRequest, Body()]) -> DialOutResponse:
-    return dial_out(room_id, request, caller=current_caller(app), now=utcnow())
+    return dial_out(room_id, request, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

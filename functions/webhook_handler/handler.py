@@ -10,6 +10,7 @@ import json
 
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, event_source
 
+from rooms import metric_names
 from rooms.clock import utcnow
 from rooms.errors import Unauthorized
 from rooms.observability import logger, metrics, tracer
@@ -32,9 +33,9 @@ def handler(event: LambdaFunctionUrlEvent, context):
     except Unauthorized as err:
         logger.warning("webhook refused", extra={"code": err.code})
         # alarmed (infra/constructs/monitoring.py): a wrong secret silently stops all attendance otherwise
-        metrics.add_metric(name="WebhookSignatureFailures", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.WEBHOOK_SIGNATURE_FAILURES, unit="Count", value=1)
         return _reply(401, {"code": err.code, "message": "invalid webhook signature"})
     logger.append_keys(event_id=webhook.id, livekit_event=webhook.event)
     outcome = process_webhook(webhook, now=utcnow())
-    metrics.add_metric(name="WebhooksProcessed", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.WEBHOOKS_PROCESSED, unit="Count", value=1)
     return _reply(200, {"outcome": outcome})

@@ -21,24 +21,25 @@ from constructs import Construct
 
 from infra.config import RoomsConfig
 from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME
+from rooms import metric_names
 
-# Metric names the domain code emits (Powertools `metrics.add_metric(name=...)`).
-METRIC_ROOMS_CREATED = "RoomsCreated"
-METRIC_JOINS = "ParticipantJoins"
-METRIC_PHONE_JOINS = "PhoneParticipantJoins"
-METRIC_NO_SHOWS = "NoShows"
-METRIC_RECONNECT_STORMS = "ReconnectStorms"
-METRIC_RECORDING_FAILURES = "RecordingFailures"
-METRIC_SWEEP_DUE_ITEMS = "SweepDueItems"  # emitted by every completed sweep (0 included): the heartbeat
-METRIC_SWEEP_FAILURES = "SweepFailures"
-METRIC_ROOMS_OPENED = "RoomsOpened"
-METRIC_WEBHOOK_SIGNATURE_FAILURES = "WebhookSignatureFailures"
+# Metric names the domain code emits: the same constants it emits them with (rooms.metric_names).
+METRIC_ROOMS_CREATED = metric_names.ROOMS_CREATED
+METRIC_JOINS = metric_names.PARTICIPANT_JOINS
+METRIC_PHONE_JOINS = metric_names.PHONE_PARTICIPANT_JOINS
+METRIC_NO_SHOWS = metric_names.NO_SHOWS
+METRIC_RECONNECT_STORMS = metric_names.RECONNECT_STORMS
+METRIC_RECORDING_FAILURES = metric_names.RECORDING_FAILURES
+METRIC_SWEEP_DUE_ITEMS = metric_names.SWEEP_DUE_ITEMS  # emitted by every completed sweep (0 included): the heartbeat
+METRIC_SWEEP_FAILURES = metric_names.SWEEP_FAILURES
+METRIC_ROOMS_OPENED = metric_names.ROOMS_OPENED
+METRIC_WEBHOOK_SIGNATURE_FAILURES = metric_names.WEBHOOK_SIGNATURE_FAILURES
 # Phone (LiveKit SIP) failures, rooms.phone
 METRIC_PHONE_FAILURES = (
-    "PhonePinsExhausted",
-    "PhoneDispatchRuleFailures",
-    "PhoneReleaseFailures",
-    "PhoneDialOutFailures",
+    metric_names.PHONE_PINS_EXHAUSTED,
+    metric_names.PHONE_DISPATCH_RULE_FAILURES,
+    metric_names.PHONE_RELEASE_FAILURES,
+    metric_names.PHONE_DIAL_OUT_FAILURES,
 )
 # A wrong webhook secret refuses every webhook (and LiveKit does not retry a 4xx): a few refusals in five
 # minutes page; a single stray unsigned request does not.

@@ -4,7 +4,9 @@
   package that crosses capabilities (nor ``rooms.webhooks``, which routes into it, except for typing);
 - only ``rooms.livekit_gateway`` imports ``livekit`` (or protobuf, its message vocabulary);
 - only ``rooms.store`` imports ``pynamodb``, and the store imports no domain package;
-- a function never imports another function.
+- a function never imports another function;
+- only the store builds DynamoDB expressions (``RoomItem.status.set(...)``): the domain says what it
+  wants (``store.recordings.mark_recording_uploaded(...)``).
 """
 
 from __future__ import annotations
@@ -122,3 +124,33 @@ def test_the_scan_reports_each_kind_of_violation():
         "rooms.lifecycle.ending": "from rooms.attendance.reconcile import close_room_attendance\n",
     }
     assert [v for where, src in allowed.items() for v in violations(imports_of(src, where))] == []
+
+
+_EXPRESSION_METHODS = {"set", "remove", "add", "delete", "is_in", "does_not_exist", "exists", "contains",
+                       "startswith", "between"}
+_MODELS = {"RoomItem", "Member", "JoinTokenRecord", "RecordingItem", "ActiveRecording", "EgressLookup",
+           "RecordingConsent", "SegmentItem", "TrackItem", "QualityItem", "TemplateOverride", "SipPinLock"}
+
+
+def expressions_outside_store(source: str, where: str) -> list[str]:
+    """``Model.attribute.set(...)``-style DynamoDB expressions built outside ``rooms.store``."""
+    if _within(where, "rooms.store"):
+        return []
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _EXPRESSION_METHODS and isinstance(node.func.value, ast.Attribute)):
+            continue
+        model = node.func.value.value
+        name = model.attr if isinstance(model, ast.Attribute) else getattr(model, "id", None)
+        if name in _MODELS:
+            found.append(f"{where}:{node.lineno} {ast.unparse(node.func)}")
+    return found
+
+
+def test_only_the_store_builds_dynamodb_expressions():
+    found = [f for path in _sources() for f in expressions_outside_store(path.read_text(), _module_name(path))]
+    assert found == []
+    assert expressions_outside_store("x = store.RoomItem.status.set('open')\n", "rooms.room.join")
+    assert expressions_outside_store("c = RecordingItem.object_error.does_not_exist()\n", "rooms.recordings.upload")
+    assert not expressions_outside_store("c = RoomItem.status.is_in('open')\n", "rooms.store.rooms")

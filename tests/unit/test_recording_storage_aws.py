@@ -101,7 +101,7 @@ def test_egress_carries_its_own_keys_and_the_functions_keep_their_role(env):
     read = _secrets(env, {arn: {"access_key": "AKIAEGRESS", "secret": "s3cr3t"}})
     from rooms.recordings.record import file_target
 
-    target = file_target("room", "room.abc")
+    target = file_target("room", "room.abc", get_settings())
     assert (target.access_key, target.secret) == ("AKIAEGRESS", "s3cr3t")
     assert storage.store_keys() is None  # boto3 in the functions: the Lambda role
     assert read == [arn]

@@ -36,6 +36,3 @@ def publish(detail_type: str, detail: dict[str, Any]) -> None:
     logger.info("event published", extra={"detail_type": detail_type, **{k: v for k, v in detail.items()
                                                                           if k in ("room_id", "recording_id")}})
 
-
-def reset_for_tests() -> None:
-    _client.cache_clear()

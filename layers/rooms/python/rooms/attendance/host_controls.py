@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import Caller, require_host, require_room
 from rooms.attendance.models import HostActionResult, LiveParticipant, LiveTrack, MuteRequest, ParticipantsView
 from rooms.attendance.people import is_person
@@ -96,7 +96,7 @@ def admit(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Host
         info = update_permission(room.livekit_room, identity, **admitted_permission(member.role))
         if info is not None:
             attendance_store.mark_segment_admitted(room_id, identity, info.sid, at=int(now.timestamp()))
-    metrics.add_metric(name="ParticipantsAdmitted", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.PARTICIPANTS_ADMITTED, unit="Count", value=1)
     _log("participant.admit", caller, room, identity, connected=info is not None, role=member.role)
     return HostActionResult(room_id=room_id, identity=identity, action="admit", connected=info is not None)
 
@@ -121,7 +121,8 @@ def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, n
         raise NotFound(f"{identity} publishes no {request.track} track", code="track_not_published", field="track")
     changed = [t.sid for t in tracks if mute_track(room.livekit_room, identity, t.sid, muted=request.muted)]
     action = "mute" if request.muted else "unmute"
-    metrics.add_metric(name="ParticipantsMuted" if request.muted else "ParticipantsUnmuted", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.PARTICIPANTS_MUTED if request.muted else metric_names.PARTICIPANTS_UNMUTED,
+                       unit="Count", value=1)
     _log(f"participant.{action}", caller, room, identity, track=request.track, track_sids=changed)
     return HostActionResult(room_id=room_id, identity=identity, action=action, connected=True, tracks=changed)
 
@@ -143,6 +144,6 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
         raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
                        field="identity")
     attendance_store.clear_admission(room_id, identity)
-    metrics.add_metric(name="ParticipantsRemoved", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.PARTICIPANTS_REMOVED, unit="Count", value=1)
     _log("participant.remove", caller, room, identity)
     return HostActionResult(room_id=room_id, identity=identity, action="remove", connected=True)

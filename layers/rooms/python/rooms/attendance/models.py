@@ -1,4 +1,4 @@
-"""Wire shapes of attendance, host controls and quality samples (SPEC "Wire contract": attendance entry)."""
+"""Wire shapes of attendance, host controls and quality samples."""
 
 from __future__ import annotations
 

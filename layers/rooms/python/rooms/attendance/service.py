@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import Caller, require_host_or_admin, require_member, require_room
 from rooms.attendance.models import (
     AttendanceView,
@@ -48,7 +48,7 @@ def record_quality_sample(room_id: str, sample: QualitySampleIn, *, caller: Call
     if not attendance_store.append_quality_sample(room_id, caller.user_id, {"at": iso(measured), **values}):
         raise Conflict(f"at most {attendance_store.MAX_QUALITY_SAMPLES} quality samples per member and room",
                        code="quality_samples_full")
-    metrics.add_metric(name="QualitySamples", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.QUALITY_SAMPLES, unit="Count", value=1)
     logger.info("quality sample", extra={"action": "quality.sample", "actor": caller.user_id,
                                           "room_id": room_id, **values})
     return QualitySampleAccepted(room_id=room_id, identity=caller.user_id, measured_at=iso(measured))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.attendance.people import is_person
 from rooms.attendance.reconcile import ACTOR_LIVEKIT, save_room_summary
 from rooms.attendance.view import attendees, iso_of_unix, unix_seconds
@@ -13,6 +13,7 @@ from rooms.clock import iso, parse_iso
 from rooms.livekit_gateway import room_service
 from rooms.livekit_gateway.room_service import LiveParticipantInfo, get_participant, update_permission
 from rooms.observability import logger, metrics
+from rooms.phone.numbers import describe_sip_participant
 from rooms.room.grants import admitted_permission
 from rooms.room.status import RoomStatus
 from rooms.store import attendance as attendance_store
@@ -47,7 +48,11 @@ def segment_facts(info: LiveParticipantInfo, *, livekit_room_sid: str | None) ->
     )
 
 
-def _log(action: str, ctx_room, identity: str, **extra) -> None:
+def _log(action: str, ctx_room, identity: str, participant: LiveParticipantInfo | None = None, **extra) -> None:
+    """The audit line of a participant event; a phone participant's number only masked."""
+    if participant is not None and participant.kind == "sip":
+        phone = describe_sip_participant(participant)
+        identity, extra = phone.pop("identity"), {**extra, **phone}
     logger.info(action.replace(".", " "), extra={"action": action, "actor": ACTOR_LIVEKIT, "target": identity,
                                                  "room_id": ctx_room.room_id, **extra})
 
@@ -66,7 +71,7 @@ def _not_an_attendee(event: WebhookEvent) -> bool:
 
 
 # A reconnect storm: this many reconnects in one room, each within the gap of the previous one (a flaky
-# network or a LiveKit incident: the seed's "connection issues (frequent disconnects)").
+# network or a LiveKit incident: "connection issues, frequent disconnects").
 RECONNECT_STORM_THRESHOLD = 5
 RECONNECT_BURST_GAP_SECONDS = 120
 
@@ -118,17 +123,18 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
                 if fresh is None:
                     raise
                 ctx.room = fresh
-    metrics.add_metric(name="ParticipantJoins", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.PARTICIPANT_JOINS, unit="Count", value=1)
     if reconnect:
-        metrics.add_metric(name="ParticipantReconnects", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.PARTICIPANT_RECONNECTS, unit="Count", value=1)
     if burst is not None and burst[0] == RECONNECT_STORM_THRESHOLD:  # once per storm
-        metrics.add_metric(name="ReconnectStorms", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.RECONNECT_STORMS, unit="Count", value=1)
         logger.warning("reconnect storm", extra={"action": "room.reconnect_storm", "room_id": ctx.room.room_id,
                                                  "reconnects_in_burst": burst[0]})
     if facts.via == "phone":
-        metrics.add_metric(name="PhoneParticipantJoins", unit="Count", value=1)
-    _log("participant.join", ctx.room, facts.identity, participant_sid=facts.participant_sid, via=facts.via,
-         role=facts.role, reconnect=reconnect, waiting=facts.waiting, joined_at=iso_of_unix(facts.joined_at))
+        metrics.add_metric(name=metric_names.PHONE_PARTICIPANT_JOINS, unit="Count", value=1)
+    _log("participant.join", ctx.room, facts.identity, event.participant, participant_sid=facts.participant_sid,
+         via=facts.via, role=facts.role, reconnect=reconnect, waiting=facts.waiting,
+         joined_at=iso_of_unix(facts.joined_at))
     if ctx.room.status == RoomStatus.ENDED:
         save_room_summary(ctx.room, now=ctx.event_time)  # a join delivered after the room's end
 
@@ -144,7 +150,7 @@ def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFact
         removed = room_service.remove_participant(
             room.livekit_room, facts.identity, revoke_token_ts=unix_seconds(revoked) + 1
         )
-        metrics.add_metric(name="RevokedJoinsRemoved", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.REVOKED_JOINS_REMOVED, unit="Count", value=1)
         _log("participant.remove_revoked", room, facts.identity, participant_sid=facts.participant_sid,
              removed=removed)
         return facts
@@ -159,7 +165,7 @@ def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFact
                     room.livekit_room, facts.identity,
                     revoke_token_ts=unix_seconds(issued) if issued else unix_seconds(ctx.event_time) + 1,
                 )
-                metrics.add_metric(name="SupersededJoinsRemoved", unit="Count", value=1)
+                metrics.add_metric(name=metric_names.SUPERSEDED_JOINS_REMOVED, unit="Count", value=1)
                 _log("participant.remove_superseded", room, facts.identity, participant_sid=facts.participant_sid,
                      removed=removed, jti=jti)
         return facts
@@ -177,15 +183,16 @@ def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:
     facts = segment_facts(event.participant, livekit_room_sid=event.room_sid)
     if event.event == "participant_connection_aborted" and not facts.joined_at:
         # never became active: no attendance (LiveKit sends no participant_joined for it either)
-        _log("participant.connection_aborted", ctx.room, facts.identity, participant_sid=facts.participant_sid)
+        _log("participant.connection_aborted", ctx.room, facts.identity, event.participant,
+             participant_sid=facts.participant_sid)
         return
     reason = _disconnect_reason(event)
     left_at = unix_seconds(ctx.event_time)
     with ctx.transaction() as tx:
         attendance_store.add_leave(tx, ctx.room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time))
-    metrics.add_metric(name="ParticipantLeaves", unit="Count", value=1)
-    _log("participant.leave", ctx.room, facts.identity, participant_sid=facts.participant_sid, reason=reason,
-         left_at=iso_of_unix(left_at))
+    metrics.add_metric(name=metric_names.PARTICIPANT_LEAVES, unit="Count", value=1)
+    _log("participant.leave", ctx.room, facts.identity, event.participant, participant_sid=facts.participant_sid,
+         reason=reason, left_at=iso_of_unix(left_at))
     if ctx.room.status == RoomStatus.ENDED:
         # a late leave (after the room was closed at its end) corrects the stored summary
         save_room_summary(ctx.room, now=ctx.event_time)

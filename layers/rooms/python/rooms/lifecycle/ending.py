@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import Caller
 from rooms.clock import iso, parse_iso
 from rooms.errors import NotFound
@@ -70,5 +70,5 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
     if changed:
         logger.info("room ended", extra={"action": "room.end", "actor": actor, "room_id": room.room_id,
                                          "reason": reason, "status": status})
-        metrics.add_metric(name="RoomsEnded", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.ROOMS_ENDED, unit="Count", value=1)
     return ended, changed

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rooms import store
 from rooms.attendance.reconcile import close_livekit_room_segments
 from rooms.clock import iso, parse_iso
 from rooms.lifecycle.ending import release_room_resources
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger
 from rooms.room.schedule import settle_due_actions
-from rooms.room.status import LIVE_STATUSES, RoomStatus, is_live
-from rooms.store import RoomItem
+from rooms.room.status import RoomStatus, is_live
 
 if TYPE_CHECKING:
     from rooms.livekit_gateway.webhook import WebhookEvent
@@ -41,18 +41,11 @@ def room_started(event: WebhookEvent, ctx: WebhookContext) -> None:
             pass  # only the marker: this event has been handled
         return
     at = iso(ctx.event_time)
-    actions = [
-        RoomItem.opened_at.set(RoomItem.opened_at | at),
-        RoomItem.livekit_created_at.set(RoomItem.livekit_created_at | at),
-        RoomItem.updated_at.set(at),
-    ]
-    if event.room_sid:
-        actions.append(RoomItem.livekit_sid.set(event.room_sid))
-    if ctx.room.status == RoomStatus.SCHEDULED:
-        actions.append(RoomItem.status.set(RoomStatus.OPEN))
+    opened = store.rooms.livekit_room_opened(
+        sid=event.room_sid, at=at, status=RoomStatus.OPEN if ctx.room.status == RoomStatus.SCHEDULED else None)
     with ctx.transaction() as tx:
         # a late room_started must not reopen a room that has ended
-        tx.update(ctx.room, actions=actions, condition=RoomItem.status.is_in(*LIVE_STATUSES))
+        store.rooms.write_room(tx, ctx.room, opened, only_if_live=True)
 
 
 def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:
@@ -67,11 +60,10 @@ def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:
         return
     if is_live(room.status) and room.scheduled_end and ctx.event_time < parse_iso(room.scheduled_end):
         close_livekit_room_segments(room, livekit_room_sid=finished_sid, at=ctx.event_time)
-        actions = [RoomItem.livekit_created_at.remove(), RoomItem.livekit_sid.remove(), RoomItem.updated_at.set(at)]
-        if room.status == RoomStatus.ACTIVE:
-            actions.append(RoomItem.status.set(RoomStatus.OPEN))
+        reopened = RoomStatus.OPEN if room.status == RoomStatus.ACTIVE else None
+        gone = store.rooms.livekit_room_gone(at=at, status=reopened)
         with ctx.transaction() as tx:
-            tx.update(room, actions=actions, condition=RoomItem.status.is_in(*LIVE_STATUSES))
+            store.rooms.write_room(tx, room, gone, only_if_live=True)
         logger.info("livekit room finished before the scheduled end: room kept joinable", extra={
             "action": "room.livekit_finished", "actor": "livekit", "room_id": room.room_id,
             "livekit_sid": finished_sid, "scheduled_end": room.scheduled_end})
@@ -79,14 +71,6 @@ def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:
     # Released before the marker is written: if releasing fails, LiveKit's retry runs it again.
     release_room_resources(room, now=ctx.event_time)
     with ctx.transaction() as tx:
-        tx.update(
-            room,
-            actions=[
-                RoomItem.status.set(RoomStatus.ENDED),
-                RoomItem.ended_at.set(RoomItem.ended_at | at),
-                RoomItem.end_reason.set(RoomItem.end_reason | "livekit_room_finished"),
-                RoomItem.updated_at.set(at),
-                # a scheduled room comes due for the sweeper to settle (no-shows)
-                *settle_due_actions(room, ctx.event_time),
-            ],
-        )
+        # a scheduled room comes due for the sweeper to settle (no-shows)
+        store.rooms.write_room(tx, room, [*store.rooms.ended(at=at, reason="livekit_room_finished"),
+                                          *settle_due_actions(room, ctx.event_time)])

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from rooms import notify, store
+from rooms import metric_names, notify, store
 from rooms.attendance.view import attendees
 from rooms.clock import iso
 from rooms.lifecycle.ending import close_room
@@ -43,21 +43,21 @@ from rooms.phone import service as phone
 from rooms.room.livekit_room import OPENABLE, open_livekit_room
 from rooms.room.schedule import DueWork, due_work, session_was_due
 from rooms.room.status import RoomStatus, is_live
-from rooms.settings import get_settings
+from rooms.settings import Settings, get_settings
 from rooms.store import Claim, RoomItem
 
 SWEEPER = "sweeper"  # the actor recorded on what the sweeper does
 ENDED_DETAIL_TYPE = "Room Ended"
 NO_SHOW_DETAIL_TYPE = "Room No-Show"
 
-# A due item's handler: ``handler(item, now) -> outcomes`` (names counted in the sweep's report). The
+# A due item's handler: ``handler(item, now, settings) -> outcomes`` (names counted in the sweep's report). The
 # handler claims the item itself (``store.claim_due``).
-DueHandler = Callable[[Any, datetime], list[str]]
+DueHandler = Callable[[Any, datetime, Settings], list[str]]
 
 
-def sweep(now: datetime) -> dict[str, Any]:
+def sweep(now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     """Do everything due by ``now``. Returns counts: ``due`` (items read) and one per outcome."""
-    settings = get_settings()
+    settings = settings or get_settings()
     # Read first, then act: acting moves items within the buckets being read.
     due = list(store.due_items(now, lookback_days=settings.sweep_lookback_days, limit=settings.sweep_max_items))
     outcomes: Counter[str] = Counter()
@@ -68,15 +68,15 @@ def sweep(now: datetime) -> dict[str, Any]:
             outcomes["unhandled"] += 1
             continue
         try:
-            outcomes.update(handler(item, now))
+            outcomes.update(handler(item, now, settings))
         except Exception:
             # One item's failure (LiveKit unreachable, ...) must not stop the others: its claim runs
             # out and the next sweep after that retries it.
             logger.exception("due work failed", extra={"pk": item.pk, "sk": item.sk})
             outcomes["failed"] += 1
-    metrics.add_metric(name="SweepDueItems", unit="Count", value=len(due))
+    metrics.add_metric(name=metric_names.SWEEP_DUE_ITEMS, unit="Count", value=len(due))
     if outcomes["failed"]:
-        metrics.add_metric(name="SweepFailures", unit="Count", value=outcomes["failed"])
+        metrics.add_metric(name=metric_names.SWEEP_FAILURES, unit="Count", value=outcomes["failed"])
     report = {"now": iso(now), "due": len(due), **dict(sorted(outcomes.items()))}
     logger.info("sweep done", extra={"action": "sweep", "actor": SWEEPER, **report})
     return report
@@ -85,15 +85,15 @@ def sweep(now: datetime) -> dict[str, Any]:
 # --- rooms ---------------------------------------------------------------------------------------------
 
 
-def room_due(seen: RoomItem, now: datetime) -> list[str]:
-    settings = get_settings()
+def room_due(seen: RoomItem, now: datetime, settings: Settings | None = None) -> list[str]:
+    settings = settings or get_settings()
     claim = store.claim_due(seen, now=now, lease_seconds=settings.sweep_lease_seconds)
     if claim is None:
         return ["taken"]  # another sweep holds it, or has already moved it on
     room: RoomItem = claim.item
     work = due_work(room, now, settings)
     if work.action == "open":
-        return _open(claim, work, now)
+        return _open(claim, work, now, settings)
     if work.action in ("end", "expire") or (work.action == "settle" and room.ended_by == SWEEPER):
         # (a settle of a room we ended ourselves is a retry: finish the ending first, it is idempotent)
         return _end_and_settle(claim, work, now)
@@ -105,12 +105,13 @@ def room_due(seen: RoomItem, now: datetime) -> list[str]:
     return ["rescheduled" if work.next_due else "done"]
 
 
-def _open(claim: Claim, work: DueWork, now: datetime) -> list[str]:
+def _open(claim: Claim, work: DueWork, now: datetime, settings: Settings) -> list[str]:
     room: RoomItem = claim.item
-    updates = open_livekit_room(room, now=now, schedule_live_checks=False)
+    updates = open_livekit_room(room, now=now, settings=settings, schedule_live_checks=False)
     if store.finish_due(claim, next_due=work.next_due, actions=updates, condition=OPENABLE):
-        phone.on_livekit_room_open(room, now=now)  # callers can dial in from the open on (never raises)
-        metrics.add_metric(name="RoomsOpened", unit="Count", value=1)
+        # callers can dial in from the open on (never raises)
+        phone.on_livekit_room_open(room, now=now, settings=settings)
+        metrics.add_metric(name=metric_names.ROOMS_OPENED, unit="Count", value=1)
         logger.info("room opened", extra={"action": "room.open", "actor": SWEEPER, "room_id": room.room_id,
                                           "scheduled_start": room.scheduled_start,
                                           "waiting_room": bool(room.waiting_room)})
@@ -162,14 +163,12 @@ def _settle(claim: Claim, now: datetime) -> list[str]:
     no_show = _find_no_show(room)
     if no_show is not None:
         notify.publish(NO_SHOW_DETAIL_TYPE, {**_room_event(room), **no_show.as_dict()})
-    actions = [RoomItem.settled_at.set(iso(now))]
-    if no_show is not None:
-        actions.append(RoomItem.no_show.set(no_show.as_dict()))
-    if not store.finish_due(claim, next_due=None, actions=actions, condition=RoomItem.settled_at.does_not_exist()):
+    settled = store.rooms.settled(at=iso(now), no_show=no_show.as_dict() if no_show is not None else None)
+    if not store.finish_due(claim, next_due=None, actions=settled, condition=store.rooms.NOT_SETTLED):
         return ["raced"]
     if no_show is None:
         return ["settled"]
-    metrics.add_metric(name="NoShows", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.NO_SHOWS, unit="Count", value=1)
     logger.info("no-show marked", extra={"action": "room.no_show", "actor": SWEEPER, "room_id": room.room_id,
                                          **no_show.as_dict()})
     return ["settled", "no_show"]

@@ -4,7 +4,7 @@
 requests never call LiveKit. The client is async; this module gives the synchronous Lambda code a
 small blocking facade that keeps one event loop and one ``LiveKitAPI`` (with its HTTP keep-alive
 session) per thread, so warm invocations reuse connections. ``LiveKitAPI`` must be created inside a
-running loop (LIVEKIT.md), which is why it is built in ``_client()`` under ``run_until_complete``.
+running loop (its aiohttp session binds to it), which is why it is built in ``_client()`` under ``run_until_complete``.
 """
 
 from __future__ import annotations
@@ -87,11 +87,6 @@ def run_or(call: Callable[[Any, Any], Awaitable[T]], default: Any) -> Any:
         return run(call)
     except NotFoundInLiveKit:
         return default
-
-
-def reset_for_tests() -> None:
-    """Forget this thread's client (e.g. after the test stack changed its URL)."""
-    _local.state = None
 
 
 def close_clients() -> None:

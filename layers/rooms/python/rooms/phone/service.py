@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import Caller, require_host, require_member_or_admin, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
@@ -21,14 +21,14 @@ from rooms.phone.numbers import (
 )
 from rooms.room.models import DialIn, DialOutRequest, DialOutResponse, SipIn
 from rooms.room.status import is_live
-from rooms.settings import SipNumber, get_settings
+from rooms.settings import Settings, SipNumber, get_settings
 from rooms.store import RoomItem
 
 # --- room creation: the PIN ---------------------------------------------------------------------------
 
 
-def number_for_region(region: str) -> SipNumber:
-    number = get_settings().sip_numbers.get(region)
+def number_for_region(region: str, settings: Settings) -> SipNumber:
+    number = settings.sip_numbers.get(region)
     if number is None:
         raise InvalidInput(f"no dial-in number is configured for region {region}", code="sip_region_unavailable",
                            field="sip.region")
@@ -36,15 +36,14 @@ def number_for_region(region: str) -> SipNumber:
 
 
 def create_room_with_dial_in(
-    item: RoomItem, members: Iterable[store.Member], *, sip: SipIn | None, actor: str | None
+    item: RoomItem, members: Iterable[store.Member], *, sip: SipIn | None, actor: str | None, settings: Settings
 ) -> tuple[RoomItem, bool]:
     """``store.create_room_with_members``, plus for SIP-enabled rooms a PIN unique among the live rooms
     on the region's number, allocated in the same transaction (retried with another PIN on a clash)."""
     members = list(members)
     if not sip or not sip.enabled:
         return store.create_room_with_members(item, members)
-    settings = get_settings()
-    number = number_for_region(sip.region)
+    number = number_for_region(sip.region, settings)
     for attempt, pin in enumerate(pin_candidates(settings.sip_pin_length), start=1):
         item.sip = {"enabled": True, "region": sip.region, "number": number.number, "trunk_id": number.trunk_id,
                     "pin": pin}
@@ -54,12 +53,12 @@ def create_room_with_dial_in(
         except store.PinTaken:
             continue
         if created:
-            metrics.add_metric(name="PhonePinsAllocated", unit="Count", value=1)
+            metrics.add_metric(name=metric_names.PHONE_PINS_ALLOCATED, unit="Count", value=1)
             logger.info("dial-in PIN allocated", extra={
                 "action": "phone.pin.allocate", "actor": actor, "room_id": item.room_id, "region": sip.region,
                 "number": number.number, "attempts": attempt})
         return room, created
-    metrics.add_metric(name="PhonePinsExhausted", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.PHONE_PINS_EXHAUSTED, unit="Count", value=1)
     raise Conflict(f"no free dial-in PIN on the {sip.region} number right now; retry, or raise the PIN length",
                    code="pin_unavailable", field="sip")
 
@@ -67,13 +66,12 @@ def create_room_with_dial_in(
 # --- LiveKit room opened / room ended: the dispatch rule ----------------------------------------------
 
 
-def on_livekit_room_open(room: RoomItem, *, now: datetime) -> None:
+def on_livekit_room_open(room: RoomItem, *, now: datetime, settings: Settings) -> None:
     """Create the room's PIN dispatch rule once its LiveKit room exists (no-op when there is one, or no
     SIP). Never fails the caller: video must work when SIP does not; a failure is retried next time."""
     sip = sip_of(room)
     if not sip.get("pin") or sip.get("dispatch_rule_id") or not is_live(room.status):
         return
-    settings = get_settings()
     log = {"action": "phone.dispatch_rule.create", "room_id": room.room_id, "number": sip["number"]}
     try:
         rule_id = livekit_sip.create_pin_dispatch_rule(
@@ -89,7 +87,7 @@ def on_livekit_room_open(room: RoomItem, *, now: datetime) -> None:
         return
     except Exception:
         logger.exception("dispatch rule not created; retried at the next token request", extra=log)
-        metrics.add_metric(name="PhoneDispatchRuleFailures", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.PHONE_DISPATCH_RULE_FAILURES, unit="Count", value=1)
         return
     if store.record_dispatch_rule(room.room_id, rule_id, now=iso(now)):
         logger.info("dispatch rule created", extra={**log, "dispatch_rule_id": rule_id})
@@ -118,7 +116,7 @@ def release_room_phone(room: RoomItem, *, now: datetime) -> None:
             livekit_sip.delete_dispatch_rule(rule_id)
     except Exception:
         logger.exception("dispatch rule not deleted; PIN kept until this step runs again", extra=log)
-        metrics.add_metric(name="PhoneReleaseFailures", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.PHONE_RELEASE_FAILURES, unit="Count", value=1)
         return
     released = store.release_pin(sip["number"], sip["pin"], room_id=room.room_id)
     logger.info("phone released", extra={**log, "dispatch_rules_deleted": rule_ids, "pin_released": released})
@@ -139,9 +137,10 @@ def get_dial_in(room_id: str, *, caller: Caller) -> DialIn:
     return details
 
 
-def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: datetime) -> DialOutResponse:
+def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: datetime,
+             settings: Settings | None = None) -> DialOutResponse:
     """The host calls a phone into the room. With ``user_id`` (a member) the call joins as that member."""
-    settings = get_settings()
+    settings = settings or get_settings()
     wanted = [caller.user_id] + ([request.user_id] if request.user_id else [])
     room, members = store.get_room_and_members(room_id, *wanted)
     room = require_room(room, room_id)
@@ -193,7 +192,7 @@ def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: date
         )
     except livekit_sip.SipCallFailed as err:
         logger.info("dial-out failed", extra={**log, "sip_status_code": err.sip_status_code})
-        metrics.add_metric(name="PhoneDialOutFailures", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.PHONE_DIAL_OUT_FAILURES, unit="Count", value=1)
         if err.sip_status_code is None:  # LiveKit refused before dialling
             if err.code == "resource_exhausted":
                 raise Conflict(f"room {room_id} is full", code="room_full") from None
@@ -205,7 +204,7 @@ def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: date
                                .strip(), code="phone_number_unreachable", field="phone_number", **details) from None
         raise Conflict(f"the call to {masked} failed: SIP {err.sip_status_code} {err.sip_status or ''}".strip(),
                        code="dial_out_failed", **details) from None
-    metrics.add_metric(name="PhoneDialOuts", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.PHONE_DIAL_OUTS, unit="Count", value=1)
     logger.info("dialled out", extra={**log, "sip_call_id": placed.sip_call_id, "dial_outs_in_window": count})
     return DialOutResponse(
         room_id=room_id,

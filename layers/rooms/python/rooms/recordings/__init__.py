@@ -1,6 +1,6 @@
 """Recordings: manual (host), automatic and compliance; egress state; the uploaded file; who may see it.
 
-How the pieces meet (SPEC "Recording"):
+How the pieces meet:
 - A recording's id names its room (``{room_id}.{12 hex}``), and the egress writes the file to
   ``{prefix}{room_id}/{recording_id}.mp4``: the S3 key, the egress's file path and the URL route all
   lead to the one record with a GetItem/BatchGetItem, never a Scan.

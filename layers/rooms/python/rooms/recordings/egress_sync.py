@@ -6,7 +6,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.clock import iso
 from rooms.errors import UpstreamUnavailable
 from rooms.livekit_gateway import egress_service as lk_egress
@@ -16,7 +16,6 @@ from rooms.recordings.record import processing_status, recording_id_for_egress, 
 from rooms.recordings.upload import process_uploaded_object
 from rooms.settings import get_settings
 from rooms.store import RoomItem
-from rooms.store.recordings import RecordingItem
 
 if TYPE_CHECKING:
     from rooms.livekit_gateway.webhook import WebhookEvent
@@ -42,40 +41,33 @@ def _ns_iso(ns: int) -> str:
     return iso(datetime.fromtimestamp(ns / 1e9, UTC))
 
 
-def egress_actions(room: RoomItem, recording_id: str, state: lk_egress.EgressState, *,
-                   upload_missing_at: str | None = None) -> list:
+def egress_facts(room: RoomItem, recording_id: str, state: lk_egress.EgressState, *,
+                 upload_missing_at: str | None = None) -> store.recordings.EgressFacts:
+    """What an egress state tells the recording's record (its file where the egress says, else ours)."""
     settings = get_settings()
     key = next((f.filename for f in state.files if f.filename), None) or next(iter(state.filepaths), None)
-    actions = [
-        RecordingItem.egress_id.set(state.egress_id),
-        RecordingItem.egress_status.set(state.status),
-        RecordingItem.trigger.set(RecordingItem.trigger | trigger_for(room, manual=False)),
-        RecordingItem.bucket.set(RecordingItem.bucket | storage.bucket(settings)),
-        RecordingItem.object_key.set(
-            RecordingItem.object_key | (key or storage.object_key(room.room_id, recording_id, settings))
-        ),
-    ]
-    if settings.recordings_s3_endpoint:
-        actions.append(RecordingItem.endpoint.set(RecordingItem.endpoint | settings.recordings_s3_endpoint))
-    if state.started_at_ns:
-        actions.append(RecordingItem.started_at.set(_ns_iso(state.started_at_ns)))
-    if state.ended_at_ns:
-        actions.append(RecordingItem.ended_at.set(_ns_iso(state.ended_at_ns)))
+    duration_ns = size = location = None
     if state.files:
         f = state.files[0]
         duration_ns = f.duration_ns or max(0, f.ended_at_ns - f.started_at_ns)
-        actions.append(RecordingItem.duration_seconds.set(duration_ns // 1_000_000_000))
-        actions.append(RecordingItem.size_bytes.set(RecordingItem.size_bytes | f.size))
-        if f.location:
-            actions.append(RecordingItem.location.set(f.location))
+        size, location = f.size, f.location or None
     elif state.started_at_ns and state.ended_at_ns:
-        actions.append(RecordingItem.duration_seconds.set((state.ended_at_ns - state.started_at_ns) // 1_000_000_000))
-    if state.error:
-        actions.append(RecordingItem.error.set(state.error))
-    if upload_missing_at:
-        actions.append(RecordingItem.upload_missing_at.set(upload_missing_at))
-        actions.append(RecordingItem.error.set(RecordingItem.error | "egress completed but the file is missing"))
-    return actions
+        duration_ns = state.ended_at_ns - state.started_at_ns
+    return store.recordings.EgressFacts(
+        egress_id=state.egress_id,
+        status=state.status,
+        trigger=trigger_for(room, manual=False),
+        bucket=storage.bucket(settings),
+        object_key=key or storage.object_key(room.room_id, recording_id, settings),
+        endpoint=settings.recordings_s3_endpoint or None,
+        started_at=_ns_iso(state.started_at_ns) if state.started_at_ns else None,
+        ended_at=_ns_iso(state.ended_at_ns) if state.ended_at_ns else None,
+        duration_seconds=None if duration_ns is None else duration_ns // 1_000_000_000,
+        size_bytes=size,
+        location=location,
+        error=state.error or None,
+        upload_missing_at=upload_missing_at,
+    )
 
 
 def _upload_missing(room: RoomItem, recording_id: str, state: lk_egress.EgressState) -> bool:
@@ -97,7 +89,7 @@ def _report_egress(room: RoomItem, recording_id: str, state: lk_egress.EgressSta
     extra = {"action": f"recording.egress_{state.status}", "actor": source, "room_id": room.room_id,
              "target": recording_id, "egress_id": state.egress_id}
     if _failed(state, upload_missing):
-        metrics.add_metric(name="RecordingFailures", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.RECORDING_FAILURES, unit="Count", value=1)
         logger.warning("recording failed", extra={**extra, "error": state.error or "upload missing"})
     else:
         logger.info("recording egress state", extra=extra)
@@ -110,10 +102,10 @@ def apply_egress_webhook(state: lk_egress.EgressState, ctx: WebhookContext) -> N
     recording_id = recording_id_for(room, state)
     now = iso(ctx.received_at)
     missing = _upload_missing(room, recording_id, state)
-    actions = egress_actions(room, recording_id, state, upload_missing_at=now if missing else None)
+    facts = egress_facts(room, recording_id, state, upload_missing_at=now if missing else None)
     with ctx.transaction() as tx:
-        store.recordings.apply_egress_writes(tx, room_id=room.room_id, recording_id=recording_id,
-                                             egress_id=state.egress_id, actions=actions, rank=state.rank, now=now)
+        store.recordings.apply_egress_writes(tx, room_id=room.room_id, recording_id=recording_id, facts=facts,
+                                             rank=state.rank, now=now)
     _report_egress(room, recording_id, state, missing, source="livekit")
 
 
@@ -125,8 +117,8 @@ def reconcile_egress(room: RoomItem, states: list[lk_egress.EgressState], *, now
         recording_id = recording_id_for(room, state)
         missing = _upload_missing(room, recording_id, state)
         changed = store.recordings.apply_egress_state(
-            room_id=room.room_id, recording_id=recording_id, egress_id=state.egress_id,
-            actions=egress_actions(room, recording_id, state, upload_missing_at=at if missing else None),
+            room_id=room.room_id, recording_id=recording_id,
+            facts=egress_facts(room, recording_id, state, upload_missing_at=at if missing else None),
             rank=state.rank, now=at,
         )
         if changed and state.rank == 4:
@@ -164,8 +156,8 @@ def release_room_recordings(room: RoomItem, *, now: datetime) -> None:
                                          started_at_ns=0, ended_at_ns=0, filepaths=(), files=(),
                                          error="egress unknown to LiveKit when the room ended")
             if store.recordings.apply_egress_state(
-                room_id=room.room_id, recording_id=rec.recording_id, egress_id=rec.egress_id,
-                actions=egress_actions(room, rec.recording_id, lost), rank=lost.rank, now=at,
+                room_id=room.room_id, recording_id=rec.recording_id,
+                facts=egress_facts(room, rec.recording_id, lost), rank=lost.rank, now=at,
             ):
                 _report_egress(room, rec.recording_id, lost, False, source="reconcile")
     for rec in store.recordings.list_recordings(room.room_id):

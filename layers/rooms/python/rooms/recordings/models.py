@@ -1,4 +1,4 @@
-"""Wire shapes of the recording routes (SPEC "RoomRecording")."""
+"""Wire shapes of the recording routes."""
 
 from __future__ import annotations
 

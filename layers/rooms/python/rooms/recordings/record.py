@@ -14,7 +14,7 @@ from rooms.recordings.models import (
     RecordingStorage,
     RecordingView,
 )
-from rooms.settings import get_settings
+from rooms.settings import Settings
 from rooms.store import RoomItem
 from rooms.store.recordings import RecordingItem
 
@@ -112,8 +112,7 @@ def recording_view(rec: RecordingItem, room: RoomItem, *, full: bool, now: datet
 # --- where the egress writes ------------------------------------------------------------------------
 
 
-def file_target(room_id: str, recording_id: str) -> lk_egress.FileTarget:
-    settings = get_settings()
+def file_target(room_id: str, recording_id: str, settings: Settings) -> lk_egress.FileTarget:
     keys = storage.egress_keys(settings)
     return lk_egress.FileTarget(
         filepath=storage.object_key(room_id, recording_id, settings),
@@ -126,8 +125,8 @@ def file_target(room_id: str, recording_id: str) -> lk_egress.FileTarget:
     )
 
 
-def auto_recording_target(room: RoomItem) -> lk_egress.FileTarget | None:
+def auto_recording_target(room: RoomItem, settings: Settings) -> lk_egress.FileTarget | None:
     """For ``ensure_room``: automatic and compliance rooms record from the LiveKit room's creation."""
-    if room.recording not in ("automatic", "compliance") or not get_settings().recordings_bucket:
+    if room.recording not in ("automatic", "compliance") or not settings.recordings_bucket:
         return None
-    return file_target(room.room_id, new_recording_id(room.room_id))
+    return file_target(room.room_id, new_recording_id(room.room_id), settings)

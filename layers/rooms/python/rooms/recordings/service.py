@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import (
     Caller,
     require_may_delete_recording,
@@ -43,14 +43,14 @@ from rooms.recordings.record import (
     trigger_for,
 )
 from rooms.room import status as room_status
-from rooms.settings import get_settings
+from rooms.settings import Settings, get_settings
 from rooms.store import RoomItem
 from rooms.store.recordings import ActiveRecording, RecordingItem
 
 # --- host routes ------------------------------------------------------------------------------------
 
 
-def start_recording(room_id: str, *, caller: Caller, now: datetime) -> RecordingView:
+def start_recording(room_id: str, *, caller: Caller, now: datetime, settings: Settings | None = None) -> RecordingView:
     """Start a room composite recording to the deployment's bucket (host only).
 
     409: recording disabled for the room, the room not live in LiveKit, a recording already running
@@ -84,7 +84,7 @@ def start_recording(room_id: str, *, caller: Caller, now: datetime) -> Recording
             )
 
     recording_id = new_recording_id(room_id)
-    target = file_target(room_id, recording_id)
+    target = file_target(room_id, recording_id, settings or get_settings())
     at = iso(now)
     record = RecordingItem(
         *RecordingItem.key_of(room_id, recording_id), recording_id=recording_id, room_id=room_id,
@@ -113,7 +113,7 @@ def start_recording(room_id: str, *, caller: Caller, now: datetime) -> Recording
         raise UpstreamUnavailable(f"LiveKit refused the recording: {err}", code="livekit_refused") from err
     store.recordings.record_egress_started(room_id, recording_id, state.egress_id, status=state.status,
                                            rank=state.rank, now=at)
-    metrics.add_metric(name="RecordingsStarted", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.RECORDINGS_STARTED, unit="Count", value=1)
     logger.info("recording started", extra={"action": "recording.start", "actor": caller.user_id,
                                             "room_id": room_id, "target": recording_id,
                                             "egress_id": state.egress_id, "trigger": record.trigger})
@@ -124,10 +124,9 @@ def start_recording(room_id: str, *, caller: Caller, now: datetime) -> Recording
 
 def _start_failed(room_id: str, recording_id: str, error: str, *, now: datetime) -> None:
     at = iso(now)
-    store.recordings.update_recording(room_id, recording_id, [RecordingItem.start_failed_at.set(at),
-                                                              RecordingItem.error.set(error)], now=at)
+    store.recordings.mark_start_failed(room_id, recording_id, error=error, now=at)
     store.recordings.release_slot(room_id, recording_id)
-    metrics.add_metric(name="RecordingFailures", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.RECORDING_FAILURES, unit="Count", value=1)
     logger.warning("recording start failed", extra={"action": "recording.start_failed", "room_id": room_id,
                                                     "target": recording_id, "error": error})
 
@@ -163,10 +162,7 @@ def stop_recording(room_id: str, recording_id: str, *, caller: Caller, now: date
         reconcile_egress(room, lk_egress.list_egress(egress_id=rec.egress_id), now=now)
         raise Conflict(f"recording {recording_id} is not running", code="recording_not_running") from None
     at = iso(now)
-    stored = store.recordings.update_recording(
-        room_id, recording_id,
-        [RecordingItem.stop_requested_at.set(at), RecordingItem.stop_requested_by.set(caller.user_id)], now=at,
-    )
+    stored = store.recordings.mark_stop_requested(room_id, recording_id, by=caller.user_id, now=at)
     logger.info("recording stopped", extra={"action": "recording.stop", "actor": caller.user_id,
                                             "room_id": room_id, "target": recording_id,
                                             "egress_id": rec.egress_id})
@@ -192,7 +188,8 @@ def list_room_recordings(room_id: str, *, caller: Caller, now: datetime) -> Reco
     return RecordingList(room_id=room_id, recordings=views)
 
 
-def recording_url(recording_id: str, *, caller: Caller, now: datetime) -> RecordingUrl:
+def recording_url(recording_id: str, *, caller: Caller, now: datetime,
+                  settings: Settings | None = None) -> RecordingUrl:
     """A presigned GET URL that expires. Practitioners (hosts) always; other members only when the
     room lets clients access recordings, and (courses) until the access end date; everyone else 403."""
     room, member, rec = _recording_and_room(recording_id, caller)
@@ -201,7 +198,7 @@ def recording_url(recording_id: str, *, caller: Caller, now: datetime) -> Record
         raise Conflict(f"recording {recording_id} is {processing_status(rec)}", code="recording_not_available")
     require_recording_access_open(caller, room, member, now=now)
     host = sees_all_recordings(caller, member)
-    ttl = get_settings().recordings_url_ttl_seconds
+    ttl = (settings or get_settings()).recordings_url_ttl_seconds
     inline = not host and not room.recording_downloads_enabled
     filename = f"recording-{rec.started_at or rec.created_at or ''}.mp4".replace(":", "")
     disposition = "inline" if inline else f'attachment; filename="{filename}"'
@@ -234,7 +231,7 @@ def delete_recording(recording_id: str, *, caller: Caller, now: datetime) -> Del
     store.recordings.delete_recording(rec, now=now)
     logger.info("recording deleted", extra={"action": "recording.delete", "actor": caller.user_id,
                                             "room_id": room.room_id, "target": recording_id})
-    metrics.add_metric(name="RecordingsDeleted", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.RECORDINGS_DELETED, unit="Count", value=1)
     return DeletedRecording(recording_id=recording_id, room_id=room.room_id, deleted=True)
 
 

@@ -216,6 +216,3 @@ def lifecycle_configuration(settings: Settings | None = None) -> dict[str, Any]:
         }]
     }
 
-
-def reset_for_tests() -> None:
-    _client.cache_clear()

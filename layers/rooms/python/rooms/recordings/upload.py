@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rooms import notify, store
+from rooms import metric_names, notify, store
 from rooms.clock import iso
 from rooms.observability import logger, metrics
 from rooms.recordings import storage
@@ -41,39 +41,25 @@ def process_uploaded_object(bucket: str, key: str, *, now: datetime) -> str:
         return "unknown_room"
     at = iso(now)
     settings = get_settings()
-    facts = [
-        RecordingItem.trigger.set(RecordingItem.trigger | trigger_for(room, manual=False)),
-        RecordingItem.bucket.set(bucket),
-        RecordingItem.object_key.set(key),
-        RecordingItem.size_bytes.set(obj.size),
-        RecordingItem.content_type.set(obj.content_type or storage.MP4_CONTENT_TYPE),
-    ]
-    if obj.checksum:
-        facts.append(RecordingItem.checksum.set(obj.checksum))
+    upload = store.recordings.UploadFacts(
+        trigger=trigger_for(room, manual=False), bucket=bucket, object_key=key, size_bytes=obj.size,
+        content_type=obj.content_type or storage.MP4_CONTENT_TYPE, checksum=obj.checksum or None,
+    )
     if obj.size == 0 or not storage.looks_like_mp4(obj.head):
         error = "the uploaded file is empty" if obj.size == 0 else "the uploaded file is not an MP4"
-        first = store.recordings.update_recording(
-            room_id, recording_id, [*facts, RecordingItem.object_error.set(error)], now=at,
-            condition=RecordingItem.object_error.does_not_exist(),
-        )
-        if first is not None:
-            metrics.add_metric(name="RecordingFailures", unit="Count", value=1)
+        if store.recordings.mark_upload_invalid(room_id, recording_id, upload, error=error, now=at):
+            metrics.add_metric(name=metric_names.RECORDING_FAILURES, unit="Count", value=1)
             logger.warning("recording failed", extra={"action": "recording.invalid", "actor": "s3",
                                                       "room_id": room_id, "target": recording_id, "error": error})
         return "invalid"
     archive_at = iso(obj.last_modified + timedelta(days=settings.recordings_archive_days))
-    rec = store.recordings.update_recording(
-        room_id, recording_id,
-        [*facts, RecordingItem.object_verified_at.set(RecordingItem.object_verified_at | at),
-         RecordingItem.archive_at.set(RecordingItem.archive_at | archive_at)],
-        now=at,
-    )
-    assert rec is not None
+    rec = store.recordings.mark_recording_uploaded(room_id, recording_id, upload, verified_at=at,
+                                                   archive_at=archive_at, now=at)
     if rec.notified_at:
         return "already_available"
     publish_available(room, rec)
     if store.recordings.mark_notified(room_id, recording_id, at):
-        metrics.add_metric(name="RecordingsAvailable", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.RECORDINGS_AVAILABLE, unit="Count", value=1)
         logger.info("recording available", extra={"action": "recording.available", "actor": "s3",
                                                   "room_id": room_id, "target": recording_id,
                                                   "size_bytes": obj.size})

@@ -1,4 +1,4 @@
-"""Roles and the LiveKit grants each one carries (SPEC "Roles and LiveKit grants").
+"""Roles and the LiveKit grants each one carries.
 
 The server decides the role; the client never picks it. Grants are expressed in LiveKit's own JWT
 vocabulary (the camelCase ``video`` claim) so the token module can sign them without importing

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import Caller, require_member, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, Forbidden, Gone
@@ -17,13 +17,14 @@ from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_link
 from rooms.room.models import TokenResponse
 from rooms.room.status import RoomStatus, is_over
 from rooms.room.tokens import mint_join_token
-from rooms.settings import get_settings
+from rooms.settings import Settings, get_settings
 from rooms.store import JoinTokenRecord, Member, RoomItem
 
 _MAX_ATTEMPTS = 3
 
 
-def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str | None = None) -> TokenResponse:
+def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str | None = None,
+                     settings: Settings | None = None) -> TokenResponse:
     """Issue the caller's join token for a room, superseding the previous one.
 
     Steady state costs two DynamoDB round trips: one BatchGetItem (room + membership) and one
@@ -35,7 +36,7 @@ def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str |
         room = require_room(room, room_id)
         member = require_member(caller, room, member)
         _require_joinable(room)
-        response = _issue(room, member, caller=caller, now=now, name=name)
+        response = _issue(room, member, caller=caller, now=now, name=name, settings=settings or get_settings())
         if response is not None:
             return response
     raise Conflict("token issuance raced with another request; retry", code="token_race")
@@ -48,8 +49,8 @@ def _require_joinable(room: RoomItem) -> None:
         raise Conflict(f"room {room.room_id} is {room.status}", code="room_ended")
 
 
-def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, name: str | None) -> TokenResponse | None:
-    settings = get_settings()
+def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, name: str | None,
+           settings: Settings) -> TokenResponse | None:
     role = member.role
     waiting = bool(room.waiting_room) and role != "host" and not member.admitted_at
 
@@ -57,10 +58,11 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
     room_condition = None
     if not room.livekit_created_at:
         # Just in time: the LiveKit room exists from the first token request on, not from booking time.
-        room_updates = open_livekit_room(room, now=now)
+        room_updates = open_livekit_room(room, now=now, settings=settings)
         room_condition = OPENABLE
 
-    phone.on_livekit_room_open(room, now=now)  # the dial-in PIN's dispatch rule (no-op once it exists)
+    # the dial-in PIN's dispatch rule (no-op once it exists)
+    phone.on_livekit_room_open(room, now=now, settings=settings)
 
     creds = livekit_credentials(settings)
     jti = uuid.uuid4().hex
@@ -99,7 +101,7 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         raise Forbidden("your membership of this room was revoked", code="membership_revoked") from None
     if not done:
         return None
-    metrics.add_metric(name="TokensIssued", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.TOKENS_ISSUED, unit="Count", value=1)
     logger.info(
         "join token issued",
         extra={"action": "token.issue", "actor": caller.user_id, "room_id": room.room_id, "role": role,

@@ -10,11 +10,12 @@ from rooms.livekit_gateway import room_service
 from rooms.observability import logger
 from rooms.recordings.record import auto_recording_target
 from rooms.room.schedule import live_check_due_actions
-from rooms.room.status import LIVE_STATUSES, RoomStatus
-from rooms.settings import get_settings
+from rooms.room.status import RoomStatus
+from rooms.settings import Settings
 
 
-def open_livekit_room(room: store.RoomItem, *, now: datetime, schedule_live_checks: bool = True) -> list:
+def open_livekit_room(room: store.RoomItem, *, now: datetime, settings: Settings,
+                      schedule_live_checks: bool = True) -> list:
     """Create the room's LiveKit room (just in time: at the first join-token request, or the open lead
     before a scheduled start) and return the room updates that record it, which the caller writes in
     its own conditional write (status still live: ``OPENABLE``). CreateRoom is create-or-update, so
@@ -24,7 +25,6 @@ def open_livekit_room(room: store.RoomItem, *, now: datetime, schedule_live_chec
     counted from the start, not from now: a room opened 15 minutes early must still be there at the
     start.
     """
-    settings = get_settings()
     empty_timeout = int(room.empty_timeout_seconds)
     if room.scheduled_start:
         until_start = (parse_iso(room.scheduled_start) - now).total_seconds()
@@ -35,26 +35,20 @@ def open_livekit_room(room: store.RoomItem, *, now: datetime, schedule_live_chec
         empty_timeout=empty_timeout,
         departure_timeout=settings.departure_timeout_seconds,
         metadata=room_metadata(room),
-        auto_egress=auto_recording_target(room),
+        auto_egress=auto_recording_target(room, settings),
     )
     logger.info("livekit room created", extra={"action": "livekit.room.create", "room_id": room.room_id,
                                                "livekit_sid": lk_room.sid, "empty_timeout": empty_timeout})
     at = iso(now)
-    updates = [
-        store.RoomItem.livekit_sid.set(lk_room.sid),
-        store.RoomItem.livekit_created_at.set(store.RoomItem.livekit_created_at | at),
-        store.RoomItem.opened_at.set(store.RoomItem.opened_at | at),
-        store.RoomItem.updated_at.set(at),
-    ]
-    if room.status == RoomStatus.SCHEDULED:
-        updates.append(store.RoomItem.status.set(RoomStatus.OPEN))
+    updates = store.rooms.livekit_room_opened(
+        sid=lk_room.sid, at=at, status=RoomStatus.OPEN if room.status == RoomStatus.SCHEDULED else None)
     if schedule_live_checks:  # (the sweeper sets the due key itself when it opens a room)
         updates += live_check_due_actions(room, now, settings)
     return updates
 
 
 # A room must not be ended by us between open and end: the condition of any write that opens it.
-OPENABLE = store.RoomItem.status.is_in(*LIVE_STATUSES)
+OPENABLE = store.rooms.STILL_LIVE
 _MAX_EMPTY_TIMEOUT_EXTENSION_S = 24 * 3600
 
 

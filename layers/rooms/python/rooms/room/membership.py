@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import Caller
 from rooms.clock import iso
 from rooms.errors import Conflict, NotFound
@@ -39,7 +39,7 @@ def grant_membership(
         extra={"action": "member.grant", "actor": caller.user_id, "room_id": room_id, "target": user_id,
                "role": role},
     )
-    metrics.add_metric(name="MembersGranted", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.MEMBERS_GRANTED, unit="Count", value=1)
     return member_view(member), created
 
 
@@ -63,5 +63,5 @@ def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: dateti
         extra={"action": "member.revoke", "actor": caller.user_id, "room_id": room_id, "target": user_id,
                "removed_from_livekit": removed},
     )
-    metrics.add_metric(name="MembersRevoked", unit="Count", value=1)
+    metrics.add_metric(name=metric_names.MEMBERS_REVOKED, unit="Count", value=1)
     return member_view(member)

@@ -1,4 +1,4 @@
-"""The wire contract: request and response shapes of the HTTP API (SPEC "Wire contract")."""
+"""The wire contract: request and response shapes of the HTTP API (docs/openapi.json is generated from them)."""
 
 from __future__ import annotations
 
@@ -203,11 +203,3 @@ class TemplateList(BaseModel):
 class EndRoomResponse(BaseModel):
     room: RoomView
     changed: bool
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[dict[str, Any]] | None = None
-

@@ -25,7 +25,8 @@ from typing import Literal
 from rooms.clock import parse_iso
 from rooms.room.status import RoomStatus, is_live
 from rooms.settings import Settings
-from rooms.store import RoomItem, due_keys
+from rooms.store import RoomItem
+from rooms.store.rooms import due_at, out_of_due_index
 
 Action = Literal["open", "end", "expire", "settle", "check", "wait", "done"]
 
@@ -80,8 +81,7 @@ def live_check_due_actions(room: RoomItem, now: datetime, settings: Settings) ->
     live checks; any other room keeps the due key its schedule gave it."""
     if end_check_at(room, settings) is not None:
         return []
-    pk, sk = due_keys(next_live_check(now, settings), room.room_id)
-    return [RoomItem.gsi1pk.set(pk), RoomItem.gsi1sk.set(sk)]
+    return due_at(next_live_check(now, settings), room.room_id)
 
 
 def session_was_due(room: RoomItem) -> bool:
@@ -97,7 +97,6 @@ def settle_due_actions(room: RoomItem, ended_at: datetime) -> list:
     if not is_live(room.status):
         return []
     if room.scheduled_start and not room.settled_at:
-        pk, sk = due_keys(ended_at, room.room_id)
-        return [RoomItem.gsi1pk.set(pk), RoomItem.gsi1sk.set(sk)]
-    return [RoomItem.gsi1pk.remove(), RoomItem.gsi1sk.remove()]
+        return due_at(ended_at, room.room_id)
+    return out_of_due_index()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.access import Caller, require_member_or_admin, require_room
 from rooms.clock import iso
 from rooms.errors import InvalidInput
@@ -17,7 +17,7 @@ from rooms.room.models import CreateRoomRequest, RoomView
 from rooms.room.status import RoomStatus
 from rooms.room.templates import SERVICE_PROFILES, Template
 from rooms.room.views import room_view
-from rooms.settings import get_settings
+from rooms.settings import Settings, get_settings
 from rooms.store.table import due_keys
 
 
@@ -72,13 +72,14 @@ def plan_room(request: CreateRoomRequest, template_lookup=get_template) -> RoomP
     return RoomPlan(template, room_type, max_participants, recording, waiting_room)
 
 
-def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) -> tuple[RoomView, bool]:
+def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
+                settings: Settings | None = None) -> tuple[RoomView, bool]:
     """Create the room of a booking or session occurrence, or return the one that exists.
 
     Returns (room, created). Creating twice, even concurrently, gives one room: the second call gets
     the first one's room back (and its own request body is ignored).
     """
-    settings = get_settings()
+    settings = settings or get_settings()
     plan = plan_room(request)
     if request.booking_id:
         room_id = room_id_for_booking(request.booking_id)
@@ -131,9 +132,10 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) ->
     if len({m.user_id for m in members}) != len(members):
         raise InvalidInput("members lists a user_id twice", code="duplicate_member", field="members")
 
-    room, created = phone.create_room_with_dial_in(item, members, sip=request.sip, actor=caller.user_id)
+    room, created = phone.create_room_with_dial_in(item, members, sip=request.sip, actor=caller.user_id,
+                                                   settings=settings)
     if created:
-        metrics.add_metric(name="RoomsCreated", unit="Count", value=1)
+        metrics.add_metric(name=metric_names.ROOMS_CREATED, unit="Count", value=1)
         logger.info(
             "room created",
             extra={"action": "room.create", "actor": caller.user_id, "room_id": room_id,

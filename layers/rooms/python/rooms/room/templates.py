@@ -98,12 +98,12 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
         ),
     )
 }
-# The seed calls the group template "group"; accept it as a name for the workshop template.
+# "group" is an older name of the workshop template; accept it.
 TEMPLATE_ALIASES = {"group": "workshop"}
 
 
 class ServiceProfile(BaseModel):
-    """What a platform service type implies for its rooms (seed: "Automatic Configuration")."""
+    """What a platform service type implies for its rooms (its automatic configuration)."""
 
     template: str
     max_participants: int | None = None

@@ -8,6 +8,7 @@ the facts arrive in. Every writer uses update expressions (upserts), never a rea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -123,8 +124,77 @@ class SlotTaken(Exception):
     """Another start claimed the room's recording slot meanwhile."""
 
 
-class RecordingDeleted(Exception):
-    """The recording was deleted: its egress id is a tombstone."""
+@dataclass(frozen=True)
+class EgressFacts:
+    """What one egress state says about its recording (from a webhook or ListEgress). Fields marked
+    "kept" never overwrite what the record already has."""
+
+    egress_id: str
+    status: str
+    trigger: str  # kept
+    bucket: str  # kept
+    object_key: str  # kept
+    endpoint: str | None = None  # kept
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_seconds: int | None = None
+    size_bytes: int | None = None  # kept
+    location: str | None = None
+    error: str | None = None
+    upload_missing_at: str | None = None  # the egress said complete but the file is not there
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    """What S3 says about an uploaded recording file."""
+
+    trigger: str  # kept
+    bucket: str
+    object_key: str
+    size_bytes: int
+    content_type: str
+    checksum: str | None = None
+
+
+def _egress_actions(facts: EgressFacts) -> list:
+    actions = [
+        RecordingItem.egress_id.set(facts.egress_id),
+        RecordingItem.egress_status.set(facts.status),
+        RecordingItem.trigger.set(RecordingItem.trigger | facts.trigger),
+        RecordingItem.bucket.set(RecordingItem.bucket | facts.bucket),
+        RecordingItem.object_key.set(RecordingItem.object_key | facts.object_key),
+    ]
+    if facts.endpoint:
+        actions.append(RecordingItem.endpoint.set(RecordingItem.endpoint | facts.endpoint))
+    if facts.started_at:
+        actions.append(RecordingItem.started_at.set(facts.started_at))
+    if facts.ended_at:
+        actions.append(RecordingItem.ended_at.set(facts.ended_at))
+    if facts.duration_seconds is not None:
+        actions.append(RecordingItem.duration_seconds.set(facts.duration_seconds))
+    if facts.size_bytes is not None:
+        actions.append(RecordingItem.size_bytes.set(RecordingItem.size_bytes | facts.size_bytes))
+    if facts.location:
+        actions.append(RecordingItem.location.set(facts.location))
+    if facts.error:
+        actions.append(RecordingItem.error.set(facts.error))
+    if facts.upload_missing_at:
+        actions.append(RecordingItem.upload_missing_at.set(facts.upload_missing_at))
+        actions.append(RecordingItem.error.set(RecordingItem.error | "egress completed but the file is missing"))
+    return actions
+
+
+def _upload_actions(facts: UploadFacts) -> list:
+    actions = [
+        RecordingItem.trigger.set(RecordingItem.trigger | facts.trigger),
+        RecordingItem.bucket.set(facts.bucket),
+        RecordingItem.object_key.set(facts.object_key),
+        RecordingItem.size_bytes.set(facts.size_bytes),
+        RecordingItem.content_type.set(facts.content_type),
+    ]
+    if facts.checksum:
+        actions.append(RecordingItem.checksum.set(facts.checksum))
+    return actions
 
 
 # --- reads -------------------------------------------------------------------------------------------
@@ -149,14 +219,6 @@ def get_recording_context(
         elif isinstance(item, RecordingItem | ActiveRecording):
             third = item
     return room, member, third
-
-
-def get_recording(room_id: str, recording_id: str, *, consistent: bool = True) -> RecordingItem | None:
-    bind()
-    try:
-        return RecordingItem.get(*RecordingItem.key_of(room_id, recording_id), consistent_read=consistent)
-    except RecordingItem.DoesNotExist:
-        return None
 
 
 def list_recordings(room_id: str) -> list[RecordingItem]:
@@ -252,7 +314,7 @@ def release_slot(room_id: str, recording_id: str) -> None:
             raise
 
 
-def update_recording(room_id: str, recording_id: str, actions: list, *, now: str,
+def _update_recording(room_id: str, recording_id: str, actions: list, *, now: str,
                      condition: Condition | None = None) -> RecordingItem | None:
     """Upsert a recording with ``actions``. Returns the item as stored after the update, or None when
     ``condition`` failed."""
@@ -267,6 +329,37 @@ def update_recording(room_id: str, recording_id: str, actions: list, *, now: str
     return item
 
 
+def mark_start_failed(room_id: str, recording_id: str, *, error: str, now: str) -> None:
+    """The host's start never reached a running egress (LiveKit refused, or was unreachable)."""
+    _update_recording(room_id, recording_id, [RecordingItem.start_failed_at.set(now), RecordingItem.error.set(error)],
+                      now=now)
+
+
+def mark_stop_requested(room_id: str, recording_id: str, *, by: str, now: str) -> RecordingItem | None:
+    """The host asked LiveKit to stop the egress. Returns the record as stored."""
+    return _update_recording(room_id, recording_id, [RecordingItem.stop_requested_at.set(now),
+                                                     RecordingItem.stop_requested_by.set(by)], now=now)
+
+
+def mark_upload_invalid(room_id: str, recording_id: str, upload: UploadFacts, *, error: str, now: str) -> bool:
+    """The uploaded file is empty or not an MP4. False when that was already recorded (a redelivery)."""
+    return _update_recording(room_id, recording_id, [*_upload_actions(upload), RecordingItem.object_error.set(error)],
+                             now=now, condition=RecordingItem.object_error.does_not_exist()) is not None
+
+
+def mark_recording_uploaded(room_id: str, recording_id: str, upload: UploadFacts, *, verified_at: str,
+                            archive_at: str, now: str) -> RecordingItem:
+    """The file is verified: the recording is available (its first verification and archive time kept)."""
+    rec = _update_recording(
+        room_id, recording_id,
+        [*_upload_actions(upload), RecordingItem.object_verified_at.set(RecordingItem.object_verified_at | verified_at),
+         RecordingItem.archive_at.set(RecordingItem.archive_at | archive_at)],
+        now=now,
+    )
+    assert rec is not None  # no condition
+    return rec
+
+
 def _not_behind(rank: int) -> Condition:
     """A state may repeat (another event saying the same) but never go back; a final state applies once."""
     condition = RecordingItem.egress_rank.does_not_exist() | (RecordingItem.egress_rank < rank)
@@ -275,22 +368,22 @@ def _not_behind(rank: int) -> Condition:
     return condition
 
 
-def apply_egress_writes(tx: TransactWrite, *, room_id: str, recording_id: str, egress_id: str, actions: list,
-                        rank: int, now: str) -> None:
+def apply_egress_writes(tx: TransactWrite, *, room_id: str, recording_id: str, facts: EgressFacts, rank: int,
+                        now: str) -> None:
     """Add an egress state's writes to ``tx`` (a webhook's transaction): the recording, only if this
     state is not behind the one it has (else the transaction fails → a stale event), and the egress
     lookup, only if the recording was not deleted."""
     tx.update(
         RecordingItem(*RecordingItem.key_of(room_id, recording_id)),
-        actions=[*recording_identity_actions(room_id, recording_id, now), *actions,
+        actions=[*recording_identity_actions(room_id, recording_id, now), *_egress_actions(facts),
                  RecordingItem.egress_rank.set(rank)],
         condition=_not_behind(rank),
     )
     tx.update(
-        EgressLookup(*EgressLookup.key_of(egress_id)),
+        EgressLookup(*EgressLookup.key_of(facts.egress_id)),
         actions=[
             EgressLookup.kind.set(EgressLookup),
-            EgressLookup.egress_id.set(egress_id),
+            EgressLookup.egress_id.set(facts.egress_id),
             EgressLookup.room_id.set(room_id),
             EgressLookup.recording_id.set(recording_id),
         ],
@@ -298,14 +391,12 @@ def apply_egress_writes(tx: TransactWrite, *, room_id: str, recording_id: str, e
     )
 
 
-def apply_egress_state(*, room_id: str, recording_id: str, egress_id: str, actions: list, rank: int,
-                       now: str) -> bool:
+def apply_egress_state(*, room_id: str, recording_id: str, facts: EgressFacts, rank: int, now: str) -> bool:
     """The same writes outside any webhook (room-end reconciliation). False when nothing changed."""
     bind()
     try:
         with TransactWrite(connection=RecordingItem._get_connection().connection) as tx:
-            apply_egress_writes(tx, room_id=room_id, recording_id=recording_id, egress_id=egress_id,
-                                actions=actions, rank=rank, now=now)
+            apply_egress_writes(tx, room_id=room_id, recording_id=recording_id, facts=facts, rank=rank, now=now)
     except TransactWriteError as err:
         if cancelled_by_condition(err):
             return False

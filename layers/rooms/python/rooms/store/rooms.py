@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TypeVar
 
 from pynamodb.attributes import (
@@ -20,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 
 from rooms.room.status import LIVE_STATUSES, RoomStatus
 from rooms.store.conditions import cancelled_by_condition, condition_failed, lost_a_race
-from rooms.store.table import TableItem, bind
+from rooms.store.table import TableItem, bind, due_keys
 
 T = TypeVar("T")
 
@@ -228,7 +229,72 @@ def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: 
         return get_room(room_id, consistent=True), False
 
 
-# --- members -----------------------------------------------------------------------------------------
+# --- room writes the domain composes into its own transactions ------------------------------------------
+# (opening a room rides in the token's transaction or the sweeper's claim; a webhook's in its marker's)
+
+# The condition of any write that must not revive a room that ended meanwhile.
+STILL_LIVE = RoomItem.status.is_in(*LIVE_STATUSES)
+NOT_SETTLED = RoomItem.settled_at.does_not_exist()
+
+
+def livekit_room_opened(*, sid: str | None, at: str, status: str | None = None) -> list:
+    """The room's LiveKit room exists (we created it, or LiveKit said room_started): its SID, the first
+    time it was created and opened (kept), and the room's new ``status`` when it changes."""
+    updates = []
+    if sid:
+        updates.append(RoomItem.livekit_sid.set(sid))
+    updates += [
+        RoomItem.livekit_created_at.set(RoomItem.livekit_created_at | at),
+        RoomItem.opened_at.set(RoomItem.opened_at | at),
+        RoomItem.updated_at.set(at),
+    ]
+    if status:
+        updates.append(RoomItem.status.set(status))
+    return updates
+
+
+def livekit_room_gone(*, at: str, status: str | None = None) -> list:
+    """The LiveKit room finished but ours lives on: the next join token creates the LiveKit room again."""
+    updates = [RoomItem.livekit_created_at.remove(), RoomItem.livekit_sid.remove(), RoomItem.updated_at.set(at)]
+    if status:
+        updates.append(RoomItem.status.set(status))
+    return updates
+
+
+def ended(*, at: str, reason: str, status: str = RoomStatus.ENDED) -> list:
+    """The room is over (its first end time and reason kept)."""
+    return [
+        RoomItem.status.set(status),
+        RoomItem.ended_at.set(RoomItem.ended_at | at),
+        RoomItem.end_reason.set(RoomItem.end_reason | reason),
+        RoomItem.updated_at.set(at),
+    ]
+
+
+def settled(*, at: str, no_show: dict | None) -> list:
+    """The room's session is settled (once, ``NOT_SETTLED``), with its no-show if there was one."""
+    updates = [RoomItem.settled_at.set(at)]
+    if no_show is not None:
+        updates.append(RoomItem.no_show.set(no_show))
+    return updates
+
+
+def due_at(when: datetime, room_id: str) -> list:
+    """The room comes due for the sweeper at ``when``."""
+    pk, sk = due_keys(when, room_id)
+    return [RoomItem.gsi1pk.set(pk), RoomItem.gsi1sk.set(sk)]
+
+
+def out_of_due_index() -> list:
+    return [RoomItem.gsi1pk.remove(), RoomItem.gsi1sk.remove()]
+
+
+def write_room(tx: TransactWrite, room: RoomItem, updates: list, *, only_if_live: bool = False) -> None:
+    """Add ``updates`` of ``room`` to ``tx`` (a webhook's transaction), if asked only while it is live."""
+    tx.update(room, actions=updates, condition=STILL_LIVE if only_if_live else None)
+
+
+# --- members ---------------------------------------------------------------------------------------------
 
 
 def get_room_and_member(room_id: str, user_id: str) -> tuple[RoomItem | None, Member | None]:
