@@ -104,6 +104,21 @@ class LocalConfig:
         }
 
 
+class PortInUse(RuntimeError):
+    """A port the local stack needs is taken: said before anything starts, rather than hanging."""
+
+
+def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
+    # SO_REUSEADDR as werkzeug's servers bind: a port only in TIME_WAIT is free for them too.
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            raise PortInUse(f"{what} needs {host}:{port}, which is in use ({err.strerror}): stop what "
+                            f"listens there, or pick another port with {env_var}=...") from None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
