@@ -16,7 +16,6 @@ EVENTS_DIR = ROOT / "events"
 DEV_SIP_NUMBERS = {"US": "+12025550100", "UK": "+442079460000", "AU": "+61255500000"}
 DEV_SIP_OUTBOUND_NUMBER = "+12025550199"
 
-DEV_JWT_ISSUER = "http://127.0.0.1:3000/local-issuer"
 DEV_JWT_AUDIENCE = "rooms"
 DEV_JWT_SECRET = "rooms-local-dev-signing-secret-not-for-production"
 
@@ -35,7 +34,7 @@ class LocalConfig:
     recordings_bucket: str = "rooms-recordings-local"
     event_bus_name: str = "default"
     region: str = "us-east-1"
-    jwt_issuer: str = DEV_JWT_ISSUER
+    jwt_issuer_override: str | None = None  # default: the local API's own URL (follows the port)
     jwt_audience: str = DEV_JWT_AUDIENCE
     jwt_secret: str = DEV_JWT_SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -63,6 +62,11 @@ class LocalConfig:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def jwt_issuer(self) -> str:
+        """The dev tokens' issuer, which the local gateway's authorizer requires: on the API's own URL."""
+        return self.jwt_issuer_override or f"{self.api_url}/local-issuer"
 
     @property
     def webhook_url(self) -> str:

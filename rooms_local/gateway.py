@@ -196,12 +196,12 @@ class Gateway:
         from rooms_local import openapi
 
         if request.path == "/openapi.json" or request.args.get("format") == "json":
-            return Response(openapi.render(), content_type="application/json")
+            return Response(openapi.render(self.config.api_url), content_type="application/json")
         asset = request.path.removeprefix("/docs/")
         if asset in openapi.SWAGGER_ASSETS:
             content_type, data = openapi.swagger_asset(asset)
             return Response(data, content_type=content_type)
-        return Response(openapi.swagger_html(), content_type="text/html")
+        return Response(openapi.swagger_html(self.config.api_url), content_type="text/html")
 
     # -- server -----------------------------------------------------------------------------------------
     def start(self) -> None:

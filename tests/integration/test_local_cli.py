@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import jwt
+import requests
+
 from rooms_local import cli
 from rooms_local.config import EVENTS_DIR
 
@@ -43,3 +46,16 @@ def test_invoke_runs_the_sweeper_with_the_schedule_sample(stack, capsys, monkeyp
     result = json.loads(out[out.index("{\n"):])
     assert result["now"] == json.loads((EVENTS_DIR / "schedule_sweep.json").read_text())["time"]
     assert isinstance(result["due"], int)
+
+
+def test_swagger_server_url_and_dev_issuer_follow_the_api_port(stack, api, capsys, monkeypatch):
+    assert stack.config.api_port != 3000  # the session stack runs on a free port
+    served = requests.get(f"{stack.config.api_url}/openapi.json", timeout=10).json()
+    assert served["servers"][0]["url"] == stack.config.api_url
+    assert stack.config.api_url in requests.get(f"{stack.config.api_url}/docs", timeout=10).text
+    monkeypatch.setenv("ROOMS_API_PORT", str(stack.config.api_port))
+    assert cli.main(["token", "--sub", "someone"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == f"{stack.config.api_url}/local-issuer"
+    r = api.call("GET", "/templates", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 403  # signed in (a user, not an admin): the issuer matched
