@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from rooms_local.config import EVENTS_DIR, LocalConfig
+from rooms_local.config import EVENTS_DIR, LocalConfig, read_running_state, remove_state, write_state
 
 
 def _print(obj) -> None:
@@ -32,10 +33,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
+    running = read_running_state()
+    if running and running["pid"] != os.getpid():
+        raise RuntimeError(f"a local stack already runs (pid {running['pid']}, API {running['urls']['api']}): "
+                           "stop it first, or set ROOMS_STATE_FILE (and other ports) to run a second one")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill` stops it as Ctrl-C does (and removes the file)
     if not args.verbose:  # function logs and EMF metrics are JSON lines (as in CloudWatch): quiet unless asked
         config = replace(config, extra_env={**config.extra_env, "POWERTOOLS_LOG_LEVEL": "WARNING",
                                             "POWERTOOLS_METRICS_DISABLED": "true"})
     stack = LocalStack(config, access_log=True, sweep_every=args.sweep_every or None).start()
+    state_path = write_state(config, stack.function_env())
     try:
         print(f"Rooms local stack is up:\n"
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
@@ -55,7 +62,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        remove_state(state_path)
         stack.stop()
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 _TRY = """Try it (another terminal):
@@ -76,7 +88,7 @@ _TRY_BODY = {"booking_id": "b-42", "service_type": "therapy", "host": {"user_id"
 def cmd_token(args: argparse.Namespace) -> int:
     from rooms_local.auth import mint_dev_token
 
-    print(mint_dev_token(LocalConfig.from_env(), args.sub, name=args.name, admin=args.admin,
+    print(mint_dev_token(LocalConfig.for_cli(), args.sub, name=args.name, admin=args.admin,
                          ttl_seconds=args.ttl))
     return 0
 
@@ -85,7 +97,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     """Run one function with an event against the running stack, like ``sam local invoke``."""
     from rooms_local.lambda_runtime import LambdaContext, load_function
 
-    config = LocalConfig.from_env()
+    config = LocalConfig.for_cli()
     event_path = Path(args.event)
     if not event_path.exists() and (EVENTS_DIR / args.event).exists():
         event_path = EVENTS_DIR / args.event
@@ -93,6 +105,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if args.function == "webhook_handler":
         _sign_webhook_sample(event, config)
     os.environ.update(config.function_env())
+    running = read_running_state()
+    for key, value in (running or {}).get("function_env", {}).items():  # what provisioning made (SIP trunks)
+        os.environ.setdefault(key, value)
     from rooms.settings import get_settings
 
     get_settings.cache_clear()
@@ -115,7 +130,7 @@ def _sign_webhook_sample(event: dict, config: LocalConfig) -> None:
 def _livekit_control():
     from rooms_local.livekit_emulator import control
 
-    return control, LocalConfig.from_env().livekit_url
+    return control, LocalConfig.for_cli().livekit_url
 
 
 def cmd_join(args: argparse.Namespace) -> int:

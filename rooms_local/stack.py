@@ -37,6 +37,7 @@ class LocalStack:
     access_log: bool = False
     s3_events: S3Notifier | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
+    _provisioned_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
         _quiet_dev_noise()
@@ -93,6 +94,10 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._reset_caches()
+
+    def function_env(self) -> dict[str, str]:
+        """The functions' environment: the config's, plus what provisioning created (SIP trunk ids)."""
+        return {**self.config.function_env(), **self._provisioned_env}
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -183,7 +188,8 @@ class LocalStack:
             finally:
                 await lk.aclose()
 
-        self._apply_env(asyncio.run(provision()))
+        self._provisioned_env = asyncio.run(provision())
+        self._apply_env(self._provisioned_env)
 
     def _start_livekit(self) -> None:
         from rooms_local.livekit_emulator import LiveKitEmulator

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 
 import jwt
+import pytest
 import requests
 
 from rooms_local import cli
 from rooms_local.config import EVENTS_DIR
+
+
+@pytest.fixture(autouse=True)
+def no_running_stack(tmp_path, monkeypatch):
+    """The commands find a stack from `rooms up`'s state file: not a developer's own, here."""
+    monkeypatch.setenv("ROOMS_STATE_FILE", str(tmp_path / "no-stack.json"))
 
 
 def test_token_command_prints_a_token_the_gateway_accepts(api, capsys, monkeypatch, stack):

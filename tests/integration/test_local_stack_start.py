@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from dataclasses import replace
 
 import pytest
+import requests
 
 from rooms_local import cli
-from rooms_local.config import LocalConfig, PortInUse
+from rooms_local.config import LocalConfig, PortInUse, read_running_state, write_state
 from rooms_local.stack import LocalStack
 
 
@@ -37,6 +44,7 @@ def test_a_busy_port_fails_fast_naming_the_port_and_its_setting(busy_port, part,
 
 @pytest.mark.timeout(60)
 def test_rooms_up_with_a_busy_moto_port_exits_with_the_reason(busy_port, monkeypatch, capsys, tmp_path):
+    # (also: no state file is written by a start that failed)
     config = LocalConfig().with_free_ports()
     monkeypatch.setenv("ROOMS_STATE_FILE", str(tmp_path / "state.json"))
     monkeypatch.setenv("ROOMS_API_PORT", str(config.api_port))
@@ -45,3 +53,70 @@ def test_rooms_up_with_a_busy_moto_port_exits_with_the_reason(busy_port, monkeyp
     assert cli.main(["up", "--no-demo", "--exit-after-demo"]) == 1
     err = capsys.readouterr().err
     assert f"127.0.0.1:{busy_port}" in err and "MOTO_PORT" in err
+    assert not (tmp_path / "state.json").exists()
+
+
+ROOMS = [sys.executable, "-m", "rooms_local.cli"]
+
+
+def _shell_env(state_file, **extra) -> dict[str, str]:
+    """A fresh shell's environment: none of the stack's variables (this test process has them)."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH")}
+    return {**keep, "ROOMS_STATE_FILE": str(state_file), **{k: str(v) for k, v in extra.items()}}
+
+
+@pytest.fixture
+def rooms_up(tmp_path):
+    """`rooms up` running in its own process on free ports; yields (its config, the state file, the env of
+    a second shell), and checks it removed its state file when stopped."""
+    config = LocalConfig().with_free_ports()
+    state = tmp_path / "state.json"
+    log = (tmp_path / "up.out").open("w")
+    up = subprocess.Popen([*ROOMS, "up", "--no-demo", "--sweep-every", "0"], stdout=log, stderr=subprocess.STDOUT,
+                          env=_shell_env(state, ROOMS_API_PORT=config.api_port, MOTO_PORT=config.moto_port,
+                                         LIVEKIT_DEV_PORT=config.livekit_port))
+    try:
+        while not state.exists():  # bounded by the test's timeout
+            assert up.poll() is None, (tmp_path / "up.out").read_text()
+            time.sleep(0.1)
+        yield config, state, _shell_env(state)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(60)
+        log.close()
+    assert up.returncode == 0, (tmp_path / "up.out").read_text()
+    assert not state.exists()
+
+
+def _run(args, env) -> subprocess.CompletedProcess:
+    return subprocess.run([*ROOMS, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.timeout(240)
+def test_commands_in_another_shell_find_the_running_stack_from_its_state_file(rooms_up):
+    config, state, shell = rooms_up
+    assert json.loads(state.read_text())["urls"]["api"] == config.api_url
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
+    token = _run(["token", "--sub", "platform", "--admin"], shell)
+    assert token.returncode == 0, token.stderr
+    r = requests.get(f"{config.api_url}/templates", headers={"authorization": f"Bearer {token.stdout.strip()}"},
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    assert _run(["state"], shell).returncode == 0
+
+
+def test_a_stale_state_file_is_ignored(tmp_path, monkeypatch):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    state = tmp_path / "state.json"
+    write_state(replace(LocalConfig(), api_port=4321), {}, state)
+    state.write_text(state.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {int(dead.stdout)}'))
+    monkeypatch.setenv("ROOMS_STATE_FILE", str(state))
+    for key in ("ROOMS_API_PORT", "MOTO_PORT", "LIVEKIT_DEV_PORT", "LIVEKIT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    assert read_running_state() is None
+    assert LocalConfig.for_cli().api_port == 3000
+    write_state(replace(LocalConfig(), api_port=4321), {}, state)  # this (live) process's
+    assert LocalConfig.for_cli().api_port == 4321
+    monkeypatch.setenv("ROOMS_API_PORT", "4322")  # the environment still wins
+    assert LocalConfig.for_cli().api_port == 4322
