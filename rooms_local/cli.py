@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -94,15 +95,16 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    """Run one function with an event against the running stack, like ``sam local invoke``."""
+    """Run one function with an event against the running stack, like ``sam local invoke``: the result
+    alone on stdout, the function's logs and START/END/REPORT on stderr."""
     from rooms_local.lambda_runtime import LambdaContext, load_function
 
     config = LocalConfig.for_cli()
-    event_path = Path(args.event)
-    if not event_path.exists() and (EVENTS_DIR / args.event).exists():
-        event_path = EVENTS_DIR / args.event
-    event = json.loads(event_path.read_text())
-    if args.function == "webhook_handler":
+    function, event_arg = _function_and_event(args.function, args.event)
+    event = json.loads(_event_path(event_arg).read_text())
+    if not args.keep_time:
+        _stamp_now(event)
+    if function == "webhook_handler":
         _sign_webhook_sample(event, config)
     os.environ.update(config.function_env())
     running = read_running_state()
@@ -111,9 +113,114 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from rooms.settings import get_settings
 
     get_settings.cache_clear()
-    result = load_function(args.function).handler(event, LambdaContext(args.function))
+    context = LambdaContext(function)
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr), _logs_to_stderr(stdout):
+        init_started = time.perf_counter()
+        module = load_function(function)
+        init_ms = (time.perf_counter() - init_started) * 1000
+        print(f"START RequestId: {context.aws_request_id} Version: {context.function_version}", flush=True)
+        started = time.perf_counter()
+        try:
+            result = module.handler(event, context)
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            print(f"END RequestId: {context.aws_request_id}", flush=True)
+            print(f"REPORT RequestId: {context.aws_request_id}\tInit Duration: {init_ms:.2f} ms\t"
+                  f"Duration: {duration_ms:.2f} ms\tMemory Size: {context.memory_limit_in_mb} MB", flush=True)
     _print(result)
     return 0
+
+
+def _function_and_event(name: str, event: str | None) -> tuple[str, str]:
+    """``FUNCTION [EVENT]`` where FUNCTION may also be a sample event's name (``get_room``): its function
+    is the one serving the event's route (or its source: schedule, S3, the webhook URL)."""
+    from rooms_local.lambda_runtime import function_names
+
+    functions = function_names()
+    if name in functions:
+        if event is None and (EVENTS_DIR / f"{name}.json").exists():  # e.g. create_room: its sample
+            return name, str(EVENTS_DIR / f"{name}.json")
+        if event is None:
+            raise LookupError(f"which event? e.g. rooms invoke {name} {_example_event(name)}")
+        return name, event
+    candidate = _event_path(name)
+    if not candidate.exists():
+        samples = sorted(p.stem for p in EVENTS_DIR.glob("*.json"))
+        raise LookupError(f"no function or sample event {name!r}. Functions: {', '.join(functions)}. "
+                          f"Sample events (events/): {', '.join(samples)}")
+    return function_for_event(json.loads(candidate.read_text())), event or str(candidate)
+
+
+def _event_path(name: str) -> Path:
+    """An event file: a path, or a sample's name in events/ (with or without .json)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    for candidate in (EVENTS_DIR / name, EVENTS_DIR / f"{name}.json"):
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def function_for_event(event: dict) -> str:
+    from rooms_local.gateway import WEBHOOK_FUNCTION
+    from rooms_local.lambda_runtime import routes_manifest
+    from rooms_local.schedules import SWEEPER_FUNCTION
+
+    route = event.get("routeKey")
+    for function, keys in routes_manifest().items():
+        if route in keys:
+            return function
+    if route == "$default":  # the function URL
+        return WEBHOOK_FUNCTION
+    if event.get("source") == "aws.events":
+        return SWEEPER_FUNCTION
+    if any(r.get("eventSource") == "aws:s3" for r in event.get("Records", [])):
+        return "recording_processor"
+    raise LookupError(f"no function serves this event (routeKey {route!r}): name the function")
+
+
+def _example_event(function: str) -> str:
+    for path in sorted(EVENTS_DIR.glob("*.json")):
+        with contextlib.suppress(LookupError, ValueError):
+            if function_for_event(json.loads(path.read_text())) == function:
+                return f"events/{path.name}"
+    return "events/<event>.json"
+
+
+def _stamp_now(event: dict) -> None:
+    """Sample events that carry a time are delivered now, as their source would (``--keep-time`` keeps
+    the file's time): the schedule event's ``time`` (the sweeper works on it), S3 records' ``eventTime``."""
+    import uuid
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    if event.get("source") == "aws.events" and "time" in event:
+        event["time"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["id"] = str(uuid.uuid4())
+    for record in event.get("Records", []):
+        if "eventTime" in record:
+            record["eventTime"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+@contextlib.contextmanager
+def _logs_to_stderr(stdout):
+    """The functions' log handlers (Powertools writes JSON lines to stdout, as Lambda's runtime does)
+    write to stderr while `rooms invoke` runs, so stdout carries the result alone."""
+    import logging
+
+    moved = []
+    for logger in [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values()
+                                          if isinstance(v, logging.Logger))]:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.__stdout__, stdout):
+                moved.append((handler, handler.setStream(sys.stderr)))
+    try:
+        yield
+    finally:
+        for handler, stream in moved:
+            handler.setStream(stream)
 
 
 def _sign_webhook_sample(event: dict, config: LocalConfig) -> None:
@@ -191,9 +298,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ttl", type=int, default=3600)
     p.set_defaults(fn=cmd_token)
 
-    p = sub.add_parser("invoke", help="run one function with an event file against the running stack")
-    p.add_argument("function")
-    p.add_argument("event")
+    p = sub.add_parser("invoke", help="run one function with an event file against the running stack",
+                       description="Run one function with an event against the running stack, like `sam local "
+                                   "invoke`: the result alone on stdout, logs and START/END/REPORT on stderr.")
+    p.add_argument("function", metavar="FUNCTION",
+                   help="a function (functions/<name>), or a sample event's name (events/<name>.json): "
+                        "the function serving that event's route runs with it")
+    p.add_argument("event", metavar="EVENT", nargs="?",
+                   help="an event file, or a sample's name in events/ (default: the sample FUNCTION names)")
+    p.add_argument("--keep-time", action="store_true",
+                   help="deliver the event with its own time (default: schedule and S3 events are stamped now)")
     p.set_defaults(fn=cmd_invoke)
 
     p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")

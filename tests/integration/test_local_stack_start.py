@@ -103,6 +103,10 @@ def test_commands_in_another_shell_find_the_running_stack_from_its_state_file(ro
                      timeout=30)
     assert r.status_code == 200, r.text
     assert _run(["state"], shell).returncode == 0
+    invoked = _run(["invoke", "create_room"], shell)  # a sample event's name: its function, this stack
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)["statusCode"] in (200, 201)  # the result alone; logs on stderr
+    assert "START RequestId: " in invoked.stderr
 
 
 def test_a_stale_state_file_is_ignored(tmp_path, monkeypatch):
