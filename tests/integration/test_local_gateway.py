@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -71,3 +74,45 @@ def test_the_request_id_header_is_the_events_request_id(api, monkeypatch):
     r = api.admin("POST", "/rooms", json={})
     assert r.text == r.headers["apigw-requestid"]
     assert requests.get(f"{api.base}/nowhere", timeout=10).json()["code"] == "not_found"
+
+
+def test_log_lines_carry_their_own_function_and_correlation_id_under_concurrency(api, ids, monkeypatch):
+    """Two functions run at once in the one process: each one's lines name it and its request."""
+    from rooms.observability import logger
+
+    both_in = threading.Barrier(2, timeout=30)
+    lines: list[dict] = []
+
+    def probed(module):
+        original = module.require_admin
+
+        def require_admin(caller):
+            both_in.wait()  # both invocations have set their logging keys before either logs
+            logger.warning("probe")
+            return original(caller)
+
+        monkeypatch.setattr(module, "require_admin", require_admin)
+
+    probed(load_function("create_room"))
+    probed(load_function("room_admin"))
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if record.getMessage() == "probe":
+                lines.append(json.loads(self.format(record)))
+
+    collect = Collect()
+    collect.setFormatter(logger.registered_formatter)
+    logger.addHandler(collect)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            created = pool.submit(api.admin, "POST", "/rooms", json={
+                "booking_id": ids["booking"], "service_type": "therapy", "host": {"user_id": ids["host"]}})
+            listed = pool.submit(api.admin, "GET", "/templates")
+            created, listed = created.result(), listed.result()
+    finally:
+        logger.removeHandler(collect)
+    assert created.status_code == 201 and listed.status_code == 200
+    got = sorted((line["function_name"], line["correlation_id"]) for line in lines)
+    assert got == sorted([("create_room", created.headers["apigw-requestid"]),
+                          ("room_admin", listed.headers["apigw-requestid"])])
