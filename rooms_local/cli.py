@@ -42,9 +42,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not args.verbose:  # function logs and EMF metrics are JSON lines (as in CloudWatch): quiet unless asked
         config = replace(config, extra_env={**config.extra_env, "POWERTOOLS_LOG_LEVEL": "WARNING",
                                             "POWERTOOLS_METRICS_DISABLED": "true"})
-    stack = LocalStack(config, access_log=True, sweep_every=args.sweep_every or None).start()
+    print("Starting the Rooms local stack:", flush=True)
+    stack = LocalStack(config, access_log=True, sweep_every=args.sweep_every or None,
+                       progress=lambda step: print(f"  - {step}", flush=True)).start()
     state_path = write_state(config, stack.function_env())
     try:
+        print(f"\nRoutes served (API Gateway HTTP API route → Lambda function):\n{_routes_table()}\n")
         print(f"Rooms local stack is up:\n"
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
               f"  LiveKit webhook function URL     {config.webhook_url}\n"
@@ -52,7 +55,10 @@ def cmd_up(args: argparse.Namespace) -> int:
               f"{'' if config.external_livekit_url else '  (emulator, devkey/secret)'}\n"
               f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n"
               f"  room sweeper                     "
-              f"{f'every {args.sweep_every:g} s' if args.sweep_every else 'off'} (the EventBridge schedule)\n")
+              f"{f'every {args.sweep_every:g} s' if args.sweep_every else 'off'} (the EventBridge schedule)\n\n"
+              f"Local state (DynamoDB table, S3 bucket, LiveKit rooms) lives in this process's memory: it is "
+              f"lost when it exits.\nOther shells find this stack in {state_path} (removed on exit): "
+              f"`rooms token/invoke/join/state` need no variables.\n", flush=True)
         if not args.no_demo:
             run_demo(config)
         print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
@@ -67,6 +73,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack.stop()
 
 
+def _routes_table() -> str:
+    from rooms_local.gateway import WEBHOOK_FUNCTION, WEBHOOK_PATH, load_routes
+
+    rows = sorted((r.template, r.method, r.function) for r in load_routes())
+    rows.append((WEBHOOK_PATH, "POST", f"{WEBHOOK_FUNCTION} (function URL, LiveKit-signed)"))
+    rows.append(("/docs", "GET", "Swagger UI (/openapi.json: the document)"))
+    width = max(len(path) for path, _, _ in rows)
+    return "\n".join(f"  {method:<7}{path:<{width}}  {function}" for path, method, function in rows)
+
+
 def _exit_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -77,8 +93,9 @@ _TRY = """Try it (another terminal):
        -d '{body}'
   curl -s -XPOST {api}/bookings/b-42/room/token -H "authorization: Bearer $HOST"
   rooms join --token <token from above>      # a simulated LiveKit client joins
-  rooms invoke create_room events/create_room.json
-  rooms invoke room_sweeper events/schedule_sweep.json   # one sweep at the event's time
+  rooms invoke create_room                   # one function with its sample event (events/create_room.json)
+  rooms invoke room_sweeper events/schedule_sweep.json   # one sweep now (--keep-time: at the event's time)
+  rooms state                                # the LiveKit rooms and who is in them
 Ctrl-C stops the stack."""
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rooms_local.config import LocalConfig, ensure_port_free
-from rooms_local.gateway import Gateway, wait_until_up
+from rooms_local.gateway import Gateway, load_routes, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
 from rooms_local.s3_events import S3Notifier
 from rooms_local.schedules import SweepTimer
@@ -38,6 +39,8 @@ class LocalStack:
     s3_events: S3Notifier | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     _provisioned_env: dict[str, str] = field(default_factory=dict)
+    # Told each part as it starts (`rooms up` prints them); None: quiet (tests).
+    progress: Callable[[str], None] | None = None
 
     def start(self) -> LocalStack:
         _quiet_dev_noise()
@@ -58,15 +61,21 @@ class LocalStack:
             ensure_port_free(cfg.host, cfg.livekit_port, "the LiveKit emulator", "LIVEKIT_DEV_PORT")
 
     def _start(self) -> None:
+        cfg = self.config
         self._apply_env()
+        self._say(f"moto (DynamoDB, S3, EventBridge) on {cfg.moto_url}")
         self._start_moto()
+        self._say(f"table {cfg.table_name}, bucket {cfg.recordings_bucket} (in moto)")
         self._provision_aws()
-        if not self.config.external_livekit_url:
+        if not cfg.external_livekit_url:
+            self._say(f"LiveKit emulator on {cfg.livekit_url}, SIP trunks")
             self._start_livekit()
             self._provision_sip()
+        self._say(f"API gateway on {cfg.api_url} ({len(load_routes())} routes, the webhook URL)")
         self._gateway = Gateway(self.config, self.runner, access_log=self.access_log)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
+        self._say("S3 → recording_processor notifications")
         self._start_s3_events()
         if self.sweep_every:
             self._sweep_timer = SweepTimer(self.runner, self.sweep_every).start()
@@ -94,6 +103,10 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._reset_caches()
+
+    def _say(self, step: str) -> None:
+        if self.progress is not None:
+            self.progress(step)
 
     def function_env(self) -> dict[str, str]:
         """The functions' environment: the config's, plus what provisioning created (SIP trunk ids)."""

@@ -124,3 +124,29 @@ def test_a_stale_state_file_is_ignored(tmp_path, monkeypatch):
     assert LocalConfig.for_cli().api_port == 4321
     monkeypatch.setenv("ROOMS_API_PORT", "4322")  # the environment still wins
     assert LocalConfig.for_cli().api_port == 4322
+
+
+@pytest.mark.timeout(240)
+def test_rooms_up_says_what_it_starts_the_routes_it_serves_and_where_state_lives(tmp_path):
+    from rooms_local.lambda_runtime import routes_manifest
+
+    config = LocalConfig().with_free_ports()
+    state = tmp_path / "state.json"
+    up = subprocess.run([*ROOMS, "up", "--no-demo", "--exit-after-demo", "--sweep-every", "0"], capture_output=True,
+                        text=True, timeout=200, env=_shell_env(state, ROOMS_API_PORT=config.api_port,
+                                                               MOTO_PORT=config.moto_port,
+                                                               LIVEKIT_DEV_PORT=config.livekit_port))
+    assert up.returncode == 0, up.stderr
+    out = up.stdout
+    progress = out[:out.index("Routes served")]
+    for part in (f"moto (DynamoDB, S3, EventBridge) on {config.moto_url}", f"LiveKit emulator on {config.livekit_url}",
+                 f"API gateway on {config.api_url}"):
+        assert part in progress
+    routes = {line.split()[0] + " " + line.split()[1]: line.split()[2] for line in
+              out[out.index("Routes served"):out.index("Rooms local stack is up")].splitlines()[1:] if line.strip()}
+    for function, keys in routes_manifest().items():
+        for key in keys:
+            assert routes[key] == function
+    assert routes["POST /livekit/webhook"] == "webhook_handler"
+    assert "lost when it exits" in out and str(state) in out
+    assert not state.exists()  # removed on exit
