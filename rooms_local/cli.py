@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -277,9 +278,62 @@ def cmd_dial_in(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    control, url = _livekit_control()
-    _print(control.state(url))
+    """LiveKit's rooms and participants, asked through its RoomService (ListRooms, ListParticipants) with
+    the real client, as `lk room list` does: the emulator and a real LiveKit answer the same."""
+    rooms = asyncio.run(_list_rooms(LocalConfig.for_cli()))
+    if args.json:
+        from google.protobuf import json_format
+
+        _print({"rooms": [{**json_format.MessageToDict(room, always_print_fields_with_no_presence=True),
+                           "participants": [json_format.MessageToDict(p, always_print_fields_with_no_presence=True)
+                                            for p in participants]}
+                          for room, participants in rooms]})
+    else:
+        print(_state_table(rooms))
     return 0
+
+
+async def _list_rooms(config: LocalConfig) -> list:
+    from livekit import api
+
+    lk = api.LiveKitAPI(config.livekit_url, config.livekit_api_key, config.livekit_api_secret)
+    try:
+        rooms = sorted((await lk.room.list_rooms(api.ListRoomsRequest())).rooms, key=lambda r: r.creation_time)
+        return [(room, (await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))).participants)
+                for room in rooms]
+    finally:
+        await lk.aclose()
+
+
+def _table(headers: list[str], rows: list[list[str]], indent: str = "") -> list[str]:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    return [indent + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in [headers, *rows]]
+
+
+def _state_table(rooms: list) -> str:
+    from datetime import UTC, datetime
+
+    from livekit.protocol import models
+
+    def when(seconds: int) -> str:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S") if seconds else "-"
+
+    if not rooms:
+        return "No rooms."
+    lines: list[str] = []
+    for room, participants in rooms:
+        lines += _table(["ROOM", "SID", "PARTICIPANTS", "PUBLISHERS", "CREATED (UTC)"],
+                        [[room.name, room.sid, str(room.num_participants), str(room.num_publishers),
+                          when(room.creation_time)]])
+        if participants:
+            lines += _table(["IDENTITY", "NAME", "KIND", "STATE", "JOINED (UTC)", "TRACKS"],
+                            [[p.identity, p.name or "-", models.ParticipantInfo.Kind.Name(p.kind),
+                              models.ParticipantInfo.State.Name(p.state), when(p.joined_at),
+                              ", ".join(models.TrackSource.Name(t.source).lower() for t in p.tracks) or "-"]
+                             for p in participants], indent="    ")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -343,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="from_number", default="+15550000001")
     p.set_defaults(fn=cmd_dial_in)
 
-    p = sub.add_parser("state", help="the LiveKit emulator's state")
+    p = sub.add_parser("state", help="LiveKit's rooms and participants (like `lk room list`)")
+    p.add_argument("--json", action="store_true", help="print JSON (rooms, each with its participants) for scripts")
     p.set_defaults(fn=cmd_state)
 
     p = sub.add_parser("openapi", help="write or check docs/openapi.json")

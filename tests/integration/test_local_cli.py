@@ -82,3 +82,25 @@ def test_swagger_server_url_and_dev_issuer_follow_the_api_port(stack, api, capsy
     assert jwt.decode(token, options={"verify_signature": False})["iss"] == f"{stack.config.api_url}/local-issuer"
     r = api.call("GET", "/templates", headers={"authorization": f"Bearer {token}"})
     assert r.status_code == 403  # signed in (a user, not an admin): the issuer matched
+
+
+def test_state_prints_livekits_rooms_and_participants_as_a_table_and_json(api, booking_room, ids, stack_env,
+                                                                          stack, capsys):
+    from rooms_local.livekit_emulator import control
+
+    token = api.call("POST", f"/bookings/{ids['booking']}/room/token", as_user=ids["host"])
+    assert token.status_code == 200, token.text
+    control.join(stack.config.livekit_url, token.json()["token"], publish=["audio"])
+    assert cli.main(["state", "--json"]) == 0
+    out = capsys.readouterr().out  # (the in-process stack's functions log JSON lines here too)
+    rooms = json.loads(out[out.index('{\n  "rooms"'):])["rooms"]
+    room = next(r for r in rooms if any(p["identity"] == ids["host"] for p in r["participants"]))
+    assert room["numParticipants"] == 1
+    assert cli.main(["state"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("ROOM ")))
+    assert lines[header].split() == ["ROOM", "SID", "PARTICIPANTS", "PUBLISHERS", "CREATED", "(UTC)"]
+    row = next(i for i, line in enumerate(lines) if line.startswith(room["name"] + " "))
+    assert row == lines.index(lines[row]) and lines[row].split()[1:4] == [room["sid"], "1", "1"]
+    host = next(line for line in lines[row:] if line.strip().startswith(ids["host"] + " "))
+    assert "ACTIVE" in host and "microphone" in host
