@@ -2,12 +2,15 @@
 
     rooms up [--sweep-every 60]   start everything (and the sweeper's timer), show it working
     rooms token --sub USER [--name NAME] [--admin]
-    rooms invoke FUNCTION EVENT_FILE
+    rooms invoke FUNCTION|SAMPLE [EVENT_FILE] [--keep-time]
     rooms join --token JWT [--publish audio,video]
     rooms leave --room ROOM --identity USER
     rooms dial-in --number +1... --pin 123456 [--from +1...]
-    rooms state                   the LiveKit emulator's rooms and participants
+    rooms state [--json]          LiveKit's rooms and participants
     rooms openapi [--check]       write (or check) docs/openapi.json
+
+Commands in another shell find the stack `rooms up` runs through its state file (.local-stack/state.json,
+or ROOMS_STATE_FILE); variables (ROOMS_API_PORT, MOTO_PORT, LIVEKIT_DEV_PORT, LIVEKIT_URL, ...) override it.
 """
 
 from __future__ import annotations
@@ -349,13 +352,24 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("livekit-rooms")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rooms", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"rooms {_version()}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="start the local stack")
-    p.add_argument("--no-demo", action="store_true", help="skip the walk-through")
+    p.add_argument("--no-demo", action="store_true", help="skip the walk-through (a therapy booking, played)")
     p.add_argument("--exit-after-demo", action="store_true", help="stop after the walk-through (smoke test)")
     p.add_argument("--verbose", action="store_true", help="print the functions' INFO logs (JSON lines)")
     p.add_argument("--sweep-every", type=float, default=60.0, metavar="SECONDS",
@@ -363,10 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_up)
 
     p = sub.add_parser("token", help="print a bearer token the local API accepts")
-    p.add_argument("--sub", required=True)
-    p.add_argument("--name")
-    p.add_argument("--admin", action="store_true", help="carry the rooms/admin scope")
-    p.add_argument("--ttl", type=int, default=3600)
+    p.add_argument("--sub", required=True, metavar="USER", help="the caller's user id (the JWT's sub)")
+    p.add_argument("--name", help="a display name (the JWT's name claim)")
+    p.add_argument("--admin", action="store_true", help="carry the rooms/admin scope (the platform backend)")
+    p.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default: %(default)s)")
     p.set_defaults(fn=cmd_token)
 
     p = sub.add_parser("invoke", help="run one function with an event file against the running stack",
@@ -382,19 +396,21 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_invoke)
 
     p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")
-    p.add_argument("--token", required=True)
-    p.add_argument("--publish", default="audio,video")
+    p.add_argument("--token", required=True, metavar="JWT", help="a join token (from a .../token route)")
+    p.add_argument("--publish", default="audio,video", metavar="KINDS",
+                   help="tracks to publish, comma-separated: audio, video, screen_share (default: %(default)s)")
     p.set_defaults(fn=cmd_join)
 
     p = sub.add_parser("leave", help="a simulated client leaves")
-    p.add_argument("--room", required=True)
-    p.add_argument("--identity", required=True)
+    p.add_argument("--room", required=True, help="the LiveKit room's name")
+    p.add_argument("--identity", required=True, help="the participant's identity")
     p.set_defaults(fn=cmd_leave)
 
     p = sub.add_parser("dial-in", help="a simulated phone caller dials a number and enters a PIN")
-    p.add_argument("--number", required=True)
-    p.add_argument("--pin", required=True)
-    p.add_argument("--from", dest="from_number", default="+15550000001")
+    p.add_argument("--number", required=True, help="the dial-in number called (GET /rooms/{id}/dial-in)")
+    p.add_argument("--pin", required=True, help="the room's PIN the caller enters")
+    p.add_argument("--from", dest="from_number", default="+15550000001", metavar="NUMBER",
+                   help="the caller's number (default: %(default)s)")
     p.set_defaults(fn=cmd_dial_in)
 
     p = sub.add_parser("state", help="LiveKit's rooms and participants (like `lk room list`)")
@@ -402,10 +418,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_state)
 
     p = sub.add_parser("openapi", help="write or check docs/openapi.json")
-    p.add_argument("--check", action="store_true")
+    p.add_argument("--check", action="store_true", help="fail if docs/openapi.json differs from the code's")
     p.set_defaults(fn=cmd_openapi)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except Exception as err:  # a CLI prints the error, not a traceback
