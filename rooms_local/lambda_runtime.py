@@ -107,24 +107,30 @@ class _PerInvocationLogFormat:
 
 
 _per_invocation_classes: dict[type, type] = {}
+_isolate_lock = threading.Lock()
 
 
 def isolate_log_keys() -> None:
     """Give every Powertools formatter in the process per-invocation keys (idempotent)."""
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-    loggers = [logging.getLogger(), *(v for v in list(logging.Logger.manager.loggerDict.values())
-                                      if isinstance(v, logging.Logger))]
-    for logger in loggers:
-        for handler in logger.handlers:
-            formatter = handler.formatter
-            if not isinstance(formatter, LambdaPowertoolsFormatter) or "_shared_log_format" in formatter.__dict__:
-                continue
-            cls = type(formatter)
-            if cls not in _per_invocation_classes:
-                _per_invocation_classes[cls] = type(cls.__name__, (cls,), {"log_format": _PerInvocationLogFormat()})
-            formatter.__dict__["_shared_log_format"] = formatter.__dict__.pop("log_format")
-            formatter.__class__ = _per_invocation_classes[cls]
+    with _isolate_lock:  # requests arrive on many threads
+        loggers = [logging.getLogger(), *(v for v in list(logging.Logger.manager.loggerDict.values())
+                                          if isinstance(v, logging.Logger))]
+        for logger in loggers:
+            _isolate_handlers(logger, LambdaPowertoolsFormatter)
+
+
+def _isolate_handlers(logger: logging.Logger, formatter_type: type) -> None:
+    for handler in logger.handlers:
+        formatter = handler.formatter
+        if not isinstance(formatter, formatter_type) or "_shared_log_format" in formatter.__dict__:
+            continue
+        cls = type(formatter)
+        if cls not in _per_invocation_classes:
+            _per_invocation_classes[cls] = type(cls.__name__, (cls,), {"log_format": _PerInvocationLogFormat()})
+        formatter.__dict__["_shared_log_format"] = formatter.__dict__.pop("log_format")
+        formatter.__class__ = _per_invocation_classes[cls]
 
 
 def run_invocation(handler, event: dict[str, Any], context: LambdaContext) -> Any:
