@@ -49,7 +49,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("Starting the Rooms local stack:", flush=True)
     stack = LocalStack(config, access_log=True, sweep_every=args.sweep_every or None,
                        progress=lambda step: print(f"  - {step}", flush=True)).start()
-    state_path = write_state(config, stack.function_env())
+    state_path = write_state(config, stack.provisioned_env)
     try:
         print(f"\nRoutes served (API Gateway HTTP API route → Lambda function):\n{_routes_table()}\n")
         print(f"Rooms local stack is up:\n"
@@ -129,7 +129,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         _sign_webhook_sample(event, config)
     os.environ.update(config.function_env())
     running = read_running_state()
-    for key, value in (running or {}).get("function_env", {}).items():  # what provisioning made (SIP trunks)
+    for key, value in (running or {}).get("provisioned_env", {}).items():  # SIP trunk ids the stack made
         os.environ.setdefault(key, value)
     from rooms.settings import get_settings
 
@@ -427,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM to `rooms up`) before the command finished
+        return 130
     except Exception as err:  # a CLI prints the error, not a traceback
         print(f"rooms {args.command}: {err}", file=sys.stderr)
         return 1

@@ -134,14 +134,15 @@ def state_file() -> Path:
     return Path(os.environ.get("ROOMS_STATE_FILE") or ROOT / ".local-stack" / "state.json")
 
 
-def write_state(config: LocalConfig, function_env: dict[str, str], path: Path | None = None) -> Path:
+def write_state(config: LocalConfig, provisioned_env: dict[str, str], path: Path | None = None) -> Path:
+    """``provisioned_env``: the functions' variables the running stack created (SIP trunk ids)."""
     path = path or state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"pid": os.getpid(), "started_at": time.time(),
              "config": {k: getattr(config, k) for k in _STATE_FIELDS},
              "urls": {"api": config.api_url, "webhook": config.webhook_url, "livekit": config.livekit_url,
                       "moto": config.moto_url},
-             "function_env": function_env}
+             "provisioned_env": provisioned_env}
     tmp = path.with_name(path.name + ".tmp")
     # 0600: it holds the (dev) signing secrets. Written whole then renamed: a reader never sees half.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

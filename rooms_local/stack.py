@@ -108,9 +108,10 @@ class LocalStack:
         if self.progress is not None:
             self.progress(step)
 
-    def function_env(self) -> dict[str, str]:
-        """The functions' environment: the config's, plus what provisioning created (SIP trunk ids)."""
-        return {**self.config.function_env(), **self._provisioned_env}
+    @property
+    def provisioned_env(self) -> dict[str, str]:
+        """The functions' variables that provisioning created (SIP trunk ids), beyond the config's."""
+        return dict(self._provisioned_env)
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -150,3 +150,18 @@ def test_rooms_up_says_what_it_starts_the_routes_it_serves_and_where_state_lives
     assert routes["POST /livekit/webhook"] == "webhook_handler"
     assert "lost when it exits" in out and str(state) in out
     assert not state.exists()  # removed on exit
+
+
+def test_rooms_up_refuses_to_start_over_a_running_stacks_state_file(tmp_path, monkeypatch, capsys):
+    state = tmp_path / "state.json"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_state(LocalConfig(), {}, state)
+        state.write_text(state.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {other.pid}'))
+        monkeypatch.setenv("ROOMS_STATE_FILE", str(state))
+        assert cli.main(["up", "--no-demo", "--exit-after-demo"]) == 1
+        assert f"already runs (pid {other.pid}" in capsys.readouterr().err
+        assert state.exists()  # still the other stack's
+    finally:
+        other.kill()
+        other.wait()
