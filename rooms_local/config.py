@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,7 +18,6 @@ EVENTS_DIR = ROOT / "events"
 DEV_SIP_NUMBERS = {"US": "+12025550100", "UK": "+442079460000", "AU": "+61255500000"}
 DEV_SIP_OUTBOUND_NUMBER = "+12025550199"
 
-DEV_JWT_ISSUER = "http://127.0.0.1:3000/local-issuer"
 DEV_JWT_AUDIENCE = "rooms"
 DEV_JWT_SECRET = "rooms-local-dev-signing-secret-not-for-production"
 
@@ -35,26 +36,40 @@ class LocalConfig:
     recordings_bucket: str = "rooms-recordings-local"
     event_bus_name: str = "default"
     region: str = "us-east-1"
-    jwt_issuer: str = DEV_JWT_ISSUER
+    jwt_issuer_override: str | None = None  # default: the local API's own URL (follows the port)
     jwt_audience: str = DEV_JWT_AUDIENCE
     jwt_secret: str = DEV_JWT_SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> LocalConfig:
+    def from_env(cls, base: LocalConfig | None = None) -> LocalConfig:
+        """Settings from the environment; what it does not set comes from ``base`` (the running stack's,
+        see ``for_cli``) or the defaults."""
         env = os.environ
+        b = base or cls()
         return cls(
-            host=env.get("ROOMS_HOST", "127.0.0.1"),
-            api_port=int(env.get("ROOMS_API_PORT", "3000")),
-            livekit_port=int(env.get("LIVEKIT_DEV_PORT", "7880")),
-            moto_port=int(env.get("MOTO_PORT", "5000")),
-            livekit_api_key=env.get("LIVEKIT_API_KEY", "devkey"),
-            livekit_api_secret=env.get("LIVEKIT_API_SECRET", "secret"),
-            external_livekit_url=env.get("LIVEKIT_URL") or None,
-            table_name=env.get("TABLE_NAME", "rooms-local"),
-            recordings_bucket=env.get("RECORDINGS_BUCKET", "rooms-recordings-local"),
-            jwt_secret=env.get("ROOMS_DEV_JWT_SECRET", DEV_JWT_SECRET),
+            host=env.get("ROOMS_HOST", b.host),
+            api_port=int(env.get("ROOMS_API_PORT", b.api_port)),
+            livekit_port=int(env.get("LIVEKIT_DEV_PORT", b.livekit_port)),
+            moto_port=int(env.get("MOTO_PORT", b.moto_port)),
+            livekit_api_key=env.get("LIVEKIT_API_KEY", b.livekit_api_key),
+            livekit_api_secret=env.get("LIVEKIT_API_SECRET", b.livekit_api_secret),
+            external_livekit_url=env.get("LIVEKIT_URL") or b.external_livekit_url,
+            table_name=env.get("TABLE_NAME", b.table_name),
+            recordings_bucket=env.get("RECORDINGS_BUCKET", b.recordings_bucket),
+            jwt_secret=env.get("ROOMS_DEV_JWT_SECRET", b.jwt_secret),
         )
+
+    @classmethod
+    def for_cli(cls) -> LocalConfig:
+        """What `rooms token/invoke/join/state` talk to: the stack `rooms up` runs (its state file), with
+        any setting the environment gives taking precedence; the defaults when no stack runs."""
+        running = read_running_state()
+        return cls.from_env(cls.from_state(running) if running else None)
+
+    @classmethod
+    def from_state(cls, state: dict) -> LocalConfig:
+        return cls(**{k: v for k, v in state["config"].items() if k in _STATE_FIELDS})
 
     def with_free_ports(self) -> LocalConfig:
         """A copy on ports nobody uses (tests run beside a developer's running stack)."""
@@ -63,6 +78,11 @@ class LocalConfig:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def jwt_issuer(self) -> str:
+        """The dev tokens' issuer, which the local gateway's authorizer requires: on the API's own URL."""
+        return self.jwt_issuer_override or f"{self.api_url}/local-issuer"
 
     @property
     def webhook_url(self) -> str:
@@ -102,6 +122,80 @@ class LocalConfig:
             "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
             **self.extra_env,
         }
+
+
+# -- the state file: how commands in another shell find the running stack ---------------------------------
+_STATE_FIELDS = ("host", "api_port", "livekit_port", "moto_port", "livekit_api_key", "livekit_api_secret",
+                 "external_livekit_url", "table_name", "recordings_bucket", "jwt_secret")
+
+
+def state_file() -> Path:
+    """Written by `rooms up` while it runs (ROOMS_STATE_FILE moves it, e.g. for a second stack)."""
+    return Path(os.environ.get("ROOMS_STATE_FILE") or ROOT / ".local-stack" / "state.json")
+
+
+def write_state(config: LocalConfig, provisioned_env: dict[str, str], path: Path | None = None) -> Path:
+    """``provisioned_env``: the functions' variables the running stack created (SIP trunk ids)."""
+    path = path or state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"pid": os.getpid(), "started_at": time.time(),
+             "config": {k: getattr(config, k) for k in _STATE_FIELDS},
+             "urls": {"api": config.api_url, "webhook": config.webhook_url, "livekit": config.livekit_url,
+                      "moto": config.moto_url},
+             "provisioned_env": provisioned_env}
+    tmp = path.with_name(path.name + ".tmp")
+    # 0600: it holds the (dev) signing secrets. Written whole then renamed: a reader never sees half.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def read_running_state(path: Path | None = None) -> dict | None:
+    """The running stack's state, or None: no file, an unreadable one, or a stale one (its process is gone)."""
+    path = path or state_file()
+    try:
+        state = json.loads(path.read_text())
+        pid = int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return state if pid_alive(pid) else None
+
+
+def remove_state(path: Path | None = None) -> None:
+    """Remove the state file if this process wrote it."""
+    path = path or state_file()
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+class PortInUse(RuntimeError):
+    """A port the local stack needs is taken: said before anything starts, rather than hanging."""
+
+
+def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
+    # SO_REUSEADDR as werkzeug's servers bind: a port only in TIME_WAIT is free for them too.
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            raise PortInUse(f"{what} needs {host}:{port}, which is in use ({err.strerror}): stop what "
+                            f"listens there, or pick another port with {env_var}=...") from None
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,10 +60,30 @@ def _now_fields() -> dict[str, Any]:
     return {"time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000)}
 
 
+# Content types API Gateway HTTP APIs hand to Lambda as text; other bodies arrive base64-encoded.
+_TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml")
+_TEXT_SUFFIXES = ("+json", "+xml")
+
+
+def event_body(request: Request) -> tuple[str | None, bool]:
+    """The body as an HTTP API puts it in the event: ``(body, isBase64Encoded)``. Text content types
+    arrive as text; anything else, and bytes that are not UTF-8 (an event is JSON: it cannot carry
+    them as text), arrive base64-encoded for the function to decode."""
+    data = request.get_data()
+    if not data:
+        return None, False
+    mimetype = request.mimetype
+    if not mimetype or mimetype.startswith(_TEXT_TYPES) or mimetype.endswith(_TEXT_SUFFIXES):
+        try:
+            return data.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(data).decode("ascii"), True
+
+
 def http_api_event(request: Request, route: Route, path_params: dict[str, str],
-                   claims: dict[str, str] | None) -> dict[str, Any]:
-    body = request.get_data()
-    text_body = body.decode("utf-8") if body else None
+                   claims: dict[str, str] | None, request_id: str | None = None) -> dict[str, Any]:
+    body, is_base64 = event_body(request)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
@@ -81,14 +102,14 @@ def http_api_event(request: Request, route: Route, path_params: dict[str, str],
                 "sourceIp": request.remote_addr or "127.0.0.1",
                 "userAgent": request.headers.get("user-agent", ""),
             },
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id or str(uuid.uuid4()),
             "routeKey": route.route_key,
             "stage": "$default",
             **_now_fields(),
         },
         "pathParameters": path_params or None,
-        "isBase64Encoded": False,
-        "body": text_body,
+        "isBase64Encoded": is_base64,
+        "body": body,
     }
     if request.args:
         event["queryStringParameters"] = {k: ",".join(request.args.getlist(k)) for k in request.args}
@@ -97,7 +118,7 @@ def http_api_event(request: Request, route: Route, path_params: dict[str, str],
     return event
 
 
-def function_url_event(request: Request) -> dict[str, Any]:
+def function_url_event(request: Request, request_id: str | None = None) -> dict[str, Any]:
     """A Lambda function URL event. The body is base64-encoded, as function URLs may do, so the
     webhook handler's raw-body path is always exercised."""
     body = request.get_data()
@@ -114,7 +135,7 @@ def function_url_event(request: Request) -> dict[str, Any]:
             "http": {"method": request.method, "path": request.path, "protocol": "HTTP/1.1",
                      "sourceIp": request.remote_addr or "127.0.0.1",
                      "userAgent": request.headers.get("user-agent", "")},
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id or str(uuid.uuid4()),
             "routeKey": "$default",
             "stage": "$default",
             **_now_fields(),
@@ -158,50 +179,63 @@ class Gateway:
     def __call__(self, environ, start_response):
         request = Request(environ)
         started = time.perf_counter()
+        request_id = str(uuid.uuid4())
         try:
-            response = self.dispatch(request)
-        except Exception as err:  # an unhandled function error: what API Gateway returns
-            response = _json(500, {"message": "Internal Server Error", "error": repr(err)})
+            response = self.dispatch(request, request_id)
+        except Exception:  # an unhandled function error: a generic 500, as API Gateway; details on the console
+            print(f"[gateway] {request.method} {request.path} failed (request id {request_id}):",
+                  file=sys.stderr, flush=True)
+            traceback.print_exc(file=sys.stderr)
+            response = _json(500, {"code": "internal_error", "message": "Internal Server Error",
+                                   "request_id": request_id})
+        response.headers["apigw-requestid"] = request_id  # as API Gateway answers, to find the logs
         if self.access_log:
             print(f"[gateway] {request.method} {request.path} → {response.status_code} "
                   f"({(time.perf_counter() - started) * 1000:.0f} ms)", file=sys.stderr, flush=True)
         return response(environ, start_response)
 
-    def dispatch(self, request: Request) -> Response:
+    def dispatch(self, request: Request, request_id: str | None = None) -> Response:
         if request.path == WEBHOOK_PATH:
             if WEBHOOK_FUNCTION not in function_names():
                 return _json(404, {"message": "webhook_handler is not built yet"})
-            return lambda_result_to_response(self.runner.invoke(WEBHOOK_FUNCTION, function_url_event(request)))
+            event = function_url_event(request, request_id)
+            return lambda_result_to_response(self.runner.invoke(WEBHOOK_FUNCTION, event))
         if request.path in ("/openapi.json", "/docs", "/docs/") or request.path.startswith("/docs/"):
             return self._docs(request)
         if request.path == "/health":
             return _json(200, {"status": "ok", "functions": function_names()})
-        method_allowed = False
+        allowed: list[str] = []  # methods of the routes on this path, for a 405's Allow
         for route in self.routes:
             match = route.pattern.match(request.path)
             if not match:
                 continue
             if route.method != request.method:
-                method_allowed = True
+                allowed.append(route.method)
                 continue
             try:
                 claims = authorize(self.config, request.headers.get("authorization"))
             except AuthorizerDenied:
                 return _json(401, {"message": "Unauthorized"})
-            event = http_api_event(request, route, match.groupdict(), claims)
+            event = http_api_event(request, route, match.groupdict(), claims, request_id)
             return lambda_result_to_response(self.runner.invoke(route.function, event))
-        return _json(405 if method_allowed else 404, {"message": "Not Found"})
+        if allowed:
+            allow = ", ".join(sorted(set(allowed)))
+            response = _json(405, {"code": "method_not_allowed",
+                                   "message": f"{request.method} is not allowed on {request.path}; allowed: {allow}"})
+            response.headers["Allow"] = allow
+            return response
+        return _json(404, {"code": "not_found", "message": "Not Found"})
 
     def _docs(self, request: Request) -> Response:
         from rooms_local import openapi
 
         if request.path == "/openapi.json" or request.args.get("format") == "json":
-            return Response(openapi.render(), content_type="application/json")
+            return Response(openapi.render(self.config.api_url), content_type="application/json")
         asset = request.path.removeprefix("/docs/")
         if asset in openapi.SWAGGER_ASSETS:
             content_type, data = openapi.swagger_asset(asset)
             return Response(data, content_type=content_type)
-        return Response(openapi.swagger_html(), content_type="text/html")
+        return Response(openapi.swagger_html(self.config.api_url), content_type="text/html")
 
     # -- server -----------------------------------------------------------------------------------------
     def start(self) -> None:

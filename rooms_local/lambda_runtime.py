@@ -8,8 +8,10 @@ module-level state (clients, caches) between requests.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import json
+import logging
 import sys
 import threading
 import time
@@ -74,6 +76,72 @@ def routes_manifest() -> dict[str, list[str]]:
     return json.loads((FUNCTIONS_DIR / "routes.json").read_text())
 
 
+# -- logging keys per invocation ---------------------------------------------------------------------------
+# In Lambda each container runs one function, one request at a time, so Powertools keeps the keys it adds
+# to every line (function_name, correlation_id, cold_start...) in its formatter, shared by the process.
+# Here every function runs in one process, concurrently, and the layer's one `rooms` logger is shared: a
+# line would carry whichever request set the keys last. So, locally only, each invocation gets its own
+# copy of the formatter's keys (Powertools' thread_safe_* keys are a ContextVar already, isolated too).
+_INVOCATION_LOG_KEYS: contextvars.ContextVar[dict[int, dict]] = contextvars.ContextVar("rooms_local_log_keys")
+
+
+class _PerInvocationLogFormat:
+    """Stands for a Powertools formatter's ``log_format`` dict: the invocation's copy inside one, the
+    shared dict outside (module import time)."""
+
+    def __get__(self, formatter, owner=None):
+        if formatter is None:
+            return self
+        keys = _INVOCATION_LOG_KEYS.get(None)
+        shared = formatter.__dict__["_shared_log_format"]
+        if keys is None:
+            return shared
+        return keys.setdefault(id(formatter), dict(shared))
+
+    def __set__(self, formatter, value) -> None:
+        keys = _INVOCATION_LOG_KEYS.get(None)
+        if keys is None:
+            formatter.__dict__["_shared_log_format"] = value
+        else:
+            keys[id(formatter)] = value
+
+
+_per_invocation_classes: dict[type, type] = {}
+_isolate_lock = threading.Lock()
+
+
+def isolate_log_keys() -> None:
+    """Give every Powertools formatter in the process per-invocation keys (idempotent)."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    with _isolate_lock:  # requests arrive on many threads
+        loggers = [logging.getLogger(), *(v for v in list(logging.Logger.manager.loggerDict.values())
+                                          if isinstance(v, logging.Logger))]
+        for logger in loggers:
+            _isolate_handlers(logger, LambdaPowertoolsFormatter)
+
+
+def _isolate_handlers(logger: logging.Logger, formatter_type: type) -> None:
+    for handler in logger.handlers:
+        formatter = handler.formatter
+        if not isinstance(formatter, formatter_type) or "_shared_log_format" in formatter.__dict__:
+            continue
+        cls = type(formatter)
+        if cls not in _per_invocation_classes:
+            _per_invocation_classes[cls] = type(cls.__name__, (cls,), {"log_format": _PerInvocationLogFormat()})
+        formatter.__dict__["_shared_log_format"] = formatter.__dict__.pop("log_format")
+        formatter.__class__ = _per_invocation_classes[cls]
+
+
+def run_invocation(handler, event: dict[str, Any], context: LambdaContext) -> Any:
+    """Call a handler as one invocation: its own logging keys (see above)."""
+    def invocation():
+        _INVOCATION_LOG_KEYS.set({})
+        return handler(event, context)
+
+    return contextvars.copy_context().run(invocation)
+
+
 class FunctionRunner:
     """Invoke functions by name: synchronously (API, function URL) or fire-and-forget (S3, schedules)."""
 
@@ -90,12 +158,14 @@ class FunctionRunner:
 
     def invoke(self, name: str, event: dict[str, Any], timeout: float = 60) -> Any:
         module = load_function(name)
-        future = self._pool(name).submit(module.handler, event, LambdaContext(name))
+        isolate_log_keys()
+        future = self._pool(name).submit(run_invocation, module.handler, event, LambdaContext(name))
         return future.result(timeout=timeout)
 
     def invoke_async(self, name: str, event: dict[str, Any]) -> None:
         module = load_function(name)
-        self._pool(name).submit(module.handler, event, LambdaContext(name))
+        isolate_log_keys()
+        self._pool(name).submit(run_invocation, module.handler, event, LambdaContext(name))
 
     def shutdown(self) -> None:
         for pool in self._pools.values():

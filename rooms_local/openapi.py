@@ -17,7 +17,11 @@ SWAGGER_ASSETS = {
 }
 
 
-def generate() -> dict[str, Any]:
+# The committed document names the default local URL; the running stack serves its own (rooms_local.gateway).
+DEFAULT_SERVER_URL = "http://127.0.0.1:3000"
+
+
+def generate(server_url: str = DEFAULT_SERVER_URL) -> dict[str, Any]:
     from rooms.http import OPENAPI_TITLE, OPENAPI_VERSION
 
     merged: dict[str, Any] = {}
@@ -38,7 +42,7 @@ def generate() -> dict[str, Any]:
         "JWT authorizer); admin routes need the rooms/admin scope. Errors are "
         '{"code", "message", "field"?} with a stable code.'
     )
-    merged["servers"] = [{"url": "http://127.0.0.1:3000", "description": "local stack"}]
+    merged["servers"] = [{"url": server_url, "description": "local stack"}]
     merged["paths"] = dict(sorted(paths.items()))
     merged["components"] = {
         "schemas": dict(sorted(schemas.items())),
@@ -48,8 +52,8 @@ def generate() -> dict[str, Any]:
     return merged
 
 
-def render() -> str:
-    return json.dumps(generate(), indent=2, sort_keys=False) + "\n"
+def render(server_url: str = DEFAULT_SERVER_URL) -> str:
+    return json.dumps(generate(server_url), indent=2, sort_keys=False) + "\n"
 
 
 def write(path: Path = DOCUMENT) -> Path:
@@ -72,11 +76,11 @@ def swagger_asset(name: str) -> tuple[str, bytes]:
     return SWAGGER_ASSETS[name], (_swagger_dir() / name).read_bytes()
 
 
-def swagger_html() -> str:
+def swagger_html(server_url: str = DEFAULT_SERVER_URL) -> str:
     from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
     # Powertools ships the Swagger UI assets, so the page works offline.
     return generate_swagger_html(
-        spec=render(), swagger_js="/docs/swagger-ui-bundle.min.js",
+        spec=render(server_url), swagger_js="/docs/swagger-ui-bundle.min.js",
         swagger_css="/docs/swagger-ui.min.css", swagger_base_url="/docs", oauth2_config=None,
     )

@@ -4,10 +4,12 @@ server, and the gateway running our functions. No AWS account, no Docker, no Liv
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rooms_local.config import LocalConfig
-from rooms_local.gateway import Gateway, wait_until_up
+from rooms_local.config import LocalConfig, ensure_port_free
+from rooms_local.gateway import Gateway, load_routes, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
 from rooms_local.s3_events import S3Notifier
 from rooms_local.schedules import SweepTimer
@@ -36,22 +38,47 @@ class LocalStack:
     access_log: bool = False
     s3_events: S3Notifier | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
+    _provisioned_env: dict[str, str] = field(default_factory=dict)
+    # Told each part as it starts (`rooms up` prints them); None: quiet (tests).
+    progress: Callable[[str], None] | None = None
 
     def start(self) -> LocalStack:
         _quiet_dev_noise()
+        self._check_ports()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # nothing half-started is left behind (threads, servers, the environment)
+            raise
+        return self
+
+    def _check_ports(self) -> None:
+        """Every port we are about to bind is free, or PortInUse says which one and how to move it."""
+        cfg = self.config
+        ensure_port_free(cfg.host, cfg.api_port, "the API (local gateway)", "ROOMS_API_PORT")
+        ensure_port_free(cfg.host, cfg.moto_port, "moto (DynamoDB, S3, EventBridge)", "MOTO_PORT")
+        if not cfg.external_livekit_url:
+            ensure_port_free(cfg.host, cfg.livekit_port, "the LiveKit emulator", "LIVEKIT_DEV_PORT")
+
+    def _start(self) -> None:
+        cfg = self.config
         self._apply_env()
+        self._say(f"moto (DynamoDB, S3, EventBridge) on {cfg.moto_url}")
         self._start_moto()
+        self._say(f"table {cfg.table_name}, bucket {cfg.recordings_bucket} (in moto)")
         self._provision_aws()
-        if not self.config.external_livekit_url:
+        if not cfg.external_livekit_url:
+            self._say(f"LiveKit emulator on {cfg.livekit_url}, SIP trunks")
             self._start_livekit()
             self._provision_sip()
+        self._say(f"API gateway on {cfg.api_url} ({len(load_routes())} routes, the webhook URL)")
         self._gateway = Gateway(self.config, self.runner, access_log=self.access_log)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
+        self._say("S3 → recording_processor notifications")
         self._start_s3_events()
         if self.sweep_every:
             self._sweep_timer = SweepTimer(self.runner, self.sweep_every).start()
-        return self
 
     def stop(self) -> None:
         if self._sweep_timer is not None:
@@ -67,13 +94,24 @@ class LocalStack:
         if self._livekit is not None:
             self._livekit.stop()
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.shutdown()
+            self._moto.server_close()
+            self._moto = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
         self._reset_caches()
+
+    def _say(self, step: str) -> None:
+        if self.progress is not None:
+            self.progress(step)
+
+    @property
+    def provisioned_env(self) -> dict[str, str]:
+        """The functions' variables that provisioning created (SIP trunk ids), beyond the config's."""
+        return dict(self._provisioned_env)
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -104,14 +142,18 @@ class LocalStack:
         notify._client.cache_clear()
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
+        # What moto's ThreadedMotoServer does, but binding here: its start() binds in its thread and
+        # waits forever on an event that a failed bind never sets (a busy port hung `rooms up`).
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
 
         from rooms_local.moto_dynamodb import rollback_touched_items_only, serialize_dynamodb_requests
 
         rollback_touched_items_only()
-        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
-        self._moto.start()
-        self._moto._server.app = serialize_dynamodb_requests(self._moto._server.app)
+        app = serialize_dynamodb_requests(DomainDispatcherApplication(create_backend_app))
+        self._moto = make_server(self.config.host, self.config.moto_port, app, threaded=True,
+                                 request_handler=MotoRequestHandler)
+        threading.Thread(target=self._moto.serve_forever, name="moto", daemon=True).start()
         wait_until_up(f"{self.config.moto_url}/moto-api/")
 
     def _provision_aws(self) -> None:
@@ -164,7 +206,8 @@ class LocalStack:
             finally:
                 await lk.aclose()
 
-        self._apply_env(asyncio.run(provision()))
+        self._provisioned_env = asyncio.run(provision())
+        self._apply_env(self._provisioned_env)
 
     def _start_livekit(self) -> None:
         from rooms_local.livekit_emulator import LiveKitEmulator
