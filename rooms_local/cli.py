@@ -54,7 +54,7 @@ def cmd_up(args: argparse.Namespace) -> int:
               f"{f'every {args.sweep_every:g} s' if args.sweep_every else 'off'} (the EventBridge schedule)\n")
         if real:
             print(_REAL.format(ns=real.netns.name, host_ip=real.netns.host_ip, inside_ip=real.netns.inside_ip,
-                               port=config.api_port, ws=real.ws_url, log=real.log_path))
+                               port=config.api_port, ws=real.ws_url, http=real.url, log=real.log_path))
         if not args.no_demo:
             run_demo(config)
         print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
@@ -84,7 +84,8 @@ _REAL = """Real LiveKit (livekit-server + Redis) runs in network namespace {ns}:
   clients connect to {ws} from inside the namespace (WebRTC ignores loopback), e.g.
     ip netns exec {ns} <your client> ...      # e.g. a LiveKit rtc SDK script, or chromium
   server log: {log}
-  `rooms join/leave/dial-in/state` drive the emulator only: use real clients here.
+  `rooms join/leave/dial-in/state` drive the emulator only: use real clients here; for
+  `rooms invoke` in another terminal: export LIVEKIT_URL={http}
 """
 
 

@@ -3,6 +3,10 @@ token creates the LiveKit room with our settings, and its signed webhooks pass o
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 from livekit import api as lk
 
@@ -53,3 +57,24 @@ def test_room_started_webhook_from_the_server_passes_our_signature_check(real_st
     # ...and the room is the one the server reports (its sid), i.e. not something we made up.
     [room] = real_stack.lkapi_call(lambda c: c.room.list_rooms(lk.ListRoomsRequest(names=[name]))).rooms
     assert event.room.sid == room.sid
+
+
+def test_a_namespace_left_by_a_killed_run_is_removed_by_the_next_run(real_stack):
+    from rooms_local.livekit_server import Netns, netns
+
+    # A run that dies by SIGKILL (no atexit, no signal handler) leaves its namespace and veth behind.
+    crashed = subprocess.run(
+        [sys.executable, "-c", "import os, signal\nfrom rooms_local.livekit_server import Netns\n"
+         "n = Netns.create()\nprint(n.name, n.host_veth, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)"],
+        capture_output=True, text=True, timeout=60)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    name, veth = crashed.stdout.split()
+    assert name in netns.list_namespaces()
+
+    with Netns.create() as fresh:  # the next run: cleans up first, then gets its own subnet
+        assert name not in netns.list_namespaces()
+        assert veth not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        assert fresh.name != real_stack.netns.name and fresh.subnet != real_stack.netns.subnet
+        assert fresh.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout.count(fresh.inside_ip) == 1
+    assert fresh.name not in netns.list_namespaces()
+    assert real_stack.netns.name in netns.list_namespaces()  # a live run's namespace is never touched
