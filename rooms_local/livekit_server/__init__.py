@@ -1,9 +1,13 @@
 """The real livekit-server for the local stack and the real-LiveKit test tier: the pinned build
-(``build``), a network namespace of our own (``netns``), and Redis + livekit-server inside it
-(``server``). ``rooms up --livekit server`` and ``tests/livekit_real`` use it."""
+(``build``, ``make livekit``), a network namespace of our own (``netns``), and Redis + livekit-server
+inside it (``server``). ``rooms up --livekit server`` and ``tests/livekit_real`` use it.
 
-from rooms_local.livekit_server.netns import Netns, NetnsUnavailable
-from rooms_local.livekit_server.server import LiveKitServer
+Names are imported lazily, so ``python -m rooms_local.livekit_server.build`` runs without importing the
+rest first."""
+
+from __future__ import annotations
+
+__all__ = ["LiveKitServer", "Netns", "NetnsUnavailable", "unavailable_reason"]
 
 
 def unavailable_reason() -> str | None:
@@ -13,4 +17,13 @@ def unavailable_reason() -> str | None:
     return server.missing_reason() or netns.unavailable_reason()
 
 
-__all__ = ["LiveKitServer", "Netns", "NetnsUnavailable", "unavailable_reason"]
+def __getattr__(name: str):
+    if name in ("Netns", "NetnsUnavailable"):
+        from rooms_local.livekit_server import netns
+
+        return getattr(netns, name)
+    if name == "LiveKitServer":
+        from rooms_local.livekit_server.server import LiveKitServer
+
+        return LiveKitServer
+    raise AttributeError(name)
