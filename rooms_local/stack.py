@@ -196,8 +196,10 @@ class LocalStack:
     def _make_netns(self) -> None:
         from dataclasses import replace
 
-        from rooms_local.livekit_server import Netns, server
+        from rooms_local.livekit_server import Netns, server, unavailable_reason
 
+        if reason := unavailable_reason():
+            raise RuntimeError(f"the real livekit-server cannot run here: {reason}")
         self.netns = Netns.create()
         self.config = replace(self.config, external_livekit_url=f"http://{self.netns.inside_ip}:{server.HTTP_PORT}",
                               gateway_extra_hosts=(*self.config.gateway_extra_hosts, self.netns.host_ip))
