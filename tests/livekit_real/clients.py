@@ -98,7 +98,8 @@ class _Client:
     async def connect(self, url: str, token: str, timeout: float) -> dict:
         from livekit import rtc
 
-        options = rtc.RoomOptions(auto_subscribe=True, connect_timeout=min(timeout, 10.0))
+        # each signal attempt gets half the budget (the SDK retries once): a loaded machine answers slowly
+        options = rtc.RoomOptions(auto_subscribe=True, connect_timeout=max(5.0, timeout / 2))
         await asyncio.wait_for(self.room.connect(url, token, options), timeout)
         lp = self.room.local_participant
         return {"identity": lp.identity, "sid": lp.sid, "room_sid": await self.room.sid,

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
 
 from rooms_local.auth import mint_dev_token
-from rooms_local.gateway import WEBHOOK_PATH
 from tests.livekit_real.clients import ClientProcess
 
 
@@ -53,42 +51,31 @@ class Webhook:
 
 @dataclass
 class WebhookLog:
-    """Every webhook the gateway received, recorded around its dispatch (the function still answers)."""
+    """The webhooks the real server posted to our function URL, with our answers, parsed: a view over
+    what the harness's gateway records (``LocalStack.webhook_deliveries``)."""
 
-    hooks: list[Webhook] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    deliveries: Callable[[], list]
 
-    def install(self, gateway) -> None:
-        original = gateway.dispatch
-
-        def dispatch(request):
-            if request.path != WEBHOOK_PATH:
-                return original(request)
-            raw = request.get_data()  # cached: the function reads the same bytes
-            response = original(request)
-            body = json.loads(raw or b"{}")
+    def all(self) -> list[Webhook]:
+        hooks = []
+        for d in self.deliveries():
+            body = json.loads(d.body or b"{}")
             p = body.get("participant") or {}
-            hook = Webhook(
+            hooks.append(Webhook(
                 event=body.get("event", ""), id=body.get("id", ""), created_at=int(body.get("createdAt", 0)),
-                room=(body.get("room") or {}).get("name", ""), identity=p.get("identity"), participant_sid=p.get("sid"),
-                joined_at=int(p["joinedAt"]) if p.get("joinedAt") else None, status=response.status_code,
-                signed=bool(request.headers.get("authorization")), body=body,
-            )
-            with self._lock:
-                self.hooks.append(hook)
-            return response
-
-        gateway.dispatch = dispatch
+                room=(body.get("room") or {}).get("name", ""), identity=p.get("identity"),
+                participant_sid=p.get("sid"), joined_at=int(p["joinedAt"]) if p.get("joinedAt") else None,
+                status=d.status, signed=bool(d.authorization), body=body))
+        return hooks
 
     def of(self, room: str, event: str | None = None, identity: str | None = None) -> list[Webhook]:
-        with self._lock:
-            return [h for h in self.hooks if h.room == room and (event is None or h.event == event)
-                    and (identity is None or h.identity == identity)]
+        return [h for h in self.all() if h.room == room and (event is None or h.event == event)
+                and (identity is None or h.identity == identity)]
 
     def wait(self, room: str, event: str, identity: str | None = None, *, count: int = 1,
              timeout: float = 30.0) -> list[Webhook]:
         def enough():
-            # first delivery of each event id (LiveKit may redeliver)
+            # the first delivery of each event id (LiveKit may redeliver)
             unique = {h.id: h for h in reversed(self.of(room, event, identity))}
             return list(unique.values()) if len(unique) >= count else None
 
@@ -104,6 +91,12 @@ class Real:
     livekit_url: str  # http://10.213.N.2:7880 (Twirp; the same address serves the clients' signalling)
     netns: str
     webhooks: WebhookLog
+    server_log: Callable[[], str] = lambda: ""  # livekit-server's log so far
+
+    def dropped_webhooks(self, livekit_room: str) -> list[str]:
+        """The server's own "dropped webhook" lines for a room (queue older than 30 s or deeper than 200)."""
+        return [line for line in self.server_log().splitlines()
+                if "dropped webhook" in line and f'"room": "{livekit_room}"' in line]
 
     # -- our API -----------------------------------------------------------------------------------------
     def call(self, method: str, path: str, *, as_user: str | None = None, admin: bool = False,
@@ -167,16 +160,10 @@ def fresh_ids() -> dict[str, str]:
     return {"booking": f"bk-{s}", "session": f"ss-{s}", "host": f"dr-{s}", "client": f"cl-{s}", "other": f"ot-{s}"}
 
 
-@pytest.fixture(scope="session", name="real")
+@pytest.fixture(scope="package", name="real")
 def real_handles(real_stack) -> Real:
-    """The tier's handles over the harness's session stack (one per session: cached on it, since each
-    test module imports this fixture)."""
-    cached = getattr(real_stack, "_tier_handles", None)
-    if cached is None:
-        stack = getattr(real_stack, "stack", real_stack)
-        log = WebhookLog()
-        log.install(stack._gateway)
-        cached = Real(api_url=stack.config.api_url, config=stack.config,
-                      livekit_url=stack.config.livekit_url, netns=real_stack.netns.name, webhooks=log)
-        real_stack._tier_handles = cached
-    return cached
+    """The tier's handles over the harness's stack (tests/livekit_real/conftest.py ``real_stack``)."""
+    stack = real_stack.stack
+    return Real(api_url=stack.config.api_url, config=stack.config, livekit_url=real_stack.livekit_url,
+                netns=real_stack.netns.name, webhooks=WebhookLog(lambda: stack.webhook_deliveries),
+                server_log=real_stack.server.log_text)
