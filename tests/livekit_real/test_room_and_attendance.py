@@ -5,7 +5,9 @@ participant events, ``created_at`` of participant_left)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.livekit_real.support import fresh_ids, real_handles, wait_until  # noqa: F401 - the `real` fixture
 
@@ -73,3 +75,27 @@ def test_room_at_first_token_max_participants_webhooks_and_attendance_to_the_sec
         assert entry["total_seconds"] == segment["seconds"] == left.created_at - server_joined[identity]
         assert entry["reconnects"] == 0 and entry["via"] == "video"
     assert attendance[ids["client"]]["published"] == ["microphone"]
+
+
+@pytest.mark.xfail(strict=True, reason="a client reconnecting with its still-valid token after LiveKit's room_finished "
+                   "(departure timeout, before the scheduled end) auto-creates the room with server defaults: our "
+                   "max participants is lost (the config is not in the token's roomConfig); issue 12 item 3")
+def test_a_room_auto_created_by_a_reconnect_keeps_our_config(real):
+    ids = fresh_ids()
+    now = datetime.now(UTC)
+    room = real.create_room(service_session_id=ids["session"], room_type="workshop", recording="none",
+                            waiting_room=False, max_participants=3, host={"user_id": ids["host"]},
+                            scheduled_start=iso(int(now.timestamp())),
+                            scheduled_end=iso(int((now + timedelta(hours=1)).timestamp())))
+    rid, name = room["room_id"], room["livekit_room"]
+    host = real.token(rid, ids["host"])
+    with real.clients() as proc:
+        proc.connect("host", host["server_url"], host["token"])
+        proc.disconnect("host")
+        (finished,) = real.webhooks.wait(name, "room_finished", timeout=60)  # LiveKit's departure timeout
+        assert finished.status == 200
+        assert real.admin("GET", f"/rooms/{rid}").json()["status"] != "ended"  # before its end: still joinable
+        proc.connect("host-again", host["server_url"], host["token"])  # the same token, still valid
+        real.webhooks.wait(name, "room_started", count=2)
+        live = real.live_room(name)
+        assert live is not None and live.max_participants == 3, live
