@@ -20,6 +20,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from rooms_local import webapp_static
 from rooms_local.auth import AuthorizerDenied, authorize
 from rooms_local.config import LocalConfig
 from rooms_local.lambda_runtime import FunctionRunner, function_names, routes_manifest
@@ -159,9 +160,13 @@ class Gateway:
         request = Request(environ)
         started = time.perf_counter()
         try:
-            response = self.dispatch(request)
+            # The reference web app, its dev sign-in and CORS: rooms_local/webapp_static.py.
+            response = webapp_static.handle(self.config, request)
+            if response is None:
+                response = self.dispatch(request)
         except Exception as err:  # an unhandled function error: what API Gateway returns
             response = _json(500, {"message": "Internal Server Error", "error": repr(err)})
+        response = webapp_static.with_cors(request, response)
         if self.access_log:
             print(f"[gateway] {request.method} {request.path} → {response.status_code} "
                   f"({(time.perf_counter() - started) * 1000:.0f} ms)", file=sys.stderr, flush=True)
