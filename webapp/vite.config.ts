@@ -8,5 +8,5 @@ export default defineConfig({
   base: '/',
   build: { outDir: 'dist', sourcemap: true, chunkSizeWarningLimit: 1500 },
   server: { port: 5173, host: '127.0.0.1' },
-  test: { include: ['src/**/*.test.ts', 'src/**/*.test.tsx'], environment: 'jsdom' },
+  test: { include: ['src/**/*.test.ts', 'src/**/*.test.tsx'], environment: 'node' },
 });

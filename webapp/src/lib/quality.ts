@@ -34,9 +34,11 @@ export class QualitySampler {
           if (lost !== undefined && received !== undefined) {
             const key = String(stat.ssrc ?? stat.id);
             seen.set(key, { lost, received });
-            const before = this.previous.get(key) ?? { lost: 0, received: 0 };
-            lostDelta += Math.max(0, lost - before.lost);
-            receivedDelta += Math.max(0, received - before.received);
+            let before = this.previous.get(key) ?? { lost: 0, received: 0 };
+            // Counters going backwards: the stream restarted (renegotiation); count from zero.
+            if (received < before.received || lost < before.lost) before = { lost: 0, received: 0 };
+            lostDelta += lost - before.lost;
+            receivedDelta += received - before.received;
           }
           pushSeconds(jitters, stat.jitter);
         } else if (stat.type === 'remote-inbound-rtp') {
