@@ -28,7 +28,7 @@ def _print(obj) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from rooms_local.demo import run_demo
+    from rooms_local.demo import room_urls_text, run_demo
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
@@ -47,6 +47,8 @@ def cmd_up(args: argparse.Namespace) -> int:
               f"{f'every {args.sweep_every:g} s' if args.sweep_every else 'off'} (the EventBridge schedule)\n")
         if not args.no_demo:
             run_demo(config)
+        else:
+            print(room_urls_text(config))
         print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
         if args.exit_after_demo:
             return 0
