@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test unit integration infra bench openapi lint fmt clean layer synth deploy webapp webapp-test
+.PHONY: install up test unit integration infra bench openapi lint fmt clean layer synth deploy webapp webapp-test webapp-test-real
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,9 @@ webapp: webapp/node_modules/.installed  ## the reference web app: npm ci + type 
 webapp-test: install webapp  ## Vitest (app logic), then Playwright on Debian's chromium against a local stack it starts
 	cd webapp && npx vitest run
 	cd webapp && npx playwright test
+
+webapp-test-real: install webapp  ## the real-media walk: livekit-server in a network namespace (root; rooms_local/livekit_server)
+	cd webapp && ROOMS_E2E_REAL=1 npx playwright test e2e/real.spec.ts
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,8 @@
 import { expect, test } from '@playwright/test';
 import { admin, base, call, createBookingRoom, emulatedJoin, ids, openAs, SHOTS, signIn } from './rooms';
 
+test.skip(() => process.env.ROOMS_E2E_REAL === '1', 'these play clients on the emulator; the real run is real.spec.ts');
+
 test('a Room URL without a sign-in offers the local dev sign-in, then the pre-join', async ({ page }) => {
   const id = ids();
   await createBookingRoom(id);

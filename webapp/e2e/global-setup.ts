@@ -38,7 +38,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   if (!existsSync(join(repo, 'webapp', 'dist', 'index.html'))) throw new Error('webapp/dist is missing: run `make webapp` first');
   const python = process.env.ROOMS_PYTHON ?? join(repo, '.venv', 'bin', 'python');
   const [api, livekit, moto] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(python, ['-m', 'rooms_local.cli', 'up', '--no-demo', '--sweep-every', '0'], {
+  // ROOMS_E2E_REAL=1: the real livekit-server in its network namespace (rooms_local/livekit_server).
+  const real = process.env.ROOMS_E2E_REAL === '1';
+  const args = ['-m', 'rooms_local.cli', 'up', '--no-demo', '--sweep-every', '0', ...(real ? ['--livekit', 'server'] : [])];
+  const child = spawn(python, args, {
     cwd: repo,
     env: { ...process.env, ROOMS_API_PORT: String(api), LIVEKIT_DEV_PORT: String(livekit), MOTO_PORT: String(moto),
       PYTHONUNBUFFERED: '1' },
@@ -54,6 +57,19 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   } catch (err) {
     child.kill('SIGTERM');
     throw new Error(`${err}\n--- stack output ---\n${log}`);
+  }
+  if (real) {
+    // `rooms up --livekit server` prints "… network namespace rooms-lk-<pid>:" and "host side 10.213.N.1 …".
+    const deadline = Date.now() + 30_000;
+    while (!/host side (\d+\.\d+\.\d+\.\d+)/.test(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const ns = /network namespace (rooms-lk-\d+)/.exec(log)?.[1];
+    const hostIp = /host side (\d+\.\d+\.\d+\.\d+)/.exec(log)?.[1];
+    if (!ns || !hostIp) {
+      process.kill(-child.pid!, 'SIGINT');
+      throw new Error(`ROOMS_E2E_REAL=1 but the stack did not start livekit-server in a namespace:\n${log}`);
+    }
+    process.env.ROOMS_E2E_NETNS = ns;
+    process.env.ROOMS_E2E_APP_BASE_URL = `http://${hostIp}:${api}`; // the gateway as the namespace sees it
   }
   process.env.ROOMS_E2E_BASE_URL = base;
   process.env.ROOMS_E2E_LIVEKIT_URL = `http://127.0.0.1:${livekit}`;
