@@ -74,7 +74,8 @@ function RoomFlow({ api, roomRef, config, tokens }: { api: RoomsApi; roomRef: Ro
   }
   if (phase.name === 'room' && room) {
     return (
-      <Session api={api} room={room} grant={phase.grant} choices={phase.choices}
+      <Session key={phase.grant.token /* "Try again" = a fresh token and a fresh connection */} api={api} room={room}
+        grant={phase.grant} choices={phase.choices}
         qualityIntervalSeconds={config.qualityIntervalSeconds} hostPollSeconds={config.hostPollSeconds}
         endSession={config.endSession ?? (config.devSignIn ? devEndSession(tokens, config) : undefined)}
         onRetry={() => join(phase.choices)}
