@@ -122,7 +122,7 @@ export function problem(kind: ProblemKind, detail?: string): Problem {
   return { kind, ...P[kind], detail };
 }
 
-/** Our API's error codes (layers/rooms/python/rooms: access.py, join.py, phone.py) → a problem kind. */
+/** Our API's error codes (the rooms package: access, join, phone) → a problem kind. */
 const API_CODES: Record<string, ProblemKind> = {
   not_a_member: 'not_a_member',
   membership_revoked: 'not_a_member',
