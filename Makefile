@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: python-version install up up-real test unit integration real livekit infra bench openapi lint fmt clean layer synth deploy
+.PHONY: python-version install up up-real test unit integration real livekit infra bench openapi lint fmt clean layer synth deploy webapp webapp-test webapp-test-real
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -72,6 +72,20 @@ synth: install node_modules/.bin/cdk  ## cdk synth with the Node CDK CLI (offlin
 deploy: install node_modules/.bin/cdk  ## see infra/README.md for the context to pass (-c jwtIssuer=... etc.)
 	CDK_DISABLE_CLI_TELEMETRY=true npx cdk deploy --no-notices $(CDK_ARGS)
 
+webapp/node_modules/.installed: webapp/package-lock.json
+	cd webapp && npm ci --no-audit --no-fund
+	touch $@
+
+webapp: webapp/node_modules/.installed  ## the reference web app: npm ci + type check + vite build → webapp/dist (served at :3000/room/...)
+	cd webapp && npm run build
+
+webapp-test: install webapp  ## Vitest (app logic), then Playwright on Debian's chromium against a local stack it starts
+	cd webapp && npx vitest run
+	cd webapp && npx playwright test
+
+webapp-test-real: install webapp  ## the real-media walk: livekit-server in a network namespace (root; rooms_local/livekit_server)
+	cd webapp && ROOMS_E2E_REAL=1 npx playwright test e2e/real.spec.ts
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -79,4 +93,4 @@ fmt: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache layers/rooms/build node_modules
+	rm -rf $(VENV) cdk.out .pytest_cache layers/rooms/build node_modules webapp/node_modules webapp/dist webapp/test-results

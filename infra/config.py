@@ -45,6 +45,20 @@ def _str_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _check_origin(origin: str, *, production: bool) -> None:
+    """A browser origin the HTTP API's CORS allows (the web app's, or the platform's): scheme://host[:port],
+    https in prod, never `*` there (any site could then call the API with a user's token)."""
+    if origin == "*":
+        if production:
+            raise ValueError("context 'corsAllowOrigins' must list the app's origins in prod, not '*'")
+        return
+    scheme, _, rest = origin.partition("://")
+    if scheme not in ("https", "http") or not rest or "/" in rest or "*" in rest:
+        raise ValueError(f"context 'corsAllowOrigins' entry {origin!r} must be an origin like https://app.example.com")
+    if production and scheme != "https":
+        raise ValueError(f"context 'corsAllowOrigins' entry {origin!r} must be https:// in prod")
+
+
 @dataclass(frozen=True)
 class RoomsConfig:
     stage: str = "dev"
@@ -178,6 +192,8 @@ class RoomsConfig:
             )
         if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"context 'logLevel' {self.log_level!r} is not a Python log level")
+        for origin in self.cors_allow_origins:
+            _check_origin(origin, production=self.is_production)
         for region, entry in self.sip_numbers.items():
             if not isinstance(entry, dict) or not entry.get("number") or not entry.get("trunk_id"):
                 # the functions' Settings refuse an entry without either, so fail at synth, not at runtime

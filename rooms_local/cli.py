@@ -35,7 +35,7 @@ def _print(obj) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from rooms_local.demo import run_demo
+    from rooms_local.demo import room_urls_text, run_demo
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
@@ -76,6 +76,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                                port=config.api_port, ws=real.ws_url, http=real.url, log=real.log_path))
         if not args.no_demo:
             run_demo(config)
+        else:
+            print(room_urls_text(config))
         print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
         if args.exit_after_demo:
             return 0

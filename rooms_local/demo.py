@@ -58,3 +58,15 @@ def run_demo(config: LocalConfig) -> None:
     status, view = call(config, "GET", f"/rooms/{room['room_id']}", token=client)
     step(f"GET /rooms/{{id}} as the client: status {view.get('status')}", status, view)
     print(f"  room {room['room_id']} → LiveKit room {room['livekit_room']}\n")
+    print(room_urls_text(config, room))
+
+
+def room_urls_text(config: LocalConfig, room: dict[str, Any] | None = None) -> str:
+    """The Room URLs of the reference web app (webapp/, built with `make webapp`) to open in a browser."""
+    if room is None:
+        return (f"Web app (make webapp): {config.api_url}/room/booking/<booking_id>/, "
+                f"{config.api_url}/room/session/<service_session_id>/, {config.api_url}/room/<room_id>/\n")
+    lines = ["Open the room in a browser (build the app once with `make webapp`; sign in as dr-smith, then jane):"]
+    lines += [f"  {config.api_url}{path}" for path in (room.get("urls") or {}).values() if path]
+    return "\n".join(lines) + "\n"
+

@@ -22,6 +22,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from rooms_local import webapp_static
 from rooms_local.auth import AuthorizerDenied, authorize
 from rooms_local.config import LocalConfig
 from rooms_local.lambda_runtime import FunctionRunner, function_names, routes_manifest
@@ -195,13 +196,17 @@ class Gateway:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         try:
-            response = self.dispatch(request, request_id)
+            # The reference web app, its dev sign-in and CORS: rooms_local/webapp_static.py.
+            response = webapp_static.handle(self.config, request)
+            if response is None:
+                response = self.dispatch(request, request_id)
         except Exception:  # an unhandled function error: a generic 500, as API Gateway; details on the console
             print(f"[gateway] {request.method} {request.path} failed (request id {request_id}):",
                   file=sys.stderr, flush=True)
             traceback.print_exc(file=sys.stderr)
             response = _json(500, {"code": "internal_error", "message": "Internal Server Error",
                                    "request_id": request_id})
+        response = webapp_static.with_cors(request, response)
         response.headers["apigw-requestid"] = request_id  # as API Gateway answers, to find the logs
         if self.access_log:
             print(f"[gateway] {request.method} {request.path} → {response.status_code} "

@@ -85,3 +85,20 @@ def test_placeholders_are_only_warnings_outside_prod():
 def test_bad_settings_fail_the_synth_with_the_setting_named(context, message):
     with pytest.raises(ValueError, match=message):
         config_for(context)
+
+
+@pytest.mark.parametrize("origins, stage, error", [
+    ("*", "prod", "not '*'"),
+    ("http://app.bookings.test", "prod", "https:// in prod"),
+    ("https://app.bookings.test/room/", "dev", "must be an origin"),
+    ("app.bookings.test", "dev", "must be an origin"),
+    ("https://*.bookings.test", "prod", "must be an origin"),
+])
+def test_cors_origins_are_origins_and_never_any_in_prod(origins, stage, error):
+    with pytest.raises(ValueError, match=error):
+        config_for({"stage": stage, "corsAllowOrigins": origins}).validate()
+
+
+def test_cors_origins_the_web_app_needs_are_accepted():
+    config_for({"stage": "prod", "corsAllowOrigins": "https://app.bookings.test,https://rooms.bookings.test:8443"}).validate()
+    config_for({"stage": "dev", "corsAllowOrigins": "http://127.0.0.1:5173,*"}).validate()

@@ -1,0 +1,180 @@
+// Against the local stack with the LiveKit EMULATOR (no media): the pre-join, the waiting room, the
+// host bar (all API calls) and the error paths. The browser cannot reach media here, which is itself
+// the "cannot connect" path.
+import { expect, test } from '@playwright/test';
+import { admin, base, call, createBookingRoom, emulatedJoin, ids, openAs, SHOTS, signIn } from './rooms';
+
+test.skip(() => process.env.ROOMS_E2E_REAL === '1', 'these play clients on the emulator; the real run is real.spec.ts');
+
+test('a Room URL without a sign-in offers the local dev sign-in, then the pre-join', async ({ page }) => {
+  const id = ids();
+  await createBookingRoom(id);
+  await page.goto(`${base()}/room/booking/${id.booking}/`);
+  await expect(page.getByTestId('dev-sign-in')).toBeVisible();
+  await page.getByLabel('User id').fill(id.client);
+  await page.getByLabel('Display name').fill('Jane Doe');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('prejoin')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Therapy with Dr Rivera' })).toBeVisible();
+});
+
+test('pre-join: camera preview, mic meter, connection check; no token before "Join"', async ({ page }) => {
+  const id = ids();
+  await createBookingRoom(id);
+  const tokenRequests: string[] = [];
+  page.on('request', (r) => { if (r.url().endsWith('/room/token') || r.url().endsWith('/token')) tokenRequests.push(r.url()); });
+  await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+  await expect(page.getByTestId('prejoin')).toBeVisible();
+  expect(new URL(page.url()).searchParams.get('token')).toBeNull(); // taken out of the address bar
+  const video = page.getByTestId('preview-video');
+  await expect(video).toBeVisible();
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth)).toBeGreaterThan(0);
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime)).toBeGreaterThan(0.5); // frames are playing
+  await expect(page.getByTestId('mic-meter')).toBeVisible();
+  const checks = page.getByRole('region', { name: 'Connection check' });
+  await expect(checks.locator('li[data-state="ok"]', { hasText: 'Session found' })).toBeVisible();
+  await expect(checks.locator('li[data-state="ok"]', { hasText: 'Camera' })).toBeVisible();
+  await expect(checks.locator('li[data-state="ok"]', { hasText: 'Microphone' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Join' })).toBeEnabled();
+  expect(tokenRequests).toEqual([]);
+  await page.screenshot({ path: `${SHOTS}prejoin.png`, fullPage: true });
+});
+
+test('waiting room: the client waits for the host; the host admits them through the API', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id, { waiting_room: true });
+  await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+  const grant = page.waitForResponse((r) => r.url().endsWith(`/bookings/${id.booking}/room/token`));
+  await page.getByRole('button', { name: 'Join' }).click();
+  const body = await (await grant).json();
+  expect(body.waiting).toBe(true);
+  await expect(page.getByRole('heading', { name: 'Waiting for the host to admit you' })).toBeVisible();
+  // No media server here: the waiting screen stays and says what is wrong, with the phone fallback.
+  await expect(page.locator('[data-problem="cannot_connect"]')).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}waiting.png`, fullPage: true });
+
+  // The host's admit (their API call) is remembered: the client's next token does not wait.
+  const host = await signIn(id.host);
+  const client = await signIn(id.client);
+  await emulatedJoin(client, `/rooms/${room.room_id}`, []);
+  const admitted = await call('POST', `/rooms/${room.room_id}/participants/${id.client}/admit`, host);
+  expect(admitted.status).toBe(200);
+  const again = await call('POST', `/rooms/${room.room_id}/token`, client, {});
+  expect(again.body.waiting).toBe(false);
+});
+
+test('host bar: waiting list, admit, mute, remove, recording, dial-out, all through the API', async ({ page }) => {
+  test.setTimeout(240_000); // some twenty API calls on a shared 2-core machine
+  const id = ids();
+  const room = await createBookingRoom(id, {
+    service_type: 'workshop', waiting_room: true, recording: 'optional', sip: { enabled: true, region: 'US' },
+    members: [{ user_id: id.client, name: 'Jane Doe' }, { user_id: id.other, name: 'Omar Haddad' }],
+  });
+  const apiCalls: string[] = [];
+  page.on('request', (r) => { if (!r.url().includes('/assets/')) apiCalls.push(`${r.method()} ${new URL(r.url()).pathname}`); });
+  await openAs(page, `/room/booking/${id.booking}/`, id.host, 'Dr Rivera');
+  await page.getByRole('button', { name: 'Join' }).click();
+  const panel = page.getByTestId('host-panel');
+  await expect(panel).toBeVisible();
+
+  // Two members connect (simulated clients on the emulator) with waiting-room tokens.
+  await emulatedJoin(await signIn(id.client), `/rooms/${room.room_id}`, ['audio', 'video']);
+  await emulatedJoin(await signIn(id.other), `/rooms/${room.room_id}`, ['audio']);
+  const waiting = panel.getByRole('region', { name: 'Waiting room' });
+  await expect(waiting.getByText('Jane Doe')).toBeVisible();
+  await expect(waiting.getByText('Omar Haddad')).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}host-bar-waiting.png`, fullPage: true });
+
+  await waiting.getByRole('listitem').filter({ hasText: 'Jane Doe' }).getByRole('button', { name: 'Admit' }).click();
+  const inSession = panel.getByRole('region', { name: 'Participants' });
+  await expect(inSession.getByText('Jane Doe')).toBeVisible();
+  await waiting.getByRole('button', { name: 'Admit all' }).click();
+  await expect(inSession.getByText('Omar Haddad')).toBeVisible();
+  await expect(waiting.getByText('Nobody is waiting.')).toBeVisible();
+
+  // Admitted, Jane publishes (the emulator's client reconnects with her fresh, non-waiting token).
+  await emulatedJoin(await signIn(id.client), `/rooms/${room.room_id}`, ['audio', 'video']);
+  const jane = inSession.getByRole('listitem').filter({ hasText: 'Jane Doe' });
+  await expect(jane.getByRole('button', { name: 'Ask to unmute' })).toBeDisabled();
+  await jane.getByRole('button', { name: 'Mute', exact: true }).click();
+  await expect(jane.getByRole('button', { name: 'Muted' })).toBeVisible();
+
+  // Optional recording needs everyone's consent: the API's 409 names who is missing.
+  await panel.getByRole('button', { name: 'Start recording' }).click();
+  await expect(panel.getByText('Waiting for consent from: Jane Doe, Omar Haddad')).toBeVisible();
+  await expect(jane.locator('[data-consent="missing"]')).toBeVisible();
+  for (const who of [id.client, id.other]) {
+    expect((await call('POST', `/rooms/${room.room_id}/recording-consent`, await signIn(who))).status).toBe(200);
+  }
+  await panel.getByRole('button', { name: 'Start recording' }).click();
+  await expect(panel.getByText('● Recording')).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}host-bar.png`, fullPage: true });
+  await panel.getByRole('button', { name: 'Stop recording' }).click();
+  await expect(panel.getByText('Not recording')).toBeVisible();
+
+  await panel.getByLabel('Phone number').fill('+1 202 555 0142');
+  const dial = page.waitForResponse((r) => r.url().endsWith('/dial-out'));
+  await panel.getByRole('button', { name: 'Call', exact: true }).click();
+  expect((await dial).status()).toBe(200);
+
+  await inSession.getByRole('listitem').filter({ hasText: 'Omar Haddad' }).getByRole('button', { name: 'Remove' }).click();
+  await expect(inSession.getByText('Omar Haddad')).toHaveCount(0);
+
+  // Every control went to our API; nothing went to LiveKit's server API from the browser.
+  expect(apiCalls.filter((c) => c.includes('/twirp/'))).toEqual([]);
+  for (const expected of ['GET /rooms/' + room.room_id + '/participants', 'POST /rooms/' + room.room_id + `/participants/${id.client}/admit`,
+    'POST /rooms/' + room.room_id + `/participants/${id.client}/mute`, 'POST /rooms/' + room.room_id + '/recordings',
+    'POST /rooms/' + room.room_id + '/dial-out', 'DELETE /rooms/' + room.room_id + `/participants/${id.other}`]) {
+    expect(apiCalls).toContain(expected);
+  }
+
+  await panel.getByRole('button', { name: 'End session for everyone' }).click();
+  await expect(page.getByRole('heading', { name: 'This session has ended' })).toBeVisible();
+  expect((await admin('GET', `/rooms/${room.room_id}`)).body.status).toBe('ended');
+});
+
+test('not a member: a person the booking does not list is told so before joining', async ({ page }) => {
+  const id = ids();
+  await createBookingRoom(id);
+  await openAs(page, `/room/booking/${id.booking}/`, 'mallory');
+  await expect(page.getByRole('heading', { name: "You're not on the list for this session" })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Join' })).toBeDisabled();
+  await page.screenshot({ path: `${SHOTS}error-not-a-member.png`, fullPage: true });
+});
+
+test('room ended: the Room URL says the session is over', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id);
+  expect((await admin('DELETE', `/rooms/${room.room_id}`)).status).toBe(200);
+  await openAs(page, `/room/${room.room_id}/`, id.client);
+  await expect(page.getByRole('heading', { name: 'This session has ended' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Join' })).toBeDisabled();
+});
+
+test('room full: the host calling a phone into a full room is told the session is full', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id, { sip: { enabled: true, region: 'US' } }); // therapy: 2 seats
+  await emulatedJoin(await signIn(id.host), `/rooms/${room.room_id}`);
+  await emulatedJoin(await signIn(id.client), `/rooms/${room.room_id}`);
+  await openAs(page, `/room/booking/${id.booking}/`, id.host);
+  await page.getByRole('button', { name: 'Join' }).click();
+  const panel = page.getByTestId('host-panel');
+  await panel.getByLabel('Phone number').fill('+1 202 555 0142');
+  await panel.getByRole('button', { name: 'Call', exact: true }).click();
+  await expect(panel.locator('[data-problem="room_full"]')).toContainText('This session is full');
+});
+
+test('the session and direct Room URLs work, and an unknown path says so', async ({ page }) => {
+  const id = ids();
+  const created = await admin('POST', '/rooms', {
+    service_session_id: id.session, service_type: 'yoga_class', title: 'Morning yoga',
+    host: { user_id: id.host }, members: [{ user_id: id.client }],
+  });
+  expect(created.status).toBe(201);
+  await openAs(page, `/room/session/${id.session}/`, id.client);
+  await expect(page.getByRole('heading', { name: 'Morning yoga' })).toBeVisible();
+  await page.goto(`${base()}/room/${created.body.room_id}/`);
+  await expect(page.getByRole('heading', { name: 'Morning yoga' })).toBeVisible();
+  await page.goto(`${base()}/room/booking/`);
+  await expect(page.getByRole('heading', { name: "This session doesn't exist" })).toBeVisible();
+});

@@ -1,0 +1,232 @@
+// The room: LiveKit's own components (LiveKitRoom, VideoConference) with our options, the waiting
+// room, the viewer layout, per-participant connection quality (in every ParticipantTile), quality
+// samples posted to our API, and the host panel beside it.
+import {
+  ConnectionStateToast, ControlBar, GridLayout, LiveKitRoom, ParticipantTile, RoomAudioRenderer,
+  useConnectionState, useLocalParticipant, useLocalParticipantPermissions, useParticipants, useRoomContext,
+  useTracks, VideoConference,
+} from '@livekit/components-react';
+import {
+  ConnectionState, DisconnectReason, LocalVideoTrack, MediaDeviceFailure, RoomEvent, Track,
+} from 'livekit-client';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { RoomsApi, RoomView, TokenResponse } from '../lib/api';
+import { describeDeviceFailure, describeDisconnect, describeError, problem, type Problem } from '../lib/errors';
+import { isPoor, QualitySampler } from '../lib/quality';
+import { maxPublishQuality, roomOptions } from '../lib/video';
+import { HostPanel } from './HostPanel';
+import { PhoneFallback } from './PhoneFallback';
+import type { JoinChoices } from './PreJoinScreen';
+import { ProblemCard } from './ProblemCard';
+
+export interface SessionProps {
+  api: RoomsApi;
+  room: RoomView;
+  grant: TokenResponse;
+  choices: JoinChoices;
+  qualityIntervalSeconds: number;
+  hostPollSeconds: number;
+  endSession?: (roomId: string) => Promise<void>;
+  onRetry: () => void;
+  onLeft: (problem: Problem | null) => void;
+}
+
+export function Session(props: SessionProps) {
+  const { grant, choices, room } = props;
+  const [problemNow, setProblem] = useState<Problem | null>(null);
+  const isHost = grant.role === 'host';
+  const isViewer = grant.role === 'viewer';
+  const canPublishAtStart = !grant.waiting && !isViewer;
+  const options = useMemo(() => roomOptions(), []);
+
+  return (
+    <div className={`rooms-session${isHost ? ' rooms-with-panel' : ''}`} data-role={grant.role}>
+      <LiveKitRoom
+        serverUrl={grant.server_url}
+        token={grant.token}
+        connect
+        options={options}
+        audio={canPublishAtStart && choices.audio ? { deviceId: choices.audioDeviceId } : false}
+        video={canPublishAtStart && choices.video ? { deviceId: choices.videoDeviceId } : false}
+        onError={(err) => setProblem(describeError(err))}
+        onMediaDeviceFailure={(failure) => setProblem(describeDeviceFailure(failure ?? MediaDeviceFailure.Other))}
+        onDisconnected={(reason) => {
+          const ended = describeDisconnect(reason);
+          if (reason === DisconnectReason.CLIENT_INITIATED) props.onLeft(null);
+          else if (ended && !ended.retry) props.onLeft(ended);
+          else if (ended) setProblem(ended);
+        }}
+        className="rooms-stage"
+      >
+        <Stage {...props} problem={problemNow} setProblem={setProblem} isHost={isHost} isViewer={isViewer} />
+      </LiveKitRoom>
+      {isHost && (
+        <HostPanel api={props.api} room={room} selfIdentity={grant.identity} pollSeconds={props.hostPollSeconds}
+          endSession={props.endSession} onEnded={() => props.onLeft(problem('room_ended'))} />
+      )}
+    </div>
+  );
+}
+
+function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: Problem | null) => void; isHost: boolean; isViewer: boolean }) {
+  const { api, room, grant, choices, problem: current } = props;
+  const state = useConnectionState();
+  const permissions = useLocalParticipantPermissions();
+  const [admitted, setAdmitted] = useState(!grant.waiting);
+  const { localParticipant } = useLocalParticipant();
+  const [poor, setPoor] = useState(false);
+
+  // The waiting room ends when the host's admit reaches us as a permission change.
+  useEffect(() => {
+    if (!admitted && permissions?.canSubscribe) {
+      setAdmitted(true);
+      if (permissions.canPublish && !props.isViewer) {
+        if (choices.video) localParticipant.setCameraEnabled(true, { deviceId: choices.videoDeviceId }).catch((e) => props.setProblem(describeError(e)));
+        if (choices.audio) localParticipant.setMicrophoneEnabled(true, { deviceId: choices.audioDeviceId }).catch((e) => props.setProblem(describeError(e)));
+      }
+    }
+  }, [admitted, permissions, localParticipant, choices, props]);
+
+  useQualityReporting(api, grant.room_id, props.qualityIntervalSeconds, admitted, setPoor);
+  usePublishQualityByCount();
+  const notice = useRemoteMuteNotice();
+
+  const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} isHost={props.isHost} userId={grant.identity} />;
+
+  if (!admitted) {
+    return (
+      <main className="rooms-waiting" data-testid="waiting">
+        <h1>Waiting for the host to admit you</h1>
+        <p>You're in the waiting room of <strong>{room.title ?? 'this session'}</strong>. The host can see you're here
+          and will let you in; this page updates by itself.</p>
+        {!current && <p className="rooms-muted" role="status">{connectionLabel(state)}</p>}
+        {current && <ProblemCard problem={current} onRetry={props.onRetry}>{current.offerPhone && phone}</ProblemCard>}
+      </main>
+    );
+  }
+  return (
+    <>
+      {current ? (
+        <div className="rooms-stage-problem">
+          <ProblemCard problem={current} onRetry={props.onRetry}>{current.offerPhone && phone}</ProblemCard>
+        </div>
+      ) : props.isViewer ? <ViewerLayout /> : <VideoConference />}
+      {poor && !current && (
+        <div className="rooms-banner" role="status" data-problem="poor_quality">
+          <strong>{problem('poor_quality').title}.</strong> {problem('poor_quality').nextStep}
+          <details><summary>Join by phone</summary>{phone}</details>
+        </div>
+      )}
+      {notice && <div className="rooms-banner rooms-notice" role="status" data-testid="notice">{notice}</div>}
+      <RecordingConsent api={api} room={room} isHost={props.isHost} />
+      {!current && <ConnectionStateToast />}
+    </>
+  );
+}
+
+function connectionLabel(state: ConnectionState): string {
+  switch (state) {
+    case ConnectionState.Connected: return 'Connected. Your camera and microphone stay off until you are admitted.';
+    case ConnectionState.Connecting: return 'Connecting…';
+    case ConnectionState.Reconnecting:
+    case ConnectionState.SignalReconnecting: return 'Reconnecting…';
+    default: return 'Not connected.';
+  }
+}
+
+/** Webinar viewers: the people on stage, large; no publishing controls (their token cannot publish). */
+function ViewerLayout() {
+  const tracks = useTracks([{ source: Track.Source.Camera, withPlaceholder: false }, { source: Track.Source.ScreenShare, withPlaceholder: false }])
+    .filter((t) => !t.participant.isLocal);
+  return (
+    <div className="lk-video-conference rooms-viewer" data-testid="viewer-layout">
+      <div className="lk-video-conference-inner">
+        {tracks.length ? (
+          <GridLayout tracks={tracks} style={{ height: 'calc(100% - var(--lk-control-bar-height))' }}>
+            <ParticipantTile />
+          </GridLayout>
+        ) : <p className="rooms-empty">The session will appear here when the host starts their camera.</p>}
+        <ControlBar variation="minimal" controls={{ microphone: false, camera: false, screenShare: false, chat: false, leave: true }} />
+      </div>
+      <RoomAudioRenderer />
+    </div>
+  );
+}
+
+/** Every N seconds: our tracks' and subscriptions' WebRTC stats → POST /rooms/{id}/quality. */
+function useQualityReporting(api: RoomsApi, roomId: string, intervalSeconds: number, active: boolean, onPoor: (poor: boolean) => void) {
+  const room = useRoomContext();
+  const sampler = useRef(new QualitySampler());
+  useEffect(() => {
+    if (!active || intervalSeconds <= 0) return;
+    const timer = setInterval(async () => {
+      if (room.state !== ConnectionState.Connected) return;
+      const tracks = [
+        ...[...room.localParticipant.trackPublications.values()].map((p) => p.track),
+        ...[...room.remoteParticipants.values()].flatMap((rp) => [...rp.trackPublications.values()].map((p) => p.track)),
+      ].filter((t) => t !== undefined);
+      const reports = (await Promise.all(tracks.map((t) => t!.getRTCStatsReport().catch(() => undefined))))
+        .filter((r): r is RTCStatsReport => r !== undefined);
+      const sample = sampler.current.sample(reports);
+      if (!sample) return;
+      onPoor(isPoor(sample));
+      api.postQuality(roomId, sample).catch(() => undefined); // a lost sample is not worth bothering anyone
+    }, intervalSeconds * 1000);
+    return () => clearInterval(timer);
+  }, [api, roomId, intervalSeconds, active, room, onPoor]);
+}
+
+/** The seed's "limit video quality based on participant count": cap the layer we publish. */
+function usePublishQualityByCount() {
+  const participants = useParticipants();
+  const { cameraTrack } = useLocalParticipant();
+  const count = participants.length;
+  useEffect(() => {
+    const track = cameraTrack?.track;
+    if (track instanceof LocalVideoTrack) track.setPublishingQuality(maxPublishQuality(count));
+  }, [count, cameraTrack]);
+}
+
+/** The host muted us through the API (MutePublishedTrack): say so, so it is not mistaken for a fault. */
+function useRemoteMuteNotice(): string | null {
+  const room = useRoomContext();
+  const [notice, setNotice] = useState<string | null>(null);
+  useEffect(() => {
+    const onMuted = (publication: { source: Track.Source }, participant: { isLocal: boolean }) => {
+      // LiveKit does not say who muted a track; our own button mutes too, so the notice says both.
+      if (participant.isLocal) {
+        const what = publication.source === Track.Source.Microphone ? 'microphone' : 'camera';
+        setNotice(`Your ${what} is off (you or the host turned it off). Use the ${what} button to turn it back on.`);
+      }
+    };
+    const onUnmuted = (_: unknown, participant: { isLocal: boolean }) => { if (participant.isLocal) setNotice(null); };
+    room.on(RoomEvent.TrackMuted, onMuted);
+    room.on(RoomEvent.TrackUnmuted, onUnmuted);
+    return () => { room.off(RoomEvent.TrackMuted, onMuted); room.off(RoomEvent.TrackUnmuted, onUnmuted); };
+  }, [room]);
+  return notice;
+}
+
+/** Optional recordings may need everyone's consent (POST/DELETE /rooms/{id}/recording-consent). */
+function RecordingConsent({ api, room, isHost }: { api: RoomsApi; room: RoomView; isHost: boolean }) {
+  const [consented, setConsented] = useState<boolean | null>(null);
+  const [error, setError] = useState<Problem | null>(null);
+  if (isHost || room.recording !== 'optional') {
+    return room.recording === 'compliance' && !isHost
+      ? <p className="rooms-recording-note" role="note">This session is always recorded (compliance).</p> : null;
+  }
+  async function set(value: boolean) {
+    setError(null);
+    try {
+      if (value) await api.giveConsent(room.room_id); else await api.withdrawConsent(room.room_id);
+      setConsented(value);
+    } catch (err) { setError(describeError(err)); }
+  }
+  return (
+    <div className="rooms-consent">
+      <span>The host may record this session.</span>
+      <button className="lk-button" onClick={() => set(!consented)}>{consented ? 'Withdraw consent' : 'I agree to be recorded'}</button>
+      {error && <span className="rooms-error">{error.title}</span>}
+    </div>
+  );
+}

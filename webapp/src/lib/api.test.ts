@@ -1,0 +1,73 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ApiError, NetworkError, parseRoomPath, RoomsApi, roomApiPath } from './api';
+
+function fakeFetch(status: number, body: unknown) {
+  return vi.fn(async (_url: string, _init?: RequestInit) =>
+    new Response(body === undefined ? '' : JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
+}
+
+describe('Room URLs', () => {
+  it.each([
+    ['/room/booking/b-42/', { kind: 'booking', id: 'b-42' }, '/bookings/b-42/room'],
+    ['/room/session/ss%201', { kind: 'session', id: 'ss 1' }, '/sessions/ss%201/room'],
+    ['/room/8c6f6d3e-0000-5000-8000-000000000000/', { kind: 'room', id: '8c6f6d3e-0000-5000-8000-000000000000' },
+      '/rooms/8c6f6d3e-0000-5000-8000-000000000000'],
+  ])('%s names its room', (path, ref, apiPath) => {
+    expect(parseRoomPath(path)).toEqual(ref);
+    expect(roomApiPath(parseRoomPath(path)!)).toBe(apiPath);
+  });
+
+  it.each(['/rooms/abc', '/room/', '/room/booking/', '/room/booking/a/b', '/'])('%s is not a Room URL', (path) => {
+    expect(parseRoomPath(path)).toBeNull();
+  });
+});
+
+describe('RoomsApi', () => {
+  it('sends the bearer token and JSON body, and parses the answer', async () => {
+    const fetch = fakeFetch(200, { token: 'lk', waiting: true });
+    const api = new RoomsApi('http://api', async () => 'bearer-1', fetch);
+    const grant = await api.issueToken({ kind: 'booking', id: 'b-42' }, 'Jane');
+    expect(grant).toEqual({ token: 'lk', waiting: true });
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe('http://api/bookings/b-42/room/token');
+    expect(init?.method).toBe('POST');
+    expect((init?.headers as Record<string, string>).authorization).toBe('Bearer bearer-1');
+    expect(init?.body).toBe(JSON.stringify({ name: 'Jane' }));
+  });
+
+  it('host controls go to our API routes, with identities escaped', async () => {
+    const fetch = fakeFetch(200, {});
+    const api = new RoomsApi('', async () => 't', fetch);
+    await api.mute('r1', 'sip_+1 555', 'audio');
+    await api.admit('r1', 'jane');
+    await api.remove('r1', 'jane');
+    await api.dialOut('r1', { phone_number: '+12025550142' });
+    expect(fetch.mock.calls.map(([u, i]) => `${i?.method} ${u}`)).toEqual([
+      'POST /rooms/r1/participants/sip_%2B1%20555/mute',
+      'POST /rooms/r1/participants/jane/admit',
+      'DELETE /rooms/r1/participants/jane',
+      'POST /rooms/r1/dial-out',
+    ]);
+    expect(fetch.mock.calls[0][1]?.body).toBe(JSON.stringify({ track: 'audio', muted: true }));
+  });
+
+  it('an error body becomes an ApiError with status, code, field and details', async () => {
+    const api = new RoomsApi('', async () => 't', fakeFetch(409, {
+      code: 'recording_consent_missing', message: 'missing: a, b', missing: ['a', 'b'],
+    }));
+    const err = await api.startRecording('r1').catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 409, code: 'recording_consent_missing', message: 'missing: a, b' });
+    expect(err.details.missing).toEqual(['a', 'b']);
+  });
+
+  it("API Gateway's own 401 (only a message) still gets a code", async () => {
+    const api = new RoomsApi('', async () => 't', fakeFetch(401, { message: 'Unauthorized' }));
+    await expect(api.getRoom({ kind: 'room', id: 'x' })).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+  });
+
+  it('a failed fetch (offline, CORS) is a NetworkError', async () => {
+    const api = new RoomsApi('', async () => 't', async () => { throw new TypeError('Failed to fetch'); });
+    await expect(api.getRoom({ kind: 'room', id: 'x' })).rejects.toBeInstanceOf(NetworkError);
+  });
+});

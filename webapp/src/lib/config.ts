@@ -1,0 +1,44 @@
+// How a platform plugs the app in. Sign-in is the platform's job: the app only needs a bearer token for
+// our API (the same JWT API Gateway's authorizer checks), and optionally a way to end a session
+// (ending a room is the platform backend's call: DELETE /rooms/{id} needs the rooms/admin scope).
+//
+//   <script>
+//     window.ROOMS_CONFIG = {
+//       apiBaseUrl: 'https://api.example.com',            // the HTTP API (CORS: allowedOrigins)
+//       getToken: async () => myAuth.currentAccessToken(), // called before every API request
+//       endSession: async (roomId) => fetch(`/my-backend/rooms/${roomId}/end`, { method: 'POST' }),
+//     };
+//   </script>
+//
+// Other ways in, for demos and iframes: `?token=<jwt>` in the URL (kept in sessionStorage, removed
+// from the address bar), or `postMessage({type: 'rooms:token', token})` from the embedding page.
+// Locally, the gateway's dev-only POST /dev/sign-in mints a token the way `rooms token` does.
+
+export interface RoomsAppConfig {
+  apiBaseUrl: string;
+  getToken?: () => Promise<string> | string;
+  endSession?: (roomId: string) => Promise<void>;
+  /** Seconds between quality samples posted to /rooms/{id}/quality. */
+  qualityIntervalSeconds: number;
+  /** Seconds between host polls of /rooms/{id}/participants. */
+  hostPollSeconds: number;
+  /** Offer the local dev sign-in form when no token source is configured. */
+  devSignIn: boolean;
+}
+
+declare global {
+  interface Window { ROOMS_CONFIG?: Partial<RoomsAppConfig> }
+}
+
+export function loadConfig(): RoomsAppConfig {
+  const injected = (typeof window !== 'undefined' && window.ROOMS_CONFIG) || {};
+  const env = import.meta.env;
+  return {
+    apiBaseUrl: (injected.apiBaseUrl ?? env.VITE_ROOMS_API_URL ?? '').replace(/\/$/, ''),
+    getToken: injected.getToken,
+    endSession: injected.endSession,
+    qualityIntervalSeconds: Number(injected.qualityIntervalSeconds ?? env.VITE_QUALITY_INTERVAL_SECONDS ?? 10),
+    hostPollSeconds: Number(injected.hostPollSeconds ?? 3),
+    devSignIn: injected.devSignIn ?? env.VITE_DEV_SIGN_IN !== 'false',
+  };
+}
