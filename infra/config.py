@@ -57,6 +57,7 @@ class RoomsConfig:
     recordings_s3_endpoint: str = ""
     recordings_bucket_name: str = ""
     sweep_rate_minutes: int = 1
+    booking_events_source: str = "booking-platform"
     alarm_email: str = ""
     sip_numbers: dict[str, Any] = field(default_factory=dict)
     sip_outbound_trunk_id: str = ""
@@ -106,6 +107,7 @@ class RoomsConfig:
             recordings_s3_endpoint=str(get("recordingsS3Endpoint", "")),
             recordings_bucket_name=str(get("recordingsBucketName", "")),
             sweep_rate_minutes=_int(get("sweepRateMinutes", d.sweep_rate_minutes), "sweepRateMinutes", 1),
+            booking_events_source=str(get("bookingEventsSource", d.booking_events_source)),
             alarm_email=str(get("alarmEmail", "")),
             sip_numbers=dict(_json(get("sipNumbers", {})) or {}),
             sip_outbound_trunk_id=str(get("sipOutboundTrunkId", "")),

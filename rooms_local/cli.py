@@ -3,6 +3,7 @@
     rooms up [--sweep-every 60]   start everything (and the sweeper's timer), show it working
     rooms token --sub USER [--name NAME] [--admin]
     rooms invoke FUNCTION EVENT_FILE
+    rooms emit EVENT_FILE         put a booking-platform event on the running stack's bus (moto)
     rooms join --token JWT [--publish audio,video]
     rooms leave --room ROOM --identity USER
     rooms dial-in --number +1... --pin 123456 [--from +1...]
@@ -101,6 +102,24 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_emit(args: argparse.Namespace) -> int:
+    """Put an event on the running stack's bus: its rule delivers it to booking_events, as in AWS."""
+    import boto3
+
+    from rooms_local.event_bus import put_entry
+
+    config = LocalConfig.from_env()
+    event_path = Path(args.event)
+    if not event_path.exists() and (EVENTS_DIR / args.event).exists():
+        event_path = EVENTS_DIR / args.event
+    entry = put_entry(json.loads(event_path.read_text()), bus_name=config.event_bus_name)
+    events = boto3.client("events", endpoint_url=config.moto_url, region_name=config.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    response = events.put_events(Entries=[entry])
+    _print({"entries": response["Entries"], "failed": response.get("FailedEntryCount", 0)})
+    return 1 if response.get("FailedEntryCount") else 0
+
+
 def _sign_webhook_sample(event: dict, config: LocalConfig) -> None:
     """Sample webhook events carry a placeholder signature: sign their body as LiveKit would, with the
     local stack's LiveKit credentials (a real signature is left alone)."""
@@ -180,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("function")
     p.add_argument("event")
     p.set_defaults(fn=cmd_invoke)
+
+    p = sub.add_parser("emit", help="put a booking-platform event (events/booking_*.json) on the stack's bus")
+    p.add_argument("event")
+    p.set_defaults(fn=cmd_emit)
 
     p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")
     p.add_argument("--token", required=True)

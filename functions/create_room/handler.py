@@ -7,9 +7,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.access import require_admin
+from rooms.booking_events import confirm_room
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
-from rooms.lifecycle import create_room
 from rooms.models import CreateRoomRequest, RoomView
 from rooms.observability import logger, metrics, tracer
 
@@ -17,12 +17,13 @@ app = build_resolver()
 
 
 @app.post("/rooms", summary="Create or return the room of a booking or service-session occurrence",
-          responses={200: {"description": "The room already existed"}, 201: {"description": "Created"}},
+          responses={200: {"description": "The room already existed"}, 201: {"description": "Created"},
+                     409: {"description": "room_cancelled: the room of this booking or session was cancelled"}},
           tags=["admin"])
 def post_room(request: Annotated[CreateRoomRequest, Body()]) -> Response[RoomView]:
     caller = current_caller(app)
     require_admin(caller)
-    room, created = create_room(request, caller=caller, now=utcnow())
+    room, created = confirm_room(request, caller=caller, now=utcnow())
     return Response(status_code=201 if created else 200, content_type="application/json",
                     body=room.model_dump(mode="json"))
 

@@ -41,7 +41,9 @@ def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str |
 def _require_joinable(room: RoomItem) -> None:
     if room.status == "expired":
         raise Gone(f"room {room.room_id} has expired", code="room_expired")
-    if room.status in ("ended", "cancelled"):
+    if room.status == "cancelled":
+        raise Conflict(f"room {room.room_id} was cancelled", code="room_cancelled")
+    if room.status == "ended":
         raise Conflict(f"room {room.room_id} is {room.status}", code="room_ended")
 
 

@@ -75,6 +75,10 @@ def room_finished(event, ctx: WebhookContext) -> None:
         return
     # Released before the marker is written: if releasing fails, LiveKit's retry runs it again.
     release_room_resources(room, now=ctx.event_time)
+    if room.status not in LIVE_STATUSES:  # ended or cancelled by us first: it stays what it is
+        with ctx.transaction():
+            pass  # only the marker: this event has been handled
+        return
     with ctx.transaction() as tx:
         tx.update(
             room,

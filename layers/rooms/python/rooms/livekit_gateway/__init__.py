@@ -187,3 +187,13 @@ def list_participants(room: str) -> list[Any]:
 
     response = run_or(call, None)
     return list(response.participants) if response is not None else []
+
+
+def update_room_metadata(name: str, metadata: dict[str, Any]) -> bool:
+    """Replace a live LiveKit room's metadata (UpdateRoomMetadata); False when the room is gone."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.update_room_metadata(api.UpdateRoomMetadataRequest(
+            room=name, metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True)))
+
+    return run_or(call, None) is not None
