@@ -60,7 +60,7 @@ from rooms.membership import revoke_membership
 from rooms.models import CreateRoomRequest, RoomView
 from rooms.observability import logger, metrics
 from rooms.settings import Settings, get_settings
-from rooms.store.booking import MARKER_RETENTION_DAYS, PENDING_RETENTION_DAYS, PendingBookingEvent
+from rooms.store.booking import MARKER_RETENTION_DAYS, PENDING_RETENTION_DAYS
 
 EVENTS_ACTOR = "booking-platform"  # actors of what the platform's events do: booking-platform:{event id}
 
@@ -118,8 +118,9 @@ def _validate(shape: type[BaseModel], detail: dict) -> BaseModel:
         return shape.model_validate(detail)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "detail"
-        raise MalformedEvent(first.get("msg", "invalid value"), field=f"detail.{where}") from None
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise MalformedEvent(first.get("msg", "invalid value"),
+                             field=f"detail.{where}" if where else "detail") from None
 
 
 def handle_booking_event(raw: Any, *, now: datetime) -> str:
@@ -201,13 +202,11 @@ def _room_or_keep(event: InboundEvent, room_id: str, now: datetime) -> store.Roo
     room = store.get_room(room_id, consistent=True)
     if room is not None:
         return room
-    item = PendingBookingEvent(
-        *PendingBookingEvent.key(room_id, event.version), room_id=room_id, version=event.version,
-        event_id=event.id, detail_type=event.detail_type, detail=event.detail.model_dump_json(exclude_unset=True),
-        received_at=iso(now),
-    )
-    item.ttl = now + timedelta(days=PENDING_RETENTION_DAYS)
-    if store.booking.keep_until_room_exists(item):
+    kept = store.booking.keep_until_room_exists(
+        room_id, version=event.version, event_id=event.id, detail_type=event.detail_type,
+        detail=event.detail.model_dump_json(exclude_unset=True), received_at=iso(now),
+        expires_at=now + timedelta(days=PENDING_RETENTION_DAYS))
+    if kept:
         return None
     return store.get_room(room_id, consistent=True)  # created meanwhile: apply to it now
 

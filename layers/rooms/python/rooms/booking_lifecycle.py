@@ -25,6 +25,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from rooms import livekit_gateway, notify, store
@@ -177,7 +178,7 @@ def _next_due(room: store.RoomItem, changes: dict[str, Any], livekit_open: bool,
     settings = get_settings()
     start = changes.get("scheduled_start", room.scheduled_start)
     end = changes.get("scheduled_end", room.scheduled_end)
-    probe = store.RoomItem(room.pk, room.sk, scheduled_start=start, scheduled_end=end)
+    probe = SimpleNamespace(scheduled_start=start, scheduled_end=end)  # the room as it will be
     if not livekit_open and room.status == "scheduled":
         return open_at(probe, settings)  # (in the past: opened by the next sweep)
     return end_check_at(probe, settings) or next_live_check(now, settings)

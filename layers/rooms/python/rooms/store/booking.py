@@ -163,12 +163,16 @@ class PendingBookingEvent(TableItem, discriminator="pending_booking_event"):
         return room_pk(room_id), f"PENDING#{version}"
 
 
-def keep_until_room_exists(item: PendingBookingEvent) -> bool:
+def keep_until_room_exists(room_id: str, *, version: str, event_id: str, detail_type: str, detail: str,
+                           received_at: str, expires_at: datetime) -> bool:
     """Keep an event for a room that does not exist yet: the put is conditional on the room's absence
     in the same transaction, so either the room's creation sees it (``pending_events``, read after the
     room was written) or this returns False and the caller applies the event to the room now.
     Returns True when kept (also when this very event was already kept)."""
     bind()
+    item = PendingBookingEvent(*PendingBookingEvent.key(room_id, version), room_id=room_id, version=version,
+                               event_id=event_id, detail_type=detail_type, detail=detail, received_at=received_at)
+    item.ttl = expires_at
     try:
         with TransactWrite(connection=TableItem._get_connection().connection) as tx:
             tx.condition_check(RoomItem, *RoomItem.key(item.room_id), condition=RoomItem.pk.does_not_exist())
