@@ -31,7 +31,7 @@ RETRY_ATTEMPTS = 2  # Lambda's asynchronous retries (infra: FunctionSpec retry_a
 
 def booking_event_pattern(source: str) -> dict[str, list[str]]:
     """The CDK rule's pattern (infra/constructs/booking_events.py; a test keeps them equal)."""
-    from rooms.booking_models import INBOUND_DETAIL_TYPES
+    from rooms.lifecycle.booking_models import INBOUND_DETAIL_TYPES
 
     return {"source": [source], "detail-type": list(INBOUND_DETAIL_TYPES)}
 

@@ -1,5 +1,5 @@
 """booking_events: the booking platform's events (EventBridge rule on the service's bus, source
-``booking-platform``) → the same domain functions as the API (``rooms.booking_events``).
+``booking-platform``) → the same domain functions as the API (``rooms.lifecycle.booking_events``).
 
 Invoked asynchronously by EventBridge: an exception fails the invocation, Lambda retries it, and then
 the event goes to this function's failure queue with the exception's message (a malformed event: its
@@ -9,8 +9,8 @@ duplicate or stale delivery that changes nothing.
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-from rooms.booking_events import handle_booking_event
 from rooms.clock import utcnow
+from rooms.lifecycle.booking_events import handle_booking_event
 from rooms.observability import logger, metrics, tracer
 
 

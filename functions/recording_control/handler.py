@@ -5,14 +5,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
-from rooms.recording_models import (
-    DeletedRecording,
-    RecordingConsentView,
-    RecordingList,
-    RecordingUrl,
-    RecordingView,
-)
-from rooms.recordings import (
+from rooms.recordings.models import DeletedRecording, RecordingConsentView, RecordingList, RecordingUrl, RecordingView
+from rooms.recordings.service import (
     delete_recording,
     give_consent,
     list_room_recordings,

@@ -7,14 +7,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.access import require_admin
-from rooms.booking_lifecycle import cancel_room, update_room
-from rooms.booking_models import CancelRoomRequest, CancelRoomResponse, UpdateRoomRequest
-from rooms.catalog import delete_template, list_templates, put_template
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
-from rooms.lifecycle import end_room
-from rooms.membership import grant_membership, revoke_membership
-from rooms.models import (
+from rooms.lifecycle.booking import cancel_room, update_room
+from rooms.lifecycle.booking_models import CancelRoomRequest, CancelRoomResponse, UpdateRoomRequest
+from rooms.lifecycle.ending import end_room
+from rooms.observability import logger, metrics, tracer
+from rooms.room.catalog import delete_template, list_templates, put_template
+from rooms.room.membership import grant_membership, revoke_membership
+from rooms.room.models import (
     EndRoomResponse,
     GrantMemberRequest,
     MemberView,
@@ -24,7 +25,6 @@ from rooms.models import (
     TemplateList,
     TemplateView,
 )
-from rooms.observability import logger, metrics, tracer
 
 app = build_resolver()
 

@@ -88,7 +88,7 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         15,
         livekit=True,
         sip_numbers=True,
-        # applying booking events that came before the room (rooms.booking_events) may publish them
+        # applying booking events that came before the room (rooms.lifecycle.booking_events) may publish them
         publishes_events=True,
     ),
     FunctionSpec(

@@ -7,7 +7,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from infra.constructs.booking_events import DETAIL_TYPES, booking_event_pattern
-from rooms.booking_models import INBOUND_DETAIL_TYPES
+from rooms.lifecycle.booking_models import INBOUND_DETAIL_TYPES
 from rooms_local.event_bus import booking_event_pattern as local_pattern
 
 pytestmark = pytest.mark.infra

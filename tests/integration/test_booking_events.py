@@ -201,9 +201,10 @@ def test_a_malformed_event_lands_in_the_failure_queue_with_its_reason(api, stack
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["responsePayload"]["errorMessage"].startswith(reason)
     assert booking_room(api, ids).status_code == 404  # never half-applied: no room, nothing kept
-    from rooms import lifecycle, store
+    from rooms import store
+    from rooms.room.ids import room_id_for_booking
 
-    assert store.booking.pending_events(lifecycle.room_id_for_booking(ids["booking"])) == []
+    assert store.booking.pending_events(room_id_for_booking(ids["booking"])) == []
 
 
 def test_other_sources_and_detail_types_are_not_delivered(api, stack, bus, ids, start, emit):

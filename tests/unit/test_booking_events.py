@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rooms.booking_events import MalformedEvent, parse_event
-from rooms.booking_models import INBOUND_DETAIL_TYPES, UpdateRoomRequest
+from rooms.lifecycle.booking_events import MalformedEvent, parse_event
+from rooms.lifecycle.booking_models import INBOUND_DETAIL_TYPES, UpdateRoomRequest
 from rooms.settings import Settings
 from rooms_local.config import EVENTS_DIR
 

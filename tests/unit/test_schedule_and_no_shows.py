@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rooms.clock import iso
-from rooms.no_shows import classify_no_show, may_be_no_show
-from rooms.schedule import due_work, session_was_due, settle_due_actions
+from rooms.lifecycle.no_shows import classify_no_show, may_be_no_show
+from rooms.room.schedule import due_work, session_was_due, settle_due_actions
 from rooms.settings import Settings
 from rooms.store import RoomItem
 

@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     recordings_archive_storage_class: str = "GLACIER_IR"
     event_bus_name: str = "default"
     booking_events_source: str = Field(
-        "booking-platform", description="The EventBridge source of the booking platform's events (rooms.booking_events)"
+        "booking-platform",
+        description="The EventBridge source of the booking platform's events (rooms.lifecycle.booking_events)",
     )
 
     # Phone (LiveKit SIP). SIP_NUMBERS is JSON: {"US": {"number": "+1…", "trunk_id": "ST_…"}, "UK": …, "AU": …}

@@ -18,16 +18,9 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from rooms.store.rooms import (
-    LIVE_STATUSES,
-    JoinTokenRecord,
-    Member,
-    RoomItem,
-    _cancellation_code,
-    _retrying_conflicts,
-    list_members,
-    room_pk,
-)
+from rooms.room.status import LIVE_STATUSES
+from rooms.store.conditions import cancelled_by_condition, condition_failed
+from rooms.store.rooms import JoinTokenRecord, Member, RoomItem, _retrying_conflicts, list_members, room_pk
 from rooms.store.table import TableItem, bind, due_keys
 
 PENDING_RETENTION_DAYS = 90
@@ -73,7 +66,7 @@ def update_room(room: RoomItem, changes: dict[str, Any], *, due: datetime | obje
     try:
         target.update(actions=actions, condition=condition)
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             raise RoomChanged(room.room_id) from err
         raise
     return target
@@ -92,7 +85,7 @@ def revoke_live_tokens(room_id: str, *, now: str) -> int:
                           condition=JoinTokenRecord.pk.exists() & JoinTokenRecord.revoked_at.does_not_exist())
             revoked += 1
         except UpdateError as err:
-            if err.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(err):
                 raise
     return revoked
 
@@ -139,9 +132,9 @@ def apply_member_event(room: RoomItem, user_id: str, *, active: bool, role: str,
     try:
         _retrying_conflicts(attempt)
     except TransactWriteError as err:
-        if active and _cancellation_code(err, 0) == "ConditionalCheckFailed":
+        if active and cancelled_by_condition(err, 0):
             raise LookupError("room") from err
-        if _cancellation_code(err, 1 if active else 0) == "ConditionalCheckFailed":
+        if cancelled_by_condition(err, 1 if active else 0):
             return None
         raise
     return Member.get(*Member.key(room.room_id, user_id), consistent_read=True)
@@ -178,9 +171,9 @@ def keep_until_room_exists(room_id: str, *, version: str, event_id: str, detail_
             tx.condition_check(RoomItem, *RoomItem.key(item.room_id), condition=RoomItem.pk.does_not_exist())
             tx.save(item, condition=PendingBookingEvent.pk.does_not_exist())
     except TransactWriteError as err:
-        if _cancellation_code(err, 0) == "ConditionalCheckFailed":
+        if cancelled_by_condition(err, 0):
             return False
-        if _cancellation_code(err, 1) == "ConditionalCheckFailed":
+        if cancelled_by_condition(err, 1):
             return True  # kept by an earlier delivery
         raise
     return True
@@ -231,7 +224,7 @@ def mark_booking_event_handled(event_id: str, *, detail_type: str, outcome: str,
     try:
         marker.save(condition=BookingEventMarker.pk.does_not_exist())
     except PutError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True

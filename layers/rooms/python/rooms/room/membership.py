@@ -1,0 +1,67 @@
+"""Membership: who may join a room, granted and revoked by the platform backend."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rooms import store
+from rooms.access import Caller
+from rooms.clock import iso
+from rooms.errors import Conflict, NotFound
+from rooms.livekit_gateway import room_service
+from rooms.observability import logger, metrics
+from rooms.room.models import GrantMemberRequest, MemberView
+from rooms.room.status import is_live
+from rooms.room.views import member_view
+
+
+def grant_membership(
+    room_id: str, user_id: str, request: GrantMemberRequest, *, caller: Caller, now: datetime
+) -> tuple[MemberView, bool]:
+    """Grant (or update) a membership on a live room. Re-granting a revoked member reinstates them."""
+    role = request.role
+    if role is None:
+        room = store.get_room(room_id)
+        if room is None:
+            raise NotFound(f"room {room_id} not found", code="room_not_found")
+        role = room.attendee_role
+    try:
+        member, created = store.put_member(
+            room_id, user_id, role=role, name=request.name, now=iso(now), actor=caller.user_id
+        )
+    except LookupError:
+        room = store.get_room(room_id)
+        if room is None:
+            raise NotFound(f"room {room_id} not found", code="room_not_found") from None
+        raise Conflict(f"room {room_id} is {room.status}", code="room_not_live") from None
+    logger.info(
+        "member granted",
+        extra={"action": "member.grant", "actor": caller.user_id, "room_id": room_id, "target": user_id,
+               "role": role},
+    )
+    metrics.add_metric(name="MembersGranted", unit="Count", value=1)
+    return member_view(member), created
+
+
+def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: datetime) -> MemberView:
+    """Revoke a membership: the live token is revoked and, if connected, the participant is removed
+    from LiveKit with ``revoke_token_ts`` so the old token cannot rejoin."""
+    member = store.revoke_member(room_id, user_id, now=iso(now), actor=caller.user_id)
+    if member is None:
+        if store.get_room(room_id) is None:
+            raise NotFound(f"room {room_id} not found", code="room_not_found")
+        raise NotFound(f"{user_id} is not a member of room {room_id}", code="member_not_found")
+    room = store.get_room(room_id)
+    removed = False
+    if room is not None and room.livekit_created_at and is_live(room.status):
+        removed = room_service.remove_participant(
+            # +1 s: a token minted earlier in this same second (nbf == now) must stop working too.
+            room.livekit_room, user_id, revoke_token_ts=int(now.timestamp()) + 1
+        )
+    logger.info(
+        "member revoked",
+        extra={"action": "member.revoke", "actor": caller.user_id, "room_id": room_id, "target": user_id,
+               "removed_from_livekit": removed},
+    )
+    metrics.add_metric(name="MembersRevoked", unit="Count", value=1)
+    return member_view(member)
