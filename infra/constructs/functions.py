@@ -88,6 +88,8 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         15,
         livekit=True,
         sip_numbers=True,
+        # a room created inside its open window opens at once (auto-recording target: RECORDINGS_*)
+        recordings_env=True,
         # applying booking events that came before the room (rooms.lifecycle.booking_events) may publish them
         publishes_events=True,
     ),

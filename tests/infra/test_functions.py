@@ -95,7 +95,7 @@ def test_livekit_credentials_are_never_plaintext_env(dev, prod):
 
 
 EXPECTED_ENV = {
-    "create_room": {"LIVEKIT_URL", "SIP_NUMBERS", "EVENT_BUS_NAME"},
+    "create_room": {"LIVEKIT_URL", "SIP_NUMBERS", "EVENT_BUS_NAME", "RECORDINGS_BUCKET"},
     "room_admin": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "room_query": set(),
     "issue_token": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "SIP_NUMBERS"},

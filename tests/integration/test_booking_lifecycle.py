@@ -274,3 +274,22 @@ def test_a_quality_sample_from_a_member_who_never_connected_is_refused(api, stac
     attendance = api.call("GET", f"/rooms/{room_id}/attendance", as_user=ids["host"]).json()
     identities = {e["identity"] for e in attendance["participants"]}
     assert ids["client"] not in identities and ids["host"] in identities
+
+
+# --- inside the open window --------------------------------------------------------------------------------
+
+
+def test_a_room_created_or_rescheduled_inside_its_open_window_opens_at_once(api, stack, ids):
+    soon = datetime.now(UTC).replace(microsecond=0) + 5 * MINUTE
+    created = create(api, ids, soon)
+    assert created["status"] == "open" and created["opened_at"]
+    assert livekit_room(stack, created["livekit_room"]) is not None
+
+    later = create(api, {**ids, "booking": ids["booking"] + "-2"}, soon + 30 * DAY)
+    assert later["status"] == "scheduled" and livekit_room(stack, later["livekit_room"]) is None
+    r = api.admin("PATCH", f"/rooms/{later['room_id']}",
+                  json={"scheduled_start": iso(soon + 10 * MINUTE), "scheduled_end": iso(soon + HOUR)})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "open" and livekit_room(stack, later["livekit_room"]) is not None
+    token = api.call("POST", f"/rooms/{later['room_id']}/token", as_user=ids["client"])
+    assert token.status_code == 200 and token.json()["livekit_room"] == later["livekit_room"]

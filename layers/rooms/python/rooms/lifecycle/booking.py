@@ -35,8 +35,9 @@ from rooms.lifecycle.booking_models import UpdateRoomRequest
 from rooms.lifecycle.ending import close_room
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
+from rooms.phone import service as phone
 from rooms.room.catalog import get_template
-from rooms.room.livekit_room import room_metadata
+from rooms.room.livekit_room import open_livekit_room, room_metadata
 from rooms.room.models import RoomView
 from rooms.room.schedule import end_check_at, next_live_check, open_at
 from rooms.room.status import RoomStatus, is_live
@@ -115,6 +116,8 @@ def update_room(room_id: str, request: UpdateRoomRequest, *, actor: str, now: da
         if rescheduled:
             metrics.add_metric(name="RoomsRescheduled", unit="Count", value=1)
             _publish_rescheduled(updated, previous=previous)
+            if open_if_due(updated, now=now, actor=actor):
+                updated = store.get_room(room_id, consistent=True) or updated
         return RoomUpdate(room_view(updated), changed=True, rescheduled=rescheduled)
     raise Conflict(f"room {room_id} changed while it was being updated; retry", code="room_update_race")
 
@@ -184,6 +187,29 @@ def _next_due(room: store.RoomItem, changes: dict[str, Any], livekit_open: bool,
     if not livekit_open and room.status == RoomStatus.SCHEDULED:
         return open_at(probe, settings)  # (in the past: opened by the next sweep)
     return end_check_at(probe, settings) or next_live_check(now, settings)
+
+
+def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
+    """A room created or rescheduled inside its open window (start - open lead) opens at once, as the
+    sweeper would open it at the next run. True when this call opened it."""
+    settings = get_settings()
+    start_at = open_at(room, settings)
+    if room.livekit_created_at or room.status != RoomStatus.SCHEDULED or start_at is None or start_at > now:
+        return False
+    updates = open_livekit_room(room, now=now, schedule_live_checks=False)
+    due = end_check_at(room, settings) or next_live_check(now, settings)
+    if not store.booking.record_opened(room.room_id, updates, due=due):
+        # opened by someone else (a token request, the sweeper) or ended meanwhile: if it is over, take the
+        # LiveKit room away again (CreateRoom on an open one changed nothing)
+        fresh = store.get_room(room.room_id, consistent=True)
+        if fresh is not None and not is_live(fresh.status):
+            room_service.delete_room(room.livekit_room)
+        return False
+    phone.on_livekit_room_open(room, now=now)  # never raises
+    metrics.add_metric(name="RoomsOpened", unit="Count", value=1)
+    logger.info("room opened", extra={"action": "room.open", "actor": actor, "room_id": room.room_id,
+                                      "scheduled_start": room.scheduled_start, "why": "inside its open window"})
+    return True
 
 
 def _publish_rescheduled(room: store.RoomItem, *, previous: dict[str, str | None] | None) -> None:

@@ -42,7 +42,7 @@ from rooms import store
 from rooms.access import ADMIN_SCOPE, Caller
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput
-from rooms.lifecycle.booking import api_version, cancel_room, update_room
+from rooms.lifecycle.booking import api_version, cancel_room, open_if_due, update_room
 from rooms.lifecycle.booking_models import (
     INBOUND_DETAIL_TYPES,
     AttendeeCancelled,
@@ -157,7 +157,8 @@ def _apply(event: InboundEvent, *, now: datetime) -> str:
 def confirm_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
                  version: str | None = None) -> tuple[RoomView, bool]:
     """Create (or return) the room of a booking or session occurrence (``POST /rooms``, ``Booking
-    Confirmed``, ``Session Scheduled``), then apply the events that came before it.
+    Confirmed``, ``Session Scheduled``), then apply the events that came before it, and open it at once
+    when it is created inside its open window (start - open lead).
 
     A cancelled room stays cancelled: 409 ``room_cancelled`` (a booking booked again is a new booking id).
     """
@@ -165,10 +166,13 @@ def confirm_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
     if room.status == "cancelled":
         raise Conflict(f"room {room.room_id} of this {'booking' if request.booking_id else 'session'} was "
                        "cancelled; a booking booked again needs a new booking id", code="room_cancelled")
-    if apply_pending_events(room.room_id, now=now):
+    changed = apply_pending_events(room.room_id, now=now) > 0
+    if created or changed:
         fresh = store.get_room(room.room_id, consistent=True)
-        if fresh is not None:
-            room = room_view(fresh)
+        if fresh is not None and open_if_due(fresh, now=now, actor=caller.user_id):
+            changed = True
+        if changed and fresh is not None:
+            room = room_view(store.get_room(room.room_id, consistent=True) or fresh)
     return room, created
 
 

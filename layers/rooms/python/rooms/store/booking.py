@@ -72,6 +72,27 @@ def update_room(room: RoomItem, changes: dict[str, Any], *, due: datetime | obje
     return target
 
 
+def record_opened(room_id: str, updates: list, *, due: datetime | None) -> bool:
+    """Record a LiveKit room opened now (``updates``: from ``room.livekit_room.open_livekit_room``) on a
+    room still live and not opened by anyone else meanwhile, with its next due key. False otherwise."""
+    bind()
+    actions = list(updates)
+    if due is None:
+        actions += [RoomItem.gsi1pk.remove(), RoomItem.gsi1sk.remove()]
+    else:
+        pk, sk = due_keys(due, room_id)
+        actions += [RoomItem.gsi1pk.set(pk), RoomItem.gsi1sk.set(sk)]
+    try:
+        RoomItem(*RoomItem.key(room_id)).update(
+            actions=actions,
+            condition=RoomItem.status.is_in(*LIVE_STATUSES) & RoomItem.livekit_created_at.does_not_exist())
+    except UpdateError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True
+
+
 def revoke_live_tokens(room_id: str, *, now: str) -> int:
     """Mark every member's live join token revoked (a cancelled room). Idempotent; returns how many."""
     bind()
