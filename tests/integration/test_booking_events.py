@@ -116,6 +116,11 @@ def test_reschedules_out_of_order_and_duplicated_end_on_the_newest(api, stack, i
 
     store.booking.BookingEventMarker(*store.booking.BookingEventMarker.key(newest_id)).delete()
     assert stack.booking_events.deliver(envelope) == {"outcome": "unchanged"}
+    # a confirmation of the same times is the latest word too: an older change arriving after it loses
+    _, same = emit("Booking Rescheduled", newest, at=start - 8 * HOUR)
+    assert same == {"outcome": "unchanged"}
+    _, between = emit("Booking Rescheduled", older, at=start - 9 * HOUR)
+    assert between == {"outcome": "unchanged"}
     room = booking_room(api, ids).json()
     assert (room["scheduled_start"], room["scheduled_end"]) == (newest["scheduled_start"], newest["scheduled_end"])
     # the open moved with it

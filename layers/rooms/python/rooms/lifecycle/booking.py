@@ -93,6 +93,14 @@ def update_room(room_id: str, request: UpdateRoomRequest, *, actor: str, now: da
             new_version = version
         changes = _changes(room, request)
         if not changes:
+            if version is not None:
+                # nothing to change, but this event is now the room's latest word: an older one arriving
+                # after it must not change the schedule either
+                try:
+                    store.booking.update_room(room, {}, due=KEEP_DUE, now=iso(now), version=new_version,
+                                              livekit_open=bool(room.livekit_created_at))
+                except RoomChanged:
+                    continue
             return RoomUpdate(room_view(room), changed=False)
         livekit_open = bool(room.livekit_created_at)
         if livekit_open:
