@@ -234,3 +234,31 @@ def test_rooms_emit_puts_a_sample_on_the_bus_and_the_rule_delivers_it(api, stack
     sample = json.loads((cli.EVENTS_DIR / "booking_confirmed.json").read_text())
     room = api.admin("GET", f"/bookings/{sample['detail']['booking_id']}/room").json()
     assert room["scheduled_start"] == sample["detail"]["scheduled_start"]
+
+
+def test_booking_cancelled_during_the_live_session_removes_everyone_frees_the_pin_and_is_no_no_show(
+        api, stack, ids, start, emit, published):
+    from rooms import store
+    from rooms_local.livekit_emulator import control
+
+    emit("Booking Confirmed", confirmed(ids, start, sip={"enabled": True, "region": "US"}), at=start - 48 * HOUR)
+    room = booking_room(api, ids).json()
+    assert sweep(stack, start - 15 * MINUTE).get("opened") == 1
+    token = api.call("POST", f"/bookings/{ids['booking']}/room/token", as_user=ids["host"]).json()["token"]
+    control.join(stack.config.livekit_url, token)  # the client never comes: this would be a no-show
+    control.drain_webhooks(stack.config.livekit_url)
+
+    _, result = emit("Booking Cancelled", {"booking_id": ids["booking"], "reason": "practitioner ill"},
+                     at=start + 5 * MINUTE)
+    assert result == {"outcome": "cancelled"}
+    names = {r["name"] for r in control.state(stack.config.livekit_url)["rooms"]}
+    assert room["livekit_room"] not in names  # everyone disconnected
+    assert [lock for lock in store.pins_held("+12025550100") if lock.room_id == room["room_id"]] == []
+    control.drain_webhooks(stack.config.livekit_url)  # the room_finished that follows changes nothing
+    assert booking_room(api, ids).json()["status"] == "cancelled"
+
+    report = sweep(stack, start + HOUR + 30 * MINUTE)
+    assert report.get("no_show") is None
+    assert booking_room(api, ids).json()["no_show"] is None
+    assert published.of(room["room_id"], "Room No-Show") == []
+    assert len(published.of(room["room_id"], "Room Cancelled")) == 1
