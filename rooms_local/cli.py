@@ -67,6 +67,8 @@ _TRY = """Try it (another terminal):
   rooms join --token <token from above>      # a simulated LiveKit client joins
   rooms invoke create_room events/create_room.json
   rooms invoke room_sweeper events/schedule_sweep.json   # one sweep at the event's time
+  rooms emit events/booking_confirmed.json    # the booking platform's event on the bus → booking_events
+  rooms emit events/booking_rescheduled.json
 Ctrl-C stops the stack."""
 
 
