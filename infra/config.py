@@ -80,6 +80,7 @@ class RoomsConfig:
     egress_credentials: str = "secret"
     snap_start: bool = False
     sweep_rate_minutes: int = 1
+    booking_events_source: str = "booking-platform"
     alarm_email: str = ""
     sip_numbers: dict[str, Any] = field(default_factory=dict)
     sip_outbound_trunk_id: str = ""
@@ -134,6 +135,7 @@ class RoomsConfig:
             egress_credentials=str(get("egressCredentials", d.egress_credentials)).strip().lower(),
             snap_start=_bool(get("snapStart", False)),
             sweep_rate_minutes=_int(get("sweepRateMinutes", d.sweep_rate_minutes), "sweepRateMinutes", 1),
+            booking_events_source=str(get("bookingEventsSource", d.booking_events_source)),
             alarm_email=str(get("alarmEmail", "")),
             sip_numbers=dict(_json(get("sipNumbers", {})) or {}),
             sip_outbound_trunk_id=str(get("sipOutboundTrunkId", "")),

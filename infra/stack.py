@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.config import RoomsConfig
 from infra.constructs.api import RoomsHttpApi
+from infra.constructs.booking_events import BookingEventsRule
 from infra.constructs.data import RoomsTable
 from infra.constructs.events import ServiceEvents
 from infra.constructs.functions import ServiceFunctions
@@ -62,6 +63,16 @@ class RoomsStack(Stack):
                 config=config,
                 sweeper=functions["room_sweeper"],
                 dead_letter_queue=self.functions.failure_queues["room_sweeper"],
+            )
+        self.booking_events = None
+        if "booking_events" in functions:
+            self.booking_events = BookingEventsRule(
+                self,
+                "BookingEvents",
+                bus=self.events.bus,
+                source=config.booking_events_source,
+                function=functions["booking_events"],
+                dead_letter_queue=self.functions.failure_queues["booking_events"],
             )
         self.monitoring = Monitoring(
             self,

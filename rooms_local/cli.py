@@ -4,6 +4,7 @@
                                   start everything (and the sweeper's timer), show it working
     rooms token --sub USER [--name NAME] [--admin]
     rooms invoke FUNCTION|SAMPLE [EVENT_FILE] [--keep-time]
+    rooms emit EVENT_FILE         put a booking-platform event on the running stack's bus (moto)
     rooms join --token JWT [--publish audio,video]
     rooms leave --room ROOM --identity USER
     rooms dial-in --number +1... --pin 123456 [--from +1...]
@@ -113,6 +114,8 @@ _TRY = """Try it (another terminal):
   rooms invoke create_room                   # one function with its sample event (events/create_room.json)
   rooms invoke room_sweeper events/schedule_sweep.json   # one sweep now (--keep-time: at the event's time)
   rooms state                                # the LiveKit rooms and who is in them
+  rooms emit events/booking_confirmed.json    # the booking platform's event on the bus → booking_events
+  rooms emit events/booking_rescheduled.json
 Ctrl-C stops the stack."""
 
 
@@ -265,6 +268,24 @@ def _logs_to_stderr(stdout):
     finally:
         for handler, stream in moved:
             handler.setStream(stream)
+
+
+def cmd_emit(args: argparse.Namespace) -> int:
+    """Put an event on the running stack's bus: its rule delivers it to booking_events, as in AWS."""
+    import boto3
+
+    from rooms_local.event_bus import put_entry
+
+    config = LocalConfig.for_cli()
+    event_path = Path(args.event)
+    if not event_path.exists() and (EVENTS_DIR / args.event).exists():
+        event_path = EVENTS_DIR / args.event
+    entry = put_entry(json.loads(event_path.read_text()), bus_name=config.event_bus_name)
+    events = boto3.client("events", endpoint_url=config.moto_url, region_name=config.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    response = events.put_events(Entries=[entry])
+    _print({"entries": response["Entries"], "failed": response.get("FailedEntryCount", 0)})
+    return 1 if response.get("FailedEntryCount") else 0
 
 
 def _sign_webhook_sample(event: dict, config: LocalConfig) -> None:
@@ -421,6 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-time", action="store_true",
                    help="deliver the event with its own time (default: schedule and S3 events are stamped now)")
     p.set_defaults(fn=cmd_invoke)
+
+    p = sub.add_parser("emit", help="put a booking-platform event (events/booking_*.json) on the stack's bus")
+    p.add_argument("event")
+    p.set_defaults(fn=cmd_emit)
 
     p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")
     p.add_argument("--token", required=True, metavar="JWT", help="a join token (from a .../token route)")

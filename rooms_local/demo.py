@@ -42,7 +42,8 @@ def run_demo(config: LocalConfig) -> None:
         "host": {"user_id": "dr-smith", "name": "Dr Smith"}, "members": [{"user_id": "jane", "name": "Jane"}],
     })
     step(f"POST /rooms (booking {booking})", status, room)
-    status, again = call(config, "POST", "/rooms", token=admin, body={"booking_id": booking, "service_type": "therapy"})
+    status, again = call(config, "POST", "/rooms", token=admin, body={"booking_id": booking, "service_type": "therapy",
+                                                                      "host": {"user_id": "dr-smith"}})
     step("POST /rooms again: same room", status, again)
     status, body = call(config, "POST", f"/bookings/{booking}/room/token", token=stranger)
     step(f"token for a stranger ({body.get('code')})", status, body)

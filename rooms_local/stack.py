@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rooms_local.config import LocalConfig, ensure_port_free
+from rooms_local.event_bus import BookingEventDelivery
 from rooms_local.gateway import Gateway, load_routes, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
 from rooms_local.s3_events import S3Notifier
@@ -43,6 +44,7 @@ class LocalStack:
     _sweep_timer: SweepTimer | None = None
     access_log: bool = False
     s3_events: S3Notifier | None = None
+    booking_events: BookingEventDelivery | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     _provisioned_env: dict[str, str] = field(default_factory=dict)
     # Told each part as it starts (`rooms up` prints them); None: quiet (tests).
@@ -94,6 +96,7 @@ class LocalStack:
         wait_until_up(f"{self.config.api_url}/health")
         self._say("S3 → recording_processor notifications")
         self._start_s3_events()
+        self._start_booking_events()
         if self.sweep_every:
             self._sweep_timer = SweepTimer(self.runner, self.sweep_every).start()
 
@@ -102,6 +105,8 @@ class LocalStack:
             self._sweep_timer.stop()
         if self.s3_events is not None:
             self.s3_events.stop()
+        if self.booking_events is not None:
+            self.booking_events.stop()
         if self._gateway:
             self._gateway.stop()
         self.runner.shutdown()
@@ -197,6 +202,15 @@ class LocalStack:
         self.s3_events = S3Notifier(self.runner, bucket=self.config.recordings_bucket,
                                     prefix=get_settings().recordings_prefix, endpoint_url=self.config.moto_url,
                                     region=self.config.region).start()
+
+    def _start_booking_events(self) -> None:
+        # The booking platform's events: a rule on the bus → booking_events, as in AWS (rooms_local/event_bus.py).
+        from rooms.settings import get_settings
+
+        self.booking_events = BookingEventDelivery(
+            self.runner, endpoint_url=self.config.moto_url, region=self.config.region,
+            bus_name=self.config.event_bus_name, source=get_settings().booking_events_source,
+        ).provision().start()
 
     def _provision_sip(self) -> None:
         """Create the dial-in trunks (US, UK, AU) and the dial-out trunk in the emulator with the

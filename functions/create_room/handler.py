@@ -9,21 +9,22 @@ from aws_lambda_powertools.logging import correlation_paths
 from rooms.access import require_admin
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
+from rooms.lifecycle.booking_events import confirm_room
 from rooms.observability import logger, metrics, tracer
 from rooms.room.models import CreateRoomRequest, RoomView
-from rooms.room.service import create_room
 from rooms.settings import get_settings
 
 app = build_resolver()
 
 
 @app.post("/rooms", summary="Create or return the room of a booking or service-session occurrence",
-          responses={200: {"description": "The room already existed"}, 201: {"description": "Created"}},
+          responses={200: {"description": "The room already existed"}, 201: {"description": "Created"},
+                     409: {"description": "room_cancelled: the room of this booking or session was cancelled"}},
           tags=["admin"])
 def post_room(request: Annotated[CreateRoomRequest, Body()]) -> Response[RoomView]:
     caller = current_caller(app)
     require_admin(caller)
-    room, created = create_room(request, caller=caller, now=utcnow(), settings=get_settings())
+    room, created = confirm_room(request, caller=caller, now=utcnow(), settings=get_settings())
     return Response(status_code=201 if created else 200, content_type="application/json",
                     body=room.model_dump(mode="json"))
 

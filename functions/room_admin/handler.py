@@ -9,11 +9,22 @@ from aws_lambda_powertools.logging import correlation_paths
 from rooms.access import require_admin
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
+from rooms.lifecycle.booking import cancel_room, update_room
+from rooms.lifecycle.booking_models import CancelRoomRequest, CancelRoomResponse, UpdateRoomRequest
 from rooms.lifecycle.ending import end_room
 from rooms.observability import logger, metrics, tracer
-from rooms.room.catalog import list_templates, put_template
+from rooms.room.catalog import delete_template, list_templates, put_template
 from rooms.room.membership import grant_membership, revoke_membership
-from rooms.room.models import EndRoomResponse, GrantMemberRequest, MemberView, TemplateIn, TemplateList, TemplateView
+from rooms.room.models import (
+    EndRoomResponse,
+    GrantMemberRequest,
+    MemberView,
+    RoomView,
+    TemplateDeleted,
+    TemplateIn,
+    TemplateList,
+    TemplateView,
+)
 
 app = build_resolver()
 
@@ -47,6 +58,25 @@ def delete_room(room_id: str) -> EndRoomResponse:
     return EndRoomResponse(room=room, changed=changed)
 
 
+@app.patch("/rooms/<room_id>", summary="Reschedule a room or change its settings", tags=["admin"],
+           responses={409: {"description": "room_ended, room_cancelled, or not_changeable_live (the field "
+                                           "named cannot change while the LiveKit room is open)"}})
+def patch_room(room_id: str, request: Annotated[UpdateRoomRequest, Body()]) -> RoomView:
+    caller = current_caller(app)
+    require_admin(caller)
+    return update_room(room_id, request, actor=caller.user_id, now=utcnow()).room
+
+
+@app.post("/rooms/<room_id>/cancel", summary="Cancel a room: tokens revoked, everyone removed, PIN released",
+          tags=["admin"], responses={409: {"description": "room_ended: the room already ended"}})
+def post_cancel(room_id: str, request: Annotated[CancelRoomRequest | None, Body()] = None) -> CancelRoomResponse:
+    caller = current_caller(app)
+    require_admin(caller)
+    room, changed = cancel_room(room_id, actor=caller.user_id, now=utcnow(),
+                                reason=request.reason if request else None)
+    return CancelRoomResponse(room=room, changed=changed)
+
+
 @app.get("/templates", summary="Room templates (built-in, overridden, custom)", tags=["admin"])
 def get_templates() -> TemplateList:
     require_admin(current_caller(app))
@@ -61,6 +91,13 @@ def put_template_route(
     caller = current_caller(app)
     require_admin(caller)
     return put_template(name, request, actor=caller.user_id, now=utcnow())
+
+
+@app.delete("/templates/<name>", summary="Back to the built-in template (or remove a custom one)", tags=["admin"])
+def delete_template_route(name: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]) -> TemplateDeleted:
+    caller = current_caller(app)
+    require_admin(caller)
+    return delete_template(name, actor=caller.user_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

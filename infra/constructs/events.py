@@ -1,7 +1,8 @@
 """The service's own EventBridge bus: what the platform subscribes to.
 
 Events the service publishes (source `rooms`), for the platform to match with rules on this bus:
-`Recording Available`, `Room No-Show`, `Room Ended` (see infra/README.md).
+`Recording Available`, `Room No-Show`, `Room Ended`, `Room Rescheduled`, `Room Cancelled` (see
+infra/README.md). The booking platform's own events come in on the same bus (constructs/booking_events.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from constructs import Construct
 from infra.config import RoomsConfig
 
 EVENT_SOURCE = "rooms"
-DETAIL_TYPES = ("Recording Available", "Room No-Show", "Room Ended")
+DETAIL_TYPES = ("Recording Available", "Room No-Show", "Room Ended", "Room Rescheduled", "Room Cancelled")
 
 
 class ServiceEvents(Construct):

@@ -51,6 +51,7 @@ HTTP = "http"
 WEBHOOK = "webhook"
 S3_OBJECT_CREATED = "s3"
 SCHEDULE = "schedule"
+EVENT_RULE = "event_rule"  # an EventBridge rule on the service's bus (infra/constructs/booking_events.py)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class FunctionSpec:
     @property
     def is_async(self) -> bool:
         """Invoked asynchronously (S3, schedules): failures go to a queue instead of back to a caller."""
-        return self.trigger in (S3_OBJECT_CREATED, SCHEDULE)
+        return self.trigger in (S3_OBJECT_CREATED, SCHEDULE, EVENT_RULE)
 
 
 # Memory buys CPU on Lambda: the HTTP functions get 512 MB so cold starts (pydantic, pynamodb, the LiveKit
@@ -104,10 +105,14 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         15,
         livekit=True,
         sip_numbers=True,
+        # a room created inside its open window opens at once (auto-recording target: RECORDINGS_*)
+        recordings_env=True,
+        # applying booking events that came before the room (rooms.lifecycle.booking_events) may publish them
+        publishes_events=True,
     ),
     FunctionSpec(
         "room_admin",
-        "Platform administration: members, ending rooms, templates",
+        "Platform administration: members, reschedule, cancel, ending rooms, templates",
         HTTP,
         512,
         20,
@@ -197,6 +202,23 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         livekit=True,
         recordings_env=True,
         recordings_object_actions=("s3:GetObject",),  # ending rooms reconciles their recordings
+        publishes_events=True,
+        sip_numbers=True,
+    ),
+)
+
+# The booking platform's events (booking lifecycle): a rule on the service's bus.
+FUNCTION_SPECS += (
+    FunctionSpec(
+        "booking_events",
+        "Booking platform events: rooms created, rescheduled, cancelled; attendees granted, revoked",
+        EVENT_RULE,
+        512,
+        30,
+        livekit=True,
+        # cancelling a room ends it: recordings reconciled (HeadObject/GetObject), phone released
+        recordings_env=True,
+        recordings_object_actions=("s3:GetObject",),
         publishes_events=True,
         sip_numbers=True,
     ),
@@ -304,6 +326,8 @@ class ServiceFunctions(Construct):
                 env["RECORDINGS_EGRESS_SECRET_ARN"] = storage.egress_secret.secret_arn
         if spec.publishes_events:
             env["EVENT_BUS_NAME"] = bus.event_bus_name
+        if spec.trigger == EVENT_RULE:
+            env["BOOKING_EVENTS_SOURCE"] = config.booking_events_source
         if spec.sip_numbers:
             env["SIP_NUMBERS"] = json.dumps(config.sip_numbers, sort_keys=True, separators=(",", ":"))
         if spec.sip_outbound:
@@ -384,11 +408,10 @@ class ServiceFunctions(Construct):
             self.failure_queues[spec.name] = queue
             async_options = {
                 "on_failure": destinations.SqsDestination(queue),
-                # S3 events are retried (idempotent processing); the sweeper is not, its next run retries.
-                "retry_attempts": 2 if spec.trigger == S3_OBJECT_CREATED else 0,
-                "max_event_age": Duration.hours(6)
-                if spec.trigger == S3_OBJECT_CREATED
-                else Duration.minutes(5),
+                # S3 and booking events are retried (idempotent processing); the sweeper is not, its next
+                # run retries.
+                "retry_attempts": 0 if spec.trigger == SCHEDULE else 2,
+                "max_event_age": Duration.minutes(5) if spec.trigger == SCHEDULE else Duration.hours(6),
             }
 
         function = lambda_.Function(

@@ -19,11 +19,11 @@ pytestmark = pytest.mark.infra
 ALL = {spec.name for spec in FUNCTION_SPECS}
 DESIGN = {
     "create_room", "room_admin", "room_query", "issue_token", "room_control", "recording_control",
-    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper",
+    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper", "booking_events",
 }  # fmt: skip
 
 
-def test_the_design_has_ten_functions():
+def test_the_design_has_eleven_functions():
     assert ALL == DESIGN
 
 
@@ -95,7 +95,7 @@ def test_livekit_credentials_are_never_plaintext_env(dev, prod):
 
 
 EXPECTED_ENV = {
-    "create_room": {"LIVEKIT_URL", "SIP_NUMBERS"},
+    "create_room": {"LIVEKIT_URL", "SIP_NUMBERS", "EVENT_BUS_NAME", "RECORDINGS_BUCKET"},
     "room_admin": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "room_query": set(),
     "issue_token": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "SIP_NUMBERS"},
@@ -105,6 +105,7 @@ EXPECTED_ENV = {
     "webhook_handler": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "recording_processor": {"RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "room_sweeper": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS"},
+    "booking_events": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS"},
 }
 OPTIONAL_ENV = {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID"}
 
@@ -140,7 +141,7 @@ def test_asynchronous_functions_send_failures_to_a_queue(dev):
     configs = dev.resources("AWS::Lambda::EventInvokeConfig")
     by_function = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"] for c in configs.values()}
     functions = dev.functions_by_name()
-    expected = {"recording_processor": 2, "room_sweeper": 0}
+    expected = {"recording_processor": 2, "room_sweeper": 0, "booking_events": 2}
     assert {lid for lid, _ in (functions[n] for n in expected)} == set(by_function)
     for name, retries in expected.items():
         config = by_function[functions[name][0]]
@@ -149,7 +150,7 @@ def test_asynchronous_functions_send_failures_to_a_queue(dev):
         queue = dev.template_dict["Resources"][queue_id]
         assert queue["Type"] == "AWS::SQS::Queue"
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    dev.template.resource_count_is("AWS::SQS::Queue", 2)
+    dev.template.resource_count_is("AWS::SQS::Queue", 3)
 
 
 def test_function_roles_use_no_managed_policies(dev):

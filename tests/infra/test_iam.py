@@ -14,7 +14,7 @@ READ = set(TABLE_READ_ACTIONS)
 READ_WRITE = READ | set(TABLE_WRITE_ACTIONS)
 NAMES = [
     "create_room", "room_admin", "room_query", "issue_token", "room_control", "recording_control",
-    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper",
+    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper", "booking_events",
 ]  # fmt: skip
 
 TABLE_ACCESS = {name: READ_WRITE for name in NAMES} | {"room_query": READ}
@@ -27,9 +27,11 @@ RECORDING_OBJECT_ACTIONS = {
     "room_admin": {"s3:GetObject"},
     "webhook_handler": {"s3:GetObject"},
     "room_sweeper": {"s3:GetObject"},
+    "booking_events": {"s3:GetObject"},  # cancelling a room ends it
 }
 READS_LIVEKIT_SECRET = set(NAMES) - {"recording_processor", "room_query"}
-PUTS_EVENTS = {"webhook_handler", "recording_processor", "room_sweeper", "room_admin"}
+PUTS_EVENTS = {"webhook_handler", "recording_processor", "room_sweeper", "room_admin", "create_room",
+               "booking_events"}
 
 
 def _as_list(value):

@@ -193,6 +193,7 @@ def test_200_concurrent_sip_rooms_on_one_number_get_200_distinct_pins(api):
 
     def create(i: int) -> dict:
         r = api.admin("POST", "/rooms", json={"service_session_id": f"load-{tag}-{i}", "room_type": "workshop",
+                                              "host": {"user_id": f"host-{tag}-{i}"},
                                               "sip": {"enabled": True, "region": "AU"}})
         assert r.status_code == 201, r.text
         return r.json()

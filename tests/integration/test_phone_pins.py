@@ -40,7 +40,7 @@ def _create(tag: str, i: int):
     from rooms.room.service import create_room
 
     request = CreateRoomRequest(service_session_id=f"pins-{tag}-{i}", room_type="workshop",
-                                sip={"enabled": True, "region": "US"})
+                                host={"user_id": f"host-{tag}-{i}"}, sip={"enabled": True, "region": "US"})
     return create_room(request, caller=ADMIN, now=utcnow())
 
 
@@ -86,7 +86,7 @@ def test_an_unconfigured_region_is_refused_naming_the_field(pin_space):
 
     pin_space(6)
     request = CreateRoomRequest(service_session_id=f"pins-{uuid.uuid4().hex}", room_type="workshop",
-                                sip={"enabled": True, "region": "AU"})
+                                host={"user_id": "h"}, sip={"enabled": True, "region": "AU"})
     with pytest.raises(InvalidInput) as err:
         create_room(request, caller=ADMIN, now=utcnow())
     assert err.value.field == "sip.region"

@@ -17,7 +17,7 @@ def test_create_twice_gives_the_same_room(api, ids):
 
 
 def test_concurrent_creates_give_one_room(api, ids):
-    body = {"service_session_id": ids["session"], "service_type": "yoga_class"}
+    body = {"service_session_id": ids["session"], "service_type": "yoga_class", "host": {"user_id": ids["host"]}}
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda _: api.admin("POST", "/rooms", json=body), range(8)))
     statuses = sorted(r.status_code for r in responses)
@@ -73,10 +73,11 @@ def test_booking_lookup_for_members_only(api, ids, booking_room):
     ({"booking_id": "b-x", "members": [{"user_id": "u", "role": "owner"}]}, 422, "members.0.role"),
     ({"booking_id": "b-y", "service_type": "therapy", "max_participants": 5}, 422, "max_participants"),
     ({"booking_id": "b-y", "template": "no-such-template"}, 422, "template"),
-    ({"booking_id": "b-y", "members": [{"user_id": "a"}, {"user_id": "a"}]}, 422, "members"),
+    ({"booking_id": "b-y", "room_type": "workshop", "members": [{"user_id": "a"}, {"user_id": "a"}]}, 422,
+     "members"),
 ])
 def test_bad_create_requests_get_422_naming_the_field(api, body, status, field):
-    r = api.admin("POST", "/rooms", json=body)
+    r = api.admin("POST", "/rooms", json={"host": {"user_id": "h"}, **body})
     assert r.status_code == status, r.text
     assert r.json()["field"] == field, r.json()
     assert r.json()["code"] in ("validation_error", "max_participants_over_limit", "unknown_template",
@@ -91,7 +92,7 @@ def test_malformed_json_and_wrong_content(api):
 
 
 def test_authentication_and_admin_scope(api, ids):
-    body = {"booking_id": ids["booking"]}
+    body = {"booking_id": ids["booking"], "service_type": "therapy", "host": {"user_id": ids["host"]}}
     assert api.call("POST", "/rooms", json=body).status_code == 401
     bad = api.call("POST", "/rooms", json=body, headers={"authorization": "Bearer not.a.jwt"})
     assert bad.status_code == 401
@@ -151,8 +152,9 @@ def test_templates_list_and_override(api, ids):
     bad = api.admin("PUT", f"/templates/{custom}", json={
         "room_type": "workshop", "max_participants": 12, "max_participants_limit": 10})
     assert bad.status_code == 422
-    room = api.admin("POST", "/rooms", json={"service_session_id": ids["session"], "template": custom})
+    room = api.admin("POST", "/rooms", json={"service_session_id": ids["session"], "template": custom,
+                                             "host": {"user_id": ids["host"]}})
     assert room.status_code == 201 and room.json()["max_participants"] == 8 and room.json()["waiting_room"]
     over = api.admin("POST", "/rooms", json={"service_session_id": ids["session"] + "x", "template": custom,
-                                             "max_participants": 11})
+                                             "host": {"user_id": ids["host"]}, "max_participants": 11})
     assert over.status_code == 422 and over.json()["field"] == "max_participants"

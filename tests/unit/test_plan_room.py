@@ -14,8 +14,11 @@ def lookup(name):
     return BUILTIN_TEMPLATES.get(canonical_template_name(name))
 
 
+HOST = {"user_id": "dr-1"}
+
+
 def plan(**body):
-    return plan_room(CreateRoomRequest.model_validate(body), template_lookup=lookup)
+    return plan_room(CreateRoomRequest.model_validate({"host": HOST, **body}), template_lookup=lookup)
 
 
 def test_service_types_map_to_the_seed_configuration():
@@ -31,9 +34,11 @@ def test_service_types_map_to_the_seed_configuration():
     assert webinar.template.attendee_role == "viewer"
 
 
-def test_defaults_without_service_type():
-    assert plan(booking_id="b1").template.name == "individual"
-    assert plan(service_session_id="s1").template.name == "workshop"
+def test_without_service_type_the_room_type_or_template_says_what_to_build():
+    with pytest.raises(InvalidInput) as err:
+        plan(booking_id="b1")  # never guessed (it used to become "individual" silently)
+    assert (err.value.code, err.value.field) == ("room_type_required", "room_type")
+    assert plan(booking_id="b1", room_type="individual").template.name == "individual"
     assert plan(service_session_id="s1", room_type="course").recording == "automatic"
     assert plan(service_session_id="s1", template="group").template.name == "workshop"
 
@@ -56,6 +61,24 @@ def test_unknown_template_and_service_type_name_the_field():
     assert plan(booking_id="b1", service_type="karate", room_type="workshop").template.name == "workshop"
 
 
+@pytest.mark.parametrize("body, source", [
+    ({"template": "webinar", "room_type": "workshop"}, "template 'webinar'"),
+    ({"service_type": "therapy", "room_type": "workshop"}, "from service_type"),
+    ({"service_type": "webinar", "room_type": "webinar"}, "'broadcast'"),  # the mapping: webinar → broadcast
+])
+def test_a_room_type_contradicting_the_template_is_refused(body, source):
+    with pytest.raises(InvalidInput) as err:
+        plan(service_session_id="s1", **body)
+    assert (err.value.code, err.value.field) == ("room_type_mismatch", "room_type")
+    assert source in err.value.message
+
+
+def test_a_room_without_a_host_is_refused():
+    with pytest.raises(ValidationError) as err:
+        CreateRoomRequest.model_validate({"booking_id": "b", "service_type": "therapy"})
+    assert err.value.errors()[0]["loc"] == ("host",)
+
+
 def test_waiting_room_and_recording_overrides():
     p = plan(service_session_id="s1", room_type="workshop", waiting_room=False, recording="none")
     assert (p.waiting_room, p.recording) == (False, "none")
@@ -74,7 +97,7 @@ def test_waiting_room_and_recording_overrides():
 ])
 def test_bad_requests_are_rejected_naming_the_problem(body, fragment):
     with pytest.raises(ValidationError) as err:
-        CreateRoomRequest.model_validate(body)
+        CreateRoomRequest.model_validate({"host": HOST, **body})
     assert fragment in str(err.value)
 
 

@@ -14,6 +14,10 @@ ROOMS_ENDED = "RoomsEnded"
 TOKENS_ISSUED = "TokensIssued"
 MEMBERS_GRANTED = "MembersGranted"
 MEMBERS_REVOKED = "MembersRevoked"
+ROOMS_RESCHEDULED = "RoomsRescheduled"
+ROOMS_CANCELLED = "RoomsCancelled"
+BOOKING_EVENTS_HANDLED = "BookingEventsHandled"
+BOOKING_EVENTS_REJECTED = "BookingEventsRejected"
 
 # attendance (LiveKit's participant webhooks) and the host's controls
 PARTICIPANT_JOINS = "ParticipantJoins"

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     recordings_archive_days: int = Field(30, ge=1, description="Recordings move to archive storage after this")
     recordings_archive_storage_class: str = "GLACIER_IR"
     event_bus_name: str = "default"
+    booking_events_source: str = Field(
+        "booking-platform",
+        description="The EventBridge source of the booking platform's events (rooms.lifecycle.booking_events)",
+    )
 
     # Phone (LiveKit SIP). SIP_NUMBERS is JSON: {"US": {"number": "+1…", "trunk_id": "ST_…"}, "UK": …, "AU": …}
     sip_numbers: dict[str, SipNumber] = Field(default_factory=dict)

@@ -40,6 +40,10 @@ def record_quality_sample(room_id: str, sample: QualitySampleIn, *, caller: Call
     require_member(caller, room, member)
     if not (is_running(room.status) or room.status == RoomStatus.ENDED):  # a last sample may race the room's end
         raise Conflict(f"room {room_id} is {room.status}", code="room_not_open")
+    if caller.user_id not in (room.attendee_ids or ()):
+        # (attendee_ids: everyone who ever connected, written with the participant_joined attendance)
+        raise Conflict(f"{caller.user_id} never connected to room {room_id}: no attendance to report on",
+                       code="not_connected")
     measured = sample.measured_at or now
     if abs(unix_seconds(measured) - unix_seconds(now)) > _MAX_SAMPLE_SKEW_S:
         raise InvalidInput("measured_at is more than 5 minutes away from now", code="sample_time_skew",

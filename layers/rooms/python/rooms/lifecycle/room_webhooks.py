@@ -70,6 +70,10 @@ def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:
         return
     # Released before the marker is written: if releasing fails, LiveKit's retry runs it again.
     release_room_resources(room, now=ctx.event_time)
+    if not is_live(room.status):  # ended or cancelled by us first: it stays what it is
+        with ctx.transaction():
+            pass  # only the marker: this event has been handled
+        return
     with ctx.transaction() as tx:
         # a scheduled room comes due for the sweeper to settle (no-shows)
         store.rooms.write_room(tx, room, [*store.rooms.ended(at=at, reason="livekit_room_finished"),

@@ -160,6 +160,16 @@ def delete_room(name: str) -> bool:
     return run_or(call, None) is not None
 
 
+def update_room_metadata(name: str, metadata: dict[str, Any]) -> bool:
+    """Replace a live LiveKit room's metadata (UpdateRoomMetadata); False when the room is gone."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.update_room_metadata(api.UpdateRoomMetadataRequest(
+            room=name, metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True)))
+
+    return run_or(call, None) is not None
+
+
 def remove_participant(room: str, identity: str, *, revoke_token_ts: int | None = None) -> bool:
     """Remove a participant; tokens with nbf before ``revoke_token_ts`` can no longer join.
 

@@ -45,6 +45,8 @@ def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str |
 def _require_joinable(room: RoomItem) -> None:
     if room.status == RoomStatus.EXPIRED:
         raise Gone(f"room {room.room_id} has expired", code="room_expired")
+    if room.status == RoomStatus.CANCELLED:
+        raise Conflict(f"room {room.room_id} was cancelled", code="room_cancelled")
     if is_over(room.status):
         raise Conflict(f"room {room.room_id} is {room.status}", code="room_ended")
 

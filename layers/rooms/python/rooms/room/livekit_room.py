@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rooms import store
 from rooms.clock import iso, parse_iso
@@ -58,6 +59,12 @@ def room_link(room: store.RoomItem) -> dict[str, str]:
     return {"service_session_id": room.service_session_id or ""}
 
 
-def room_metadata(room: store.RoomItem) -> dict[str, str]:
-    """The LiveKit room's metadata: which room of ours, and what it belongs to."""
-    return {"room_id": room.room_id, "room_type": room.room_type, **room_link(room)}
+def room_metadata(room: store.RoomItem) -> dict[str, Any]:
+    """The LiveKit room's metadata: which room of ours, what it belongs to, and its title and metadata
+    (the platform's, for the frontend; ``PATCH /rooms/{id}`` updates them on a live LiveKit room)."""
+    out: dict[str, Any] = {"room_id": room.room_id, "room_type": room.room_type, **room_link(room)}
+    if room.title:
+        out["title"] = room.title
+    if room.metadata:
+        out["metadata"] = room.metadata.as_dict() if hasattr(room.metadata, "as_dict") else dict(room.metadata)
+    return out

@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rooms.room.templates import MemberRole, RecordingPolicy, RoomType, Template, TemplateSettings
+from rooms.room.templates import (
+    MemberRole,
+    RecordingPolicy,
+    RoomType,
+    Template,
+    TemplateSettings,
+    service_type_mapping,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
 Identifier = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -37,14 +44,18 @@ class SipIn(_In):
 class CreateRoomRequest(_In):
     booking_id: str | None = Field(None, min_length=1, max_length=128, pattern=ID_PATTERN)
     service_session_id: str | None = Field(None, min_length=1, max_length=128, pattern=ID_PATTERN)
-    service_type: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
-    room_type: RoomType | None = None
-    template: str | None = Field(None, min_length=1, max_length=63)
+    service_type: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$",
+                                     description="The platform's service type; it picks the template: "
+                                                 + service_type_mapping())
+    room_type: RoomType | None = Field(None, description="Without service_type or template: the template of "
+                                                         "that name. With them: must be the template's room type")
+    template: str | None = Field(None, min_length=1, max_length=63, description="Wins over service_type")
     title: str | None = Field(None, max_length=200)
     scheduled_start: AwareDatetime | None = None
     scheduled_end: AwareDatetime | None = None
-    host: HostIn | None = None
-    members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE)
+    host: HostIn = Field(description="The practitioner who runs the room (role host)")
+    members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE,
+                                    description="With the host, at most max_participants")
     max_participants: int | None = Field(None, ge=2, le=10000)
     recording: RecordingPolicy | None = None
     recording_access_until: AwareDatetime | None = Field(
@@ -198,6 +209,13 @@ class TemplateView(Template):
 
 class TemplateList(BaseModel):
     templates: list[TemplateView]
+
+
+class TemplateDeleted(BaseModel):
+    name: str
+    removed: bool = Field(description="False when there was no override to remove")
+    template: TemplateView | None = Field(None, description="The built-in template now in effect; null for a "
+                                                            "custom template, which is gone")
 
 
 class EndRoomResponse(BaseModel):

@@ -86,7 +86,9 @@ def live_check_due_actions(room: RoomItem, now: datetime, settings: Settings) ->
 
 def session_was_due(room: RoomItem) -> bool:
     """Did the room end after its session was to start? (Ending before is a cancellation, and nobody
-    can be a no-show for it.)"""
+    can be a no-show for it; nor for a room cancelled during its session.)"""
+    if room.status == RoomStatus.CANCELLED:
+        return False
     return bool(room.scheduled_start and room.ended_at and room.ended_at >= room.scheduled_start)
 
 

@@ -46,12 +46,17 @@ def plan_room(request: CreateRoomRequest, template_lookup=get_template) -> RoomP
             field="service_type",
         )
     else:
-        name, field = ("individual" if request.booking_id else "workshop"), "booking_id"
+        raise InvalidInput("give service_type, room_type or template: a room's kind is never guessed",
+                           code="room_type_required", field="room_type")
     template = template_lookup(name)
     if template is None:
         raise InvalidInput(f"unknown template {name!r}", code="unknown_template", field=field)
+    if request.room_type and request.room_type != template.room_type:
+        source = f"template {template.name!r}" if field != "room_type" else "its template"
+        raise InvalidInput(f"room_type {request.room_type!r} contradicts {source} (room_type "
+                           f"{template.room_type!r}; from {field})", code="room_type_mismatch", field="room_type")
 
-    room_type = request.room_type or template.room_type
+    room_type = template.room_type
     max_participants = request.max_participants or (profile.max_participants if profile else None)
     max_participants = max_participants or template.max_participants
     if max_participants > template.max_participants_limit:
@@ -73,11 +78,14 @@ def plan_room(request: CreateRoomRequest, template_lookup=get_template) -> RoomP
 
 
 def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
-                settings: Settings | None = None) -> tuple[RoomView, bool]:
+                settings: Settings | None = None,
+                schedule_version: str | None = None) -> tuple[RoomView, bool]:
     """Create the room of a booking or session occurrence, or return the one that exists.
 
     Returns (room, created). Creating twice, even concurrently, gives one room: the second call gets
-    the first one's room back (and its own request body is ignored).
+    the first one's room back (and its own request body is ignored). ``schedule_version`` orders the
+    schedule against later reschedules (rooms.store.booking); callers go through
+    ``rooms.lifecycle.booking_events.confirm_room``.
     """
     settings = settings or get_settings()
     plan = plan_room(request)
@@ -114,6 +122,7 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
         livekit_room=room_id,
         created_at=created_at,
         created_by=caller.user_id,
+        schedule_version=schedule_version,
     )
     if request.scheduled_start:
         # The sweeper opens the LiveKit room a lead time before the start.
@@ -131,6 +140,9 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
         members.append(_new_member(room_id, m.user_id, role, m.name, created_at, caller))
     if len({m.user_id for m in members}) != len(members):
         raise InvalidInput("members lists a user_id twice", code="duplicate_member", field="members")
+    if len(members) > plan.max_participants:
+        raise InvalidInput(f"{len(members)} members (host included) exceed max_participants "
+                           f"{plan.max_participants}", code="members_over_max_participants", field="members")
 
     room, created = phone.create_room_with_dial_in(item, members, sip=request.sip, actor=caller.user_id,
                                                    settings=settings)

@@ -121,5 +121,15 @@ SERVICE_PROFILES: dict[str, ServiceProfile] = {
 }
 
 
+def service_type_mapping() -> str:
+    """SERVICE_PROFILES in words (the API documents it on ``service_type``, the README shows it)."""
+    parts = []
+    for name, profile in SERVICE_PROFILES.items():
+        extras = [f"{profile.max_participants} participants"] if profile.max_participants else []
+        extras += [f"recording {profile.recording}"] if profile.recording else []
+        parts.append(f"{name} → {profile.template}" + (f" ({', '.join(extras)})" if extras else ""))
+    return "; ".join(parts) + ". Any other service_type needs room_type or template."
+
+
 def canonical_template_name(name: str) -> str:
     return TEMPLATE_ALIASES.get(name, name)

@@ -20,6 +20,8 @@ GSI read; nothing here ever Scans.
 | ActiveRecording   | ROOM#{room_id}     | ACTIVE_RECORDING                    | -                                   | the room's recording slot: a host start claims it conditionally, so concurrent starts give one egress |
 | RecordingConsent  | ROOM#{room_id}     | CONSENT#{user_id}                   | -                                   | consent to be recorded (Query begins_with CONSENT#) checked against connected participants |
 | EgressLookup      | EGRESS#{egress_id} | EGRESS                              | -                                   | egress id → recording when the file path does not say; tombstone (TTL 30 days) after a delete so late egress webhooks are ignored |
+| PendingBookingEvent | ROOM#{room_id}   | PENDING#{version}                   | -                                   | a booking-platform event that came before its room (Booking Rescheduled before Booking Confirmed): put only while the room does not exist (same transaction), applied oldest first and deleted when the room is created (Query begins_with PENDING#); TTL 90 days |
+| BookingEventMarker | BEVENT#{event_id} | BEVENT                             | -                                   | at-least-once booking-platform events: written once the event's work is done, so a redelivery changes nothing; TTL 7 days |
 
 Any entity may join the due index: ``store.due`` reads it (one Query per day bucket, ``gsi1sk <= now``)
 and claims items for one sweep at a time (``due_lease``/``due_lease_until`` on the item).
@@ -28,7 +30,7 @@ The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetIte
 typed items of several entities.
 """
 
-from rooms.store import recordings
+from rooms.store import booking, recordings
 from rooms.store.attendance import (
     QualityItem,
     RoomAttendance,
@@ -56,6 +58,7 @@ from rooms.store.rooms import (
     RoomItem,
     TemplateOverride,
     create_room_with_members,
+    delete_template_override,
     end_room,
     get_room,
     get_room_and_member,
@@ -94,9 +97,11 @@ __all__ = [
     "WebhookEventItem",
     "applying_event",
     "bind",
+    "booking",
     "claim_due",
     "create_room_with_members",
     "create_table",
+    "delete_template_override",
     "due_items",
     "due_keys",
     "end_room",

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -83,6 +83,9 @@ class RoomItem(TableItem, discriminator="room"):
     participant_count = NumberAttribute(null=True)
     peak_concurrent = NumberAttribute(null=True)
     duration_seconds = NumberAttribute(null=True)
+    # Booking lifecycle (rooms.store.booking): the version ({time}#{event id}) of the last change of the
+    # schedule, so an older reschedule that arrives late changes nothing.
+    schedule_version = UnicodeAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str) -> tuple[str, str]:
@@ -107,6 +110,8 @@ class Member(TableItem, discriminator="member"):
     token_sk = UnicodeAttribute(null=True)
     token_issued_at = UnicodeAttribute(null=True)
     token_expires_at = UnicodeAttribute(null=True)
+    # The version of the last booking-platform event that granted or revoked it (rooms.store.booking).
+    event_version = UnicodeAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str, user_id: str) -> tuple[str, str]:
@@ -472,3 +477,15 @@ def put_template_override(name: str, body: dict, *, now: str, actor: str | None)
     item = TemplateOverride("TEMPLATE", name, name=name, body=body, updated_at=now, updated_by=actor)
     item.save()
     return item
+
+
+def delete_template_override(name: str) -> bool:
+    """Delete a template override; False when there was none."""
+    bind()
+    try:
+        TemplateOverride("TEMPLATE", name).delete(condition=TemplateOverride.pk.exists())
+    except DeleteError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True

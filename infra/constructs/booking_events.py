@@ -1,0 +1,65 @@
+"""The booking platform's events → ``booking_events``: one rule on the service's bus.
+
+The platform puts its events (`DETAIL_TYPES`) with its source (context `bookingEventsSource`, default
+`booking-platform`) on this bus. EventBridge invokes the function asynchronously: the function's own
+failures (a malformed event, with its reason) go to its failure queue after Lambda's retries
+(infra/constructs/functions.py); delivery failures (Lambda throttled or unavailable past the rule's
+retries) go to the same queue from the rule's target. The local stack delivers with the same pattern
+(rooms_local/event_bus.py), and a test keeps the two and the layer's list equal.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+DETAIL_TYPES = (
+    "Booking Confirmed",
+    "Booking Rescheduled",
+    "Booking Cancelled",
+    "Session Scheduled",
+    "Session Rescheduled",
+    "Session Cancelled",
+    "Attendee Confirmed",
+    "Attendee Cancelled",
+)
+
+
+def booking_event_pattern(source: str) -> dict[str, list[str]]:
+    """The rule's event pattern, as EventBridge JSON (also what the local stack's rule uses)."""
+    return {"source": [source], "detail-type": list(DETAIL_TYPES)}
+
+
+class BookingEventsRule(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        source: str,
+        function: lambda_.IFunction,
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        pattern = booking_event_pattern(source)
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description="Booking platform events (booking lifecycle) to the booking_events function",
+            event_bus=bus,
+            event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=dead_letter_queue,
+                    retry_attempts=8,
+                    # A booking change must not be dropped while Lambda is throttled: retry for a day.
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
