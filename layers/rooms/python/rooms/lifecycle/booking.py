@@ -204,7 +204,7 @@ def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
     start_at = open_at(room, settings)
     if room.livekit_created_at or room.status != RoomStatus.SCHEDULED or start_at is None or start_at > now:
         return False
-    updates = open_livekit_room(room, now=now, schedule_live_checks=False)
+    updates = open_livekit_room(room, now=now, settings=settings, schedule_live_checks=False)
     due = end_check_at(room, settings) or next_live_check(now, settings)
     if not store.booking.record_opened(room.room_id, updates, due=due):
         # opened by someone else (a token request, the sweeper) or ended meanwhile: if it is over, take the
@@ -213,7 +213,7 @@ def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
         if fresh is not None and not is_live(fresh.status):
             room_service.delete_room(room.livekit_room)
         return False
-    phone.on_livekit_room_open(room, now=now)  # never raises
+    phone.on_livekit_room_open(room, now=now, settings=settings)  # never raises
     metrics.add_metric(name=metric_names.ROOMS_OPENED, unit="Count", value=1)
     logger.info("room opened", extra={"action": "room.open", "actor": actor, "room_id": room.room_id,
                                       "scheduled_start": room.scheduled_start, "why": "inside its open window"})
