@@ -16,7 +16,9 @@ from rooms.attendance_models import (
     QualitySampleAccepted,
     QualitySampleIn,
 )
+from rooms.audit import AuditView, read_audit
 from rooms.clock import utcnow
+from rooms.evidence_export import AttendanceExport, export_attendance
 from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 
@@ -33,6 +35,18 @@ def get_participants(room_id: str) -> ParticipantsView:
          tags=["host"])
 def get_attendance(room_id: str) -> AttendanceView:
     return read_attendance(room_id, caller=current_caller(app), now=utcnow())
+
+
+@app.get("/rooms/<room_id>/attendance/export", summary="Signed attendance export for a dispute (host, admin)",
+         tags=["evidence"])
+def get_attendance_export(room_id: str) -> AttendanceExport:
+    return export_attendance(room_id, caller=current_caller(app), now=utcnow())
+
+
+@app.get("/rooms/<room_id>/audit", summary="Every action on the room, oldest first (host, admin)",
+         tags=["evidence"])
+def get_audit(room_id: str) -> AuditView:
+    return read_audit(room_id, caller=current_caller(app))
 
 
 @app.post("/rooms/<room_id>/participants/<identity>/admit", summary="Admit from the waiting room (host)",

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from rooms import livekit_gateway, store
+from rooms import audit, livekit_gateway, store, verdicts
 from rooms.access import Caller, require_host, require_member, require_room
 from rooms.attendance_models import (
     AttendanceEntry,
@@ -31,7 +31,9 @@ from rooms.attendance_models import (
     QualitySampleAccepted,
     QualitySampleIn,
     QualitySummary,
+    SessionVerdict,
     TrackView,
+    VerdictNoShow,
 )
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput
@@ -39,6 +41,7 @@ from rooms.grants import admitted_permission
 from rooms.livekit_gateway.participants import get_participant, participant_info, update_permission
 from rooms.observability import logger, metrics
 from rooms.store import attendance as attendance_store
+from rooms.store import audit as audit_store
 from rooms.webhooks import WebhookContext, on
 
 ACTOR_LIVEKIT = "livekit"
@@ -135,6 +138,11 @@ def participant_joined(event, ctx: WebhookContext) -> None:
                     started_at=started, member_jti=jti if check_member else None,
                     member_not_admitted=facts.waiting, reconnect_burst=burst,
                 )
+                audit_store.add(tx, audit.entry(
+                    room, at=joined_iso or iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.joined",
+                    target=facts.identity, entry_id=event.id,
+                    details={"participant_sid": facts.participant_sid, "via": facts.via, "role": facts.role,
+                             "waiting": facts.waiting or None, "reconnect": reconnect or None}))
             break
         except store.StaleEvent as stale:
             if attempt == _MAX_ATTEMPTS - 1:
@@ -217,6 +225,9 @@ def participant_left(event, ctx: WebhookContext) -> None:
     left_at = _ts(ctx.event_time)
     with ctx.transaction() as tx:
         attendance_store.add_leave(tx, ctx.room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time))
+        audit_store.add(tx, audit.entry(
+            ctx.room, at=iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.left", target=facts.identity,
+            entry_id=event.id, details={"participant_sid": facts.participant_sid, "reason": reason}))
     metrics.add_metric(name="ParticipantLeaves", unit="Count", value=1)
     _log("participant.leave", ctx.room, facts.identity, participant_sid=facts.participant_sid, reason=reason,
          left_at=_iso_ts(left_at))
@@ -383,8 +394,10 @@ def quality_summary(samples: list) -> QualitySummary | None:
     return QualitySummary(samples=len(samples), **out)
 
 
-def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> AttendanceView:
-    """Everything billing needs, derived from the segments (so any delivery order gives the same)."""
+def attendance_view(room, items: store.RoomAttendance, *, now: datetime,
+                    members: list | None = None) -> AttendanceView:
+    """Everything billing needs, derived from the segments (so any delivery order gives the same).
+    With the room's ``members`` and once the room is over, the session's verdict too (rooms.verdicts)."""
     now_ts = _ts(now)
     cap = _ts(parse_iso(room.ended_at)) if room.status == "ended" and room.ended_at else None
     by_identity: dict[str, list] = defaultdict(list)
@@ -395,7 +408,9 @@ def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> Atte
         tracks_by_identity[track.identity].append(track)
     quality_by_identity = {q.identity: list(q.samples or []) for q in items.quality}
 
-    entries, merged_all = [], []
+    entries, merged_all, parties = [], [], []
+    policy = room_policy(room)
+    start_ts = _ts(parse_iso(room.scheduled_start)) if room.scheduled_start else None
     first_join: int | None = None
     last_end: int | None = None
     anyone_open = False
@@ -403,6 +418,13 @@ def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> Atte
         segs = by_identity.get(identity, [])
         entry, merged = _entry(identity, segs, tracks_by_identity.get(identity, []),
                                quality_by_identity.get(identity, []), now=now_ts, cap=cap)
+        party = verdicts.Party(identity=identity, role=entry.role, billable=_billable(segs, now=now_ts, cap=cap),
+                               first_joined=merged[0][0] if merged else None)
+        entry.billable_seconds = party.billable_seconds
+        entry.late_seconds = verdicts.late_seconds(party.first_joined, start_ts)
+        entry.attended = verdicts.is_attended(party.billable_seconds, policy)
+        entry.billing_band = verdicts.billing_band(party.billable_seconds, policy.billing_bands)
+        parties.append(party)
         entries.append(entry)
         if merged:
             merged_all.append(merged)
@@ -420,6 +442,55 @@ def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> Atte
         participant_count=len(merged_all),
         peak_concurrent=peak_concurrency(merged_all),
         participants=entries,
+        scheduled_start=room.scheduled_start,
+        scheduled_end=room.scheduled_end,
+        verdict=_verdict(room, parties, policy, members) if members is not None else None,
+    )
+
+
+# --- verdicts (rooms.verdicts holds the rules) -----------------------------------------------------------
+
+
+def room_policy(room) -> verdicts.EvidencePolicy:
+    return verdicts.EvidencePolicy.from_dict(room.evidence_policy.as_dict() if room.evidence_policy else None)
+
+
+FINAL_STATUSES = ("ended", "expired", "cancelled")
+
+
+def _billable(segs: list, *, now: int, cap: int | None) -> list[tuple[int, int]]:
+    """Each segment from its admission (a waiting-room connection) or its join, to its leave."""
+    out = []
+    for seg in segs:
+        bounds = _bounds(seg, now=now, cap=cap)
+        if bounds is None:
+            continue
+        start, end = bounds
+        if seg.waiting:
+            if seg.admitted_at is None:
+                continue  # waited the whole connection
+            start = max(start, int(seg.admitted_at))
+        if end > start:
+            out.append((start, end))
+    return verdicts.merge(out)
+
+
+def _verdict(room, parties: list, policy: verdicts.EvidencePolicy, members: list) -> SessionVerdict | None:
+    if room.status not in FINAL_STATUSES:
+        return None
+
+    def ts(value: str | None) -> int | None:
+        return _ts(parse_iso(value)) if value else None
+
+    v = verdicts.session_verdict(
+        status=room.status, parties=parties, policy=policy, host=room.host_user_id,
+        members=[(m.user_id, m.role) for m in members if m.status == "active"], is_booking=bool(room.booking_id),
+        scheduled_start=ts(room.scheduled_start), scheduled_end=ts(room.scheduled_end), ended_at=ts(room.ended_at),
+    )
+    return SessionVerdict(
+        outcome=v.outcome, no_show=VerdictNoShow(**v.no_show.as_dict()) if v.no_show else None, attended=v.attended,
+        billable_seconds=v.billable_seconds, billing_band=v.billing_band, session_ended_at=_iso_ts(v.ended_at),
+        reasons=v.reasons, policy=policy.as_dict(),
     )
 
 
@@ -485,7 +556,8 @@ def read_attendance(room_id: str, *, caller: Caller, now: datetime) -> Attendanc
     room = require_room(room, room_id)
     if not caller.is_admin:
         require_host(caller, room, member)
-    return attendance_view(room, attendance_store.get_room_attendance(room_id), now=now)
+    members = store.list_members(room_id) if room.status in FINAL_STATUSES else None
+    return attendance_view(room, attendance_store.get_room_attendance(room_id), now=now, members=members)
 
 
 def record_quality_sample(room_id: str, sample: QualitySampleIn, *, caller: Caller,

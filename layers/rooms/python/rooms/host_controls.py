@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import livekit_gateway, store
+from rooms import audit, livekit_gateway, store
 from rooms.access import Caller, require_host, require_room
 from rooms.attendance import attendance_view
 from rooms.attendance_models import HostActionResult, LiveParticipant, LiveTrack, MuteRequest, ParticipantsView
@@ -85,7 +85,8 @@ def admit(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Host
     """Admit a member from the waiting room: remembered on the membership (their next token and any
     reconnect skip the waiting room) and, if connected, granted their role's permission at once."""
     room = _host_room(room_id, caller)
-    member = attendance_store.admit_member(room_id, identity, now=iso(now), actor=caller.user_id)
+    entry = audit.entry(room, at=now, actor=caller.user_id, action="participant.admitted", target=identity)
+    member = attendance_store.admit_member(room_id, identity, now=iso(now), actor=caller.user_id, audit=[entry])
     if member is None:
         raise NotFound(f"{identity} is not an active member of room {room_id}", code="member_not_found",
                        field="identity")
@@ -121,6 +122,8 @@ def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, n
     action = "mute" if request.muted else "unmute"
     metrics.add_metric(name="ParticipantsMuted" if request.muted else "ParticipantsUnmuted", unit="Count", value=1)
     _log(f"participant.{action}", caller, room, identity, track=request.track, track_sids=changed)
+    audit.record(room, at=now, actor=caller.user_id, action=f"participant.{action}d", target=identity,
+                 details={"track": request.track, "track_sids": changed})
     return HostActionResult(room_id=room_id, identity=identity, action=action, connected=True, tracks=changed)
 
 
@@ -143,4 +146,5 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
     attendance_store.clear_admission(room_id, identity)
     metrics.add_metric(name="ParticipantsRemoved", unit="Count", value=1)
     _log("participant.remove", caller, room, identity)
+    audit.record(room, at=now, actor=caller.user_id, action="participant.removed", target=identity)
     return HostActionResult(room_id=room_id, identity=identity, action="remove", connected=True)

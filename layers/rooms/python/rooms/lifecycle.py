@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rooms import livekit_gateway, phone, store
+from rooms import audit, livekit_gateway, phone, store
 from rooms.access import Caller, require_member_or_admin, require_room
 from rooms.catalog import get_template
 from rooms.clock import iso, parse_iso
@@ -19,6 +19,7 @@ from rooms.settings import get_settings
 from rooms.store.rooms import LIVE_STATUSES
 from rooms.store.table import due_keys
 from rooms.templates import SERVICE_PROFILES, Template
+from rooms.verdicts import EvidencePolicy
 from rooms.views import room_view
 
 # Room ids are derived from what they belong to, so "the room of booking X" is a GetItem and the
@@ -124,6 +125,7 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) ->
         metadata=request.metadata,
         sip=request.sip.model_dump() if request.sip else None,
         livekit_room=room_id,
+        evidence_policy=EvidencePolicy.of_template(plan.template).as_dict(),
         created_at=created_at,
         created_by=caller.user_id,
     )
@@ -225,7 +227,10 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
     """
     if room.status in LIVE_STATUSES:
         ended, changed = store.end_room(room.room_id, now=iso(now), actor=actor, reason=reason, status=status,
-                                        due_actions=settle_due_actions(room, now))
+                                        due_actions=settle_due_actions(room, now),
+                                        audit=[audit.entry(room, at=now, actor=actor or audit.SYSTEM,
+                                                           action="room.ended",
+                                                           details={"reason": reason, "status": status})])
         if ended is None:
             return None, False
     else:

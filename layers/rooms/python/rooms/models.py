@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rooms.attendance_models import SessionVerdict
 from rooms.templates import MemberRole, RecordingPolicy, RoomType, Template, TemplateSettings
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
@@ -120,6 +121,9 @@ class RoomView(BaseModel):
     participant_count: int | None = Field(None, description="Attendance summary, once the room has ended")
     peak_concurrent: int | None = Field(None, description="Attendance summary, once the room has ended")
     duration_seconds: int | None = Field(None, description="First join to last leave, once the room has ended")
+    verdict: SessionVerdict | None = Field(None, description="The session's verdict, settled by the sweeper after "
+                                                             "a scheduled session (GET .../attendance computes it "
+                                                             "for any ended room)")
 
 
 class GrantMemberRequest(_In):

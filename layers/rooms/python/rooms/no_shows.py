@@ -26,31 +26,23 @@ class NoShow:
                 "attendees": self.attendees}
 
 
-def may_be_no_show(*, host: str | None, attendees: Iterable[str]) -> bool:
-    """Whether the members must be read to decide: False when the host and someone else both came."""
-    present = set(attendees)
-    if not present:
-        return True
-    if host is not None and host not in present:
-        return True
-    return not (present - {host})
-
-
 def classify_no_show(*, host: str | None, members: Iterable[str], attendees: Iterable[str],
-                     is_booking: bool) -> NoShow | None:
+                     is_booking: bool, substitutes: Iterable[str] = ()) -> NoShow | None:
     """The no-show of a finished session, or None when it took place. ``members`` are the user ids
-    of the room's active members (host included)."""
+    of the room's active members (host included); ``attendees`` those who count as present;
+    ``substitutes`` other members with the host role: any of them present counts as the host."""
     present = set(attendees)
+    hosts = ({host} if host else set()) | set(substitutes)
     expected = set(members) | ({host} if host else set())
-    guests = expected - {host}
+    guests = expected - hosts
     absent = sorted(expected - present)
-    host_absent = host is not None and host not in present
+    host_absent = bool(hosts) and not (hosts & present)
     kind: NoShowKind | None
     if not present:
         kind = "nobody"
     elif host_absent:
         kind = "host_absent"
-    elif guests and not (present - {host}):
+    elif guests and not (present - hosts):
         kind = "client_absent" if is_booking else "attendees_absent"
     else:
         kind = None

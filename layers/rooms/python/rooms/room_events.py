@@ -13,13 +13,14 @@ A room_finished about an older LiveKit room of the same name (another SID) only 
 
 from __future__ import annotations
 
-from rooms import livekit_gateway
+from rooms import audit, livekit_gateway
 from rooms.attendance import close_livekit_room_segments
 from rooms.clock import iso, parse_iso
 from rooms.lifecycle import release_room_resources
 from rooms.observability import logger
 from rooms.schedule import settle_due_actions
 from rooms.store import RoomItem
+from rooms.store import audit as audit_store
 from rooms.store.rooms import LIVE_STATUSES
 from rooms.webhooks import WebhookContext, on
 
@@ -87,3 +88,6 @@ def room_finished(event, ctx: WebhookContext) -> None:
                 *settle_due_actions(room, ctx.event_time),
             ],
         )
+        if room.status in LIVE_STATUSES:
+            audit_store.add(tx, audit.entry(room, at=at, actor=audit.LIVEKIT, action="room.ended",
+                                            details={"reason": "livekit_room_finished"}, entry_id=event.id))

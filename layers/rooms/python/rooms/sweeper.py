@@ -35,7 +35,6 @@ from typing import Any
 from rooms import livekit_gateway, notify, phone, store
 from rooms.clock import iso
 from rooms.lifecycle import OPENABLE, close_room, open_livekit_room
-from rooms.no_shows import NoShow, classify_no_show, may_be_no_show
 from rooms.observability import logger, metrics
 from rooms.schedule import DueWork, due_work, session_was_due
 from rooms.settings import get_settings
@@ -168,31 +167,34 @@ def _settle(claim: Claim, now: datetime) -> list[str]:
     room: RoomItem = claim.item
     if room.ended_by == SWEEPER:
         notify.publish(ENDED_DETAIL_TYPE, _room_event(room))
-    no_show = _find_no_show(room)
+    verdict = _session_verdict(room, now)
+    no_show = verdict.no_show if verdict is not None and session_was_due(room) else None
     if no_show is not None:
-        notify.publish(NO_SHOW_DETAIL_TYPE, {**_room_event(room), **no_show.as_dict()})
+        notify.publish(NO_SHOW_DETAIL_TYPE, {**_room_event(room), **no_show.model_dump()})
     actions = [RoomItem.settled_at.set(iso(now))]
+    if verdict is not None:
+        actions.append(RoomItem.verdict.set(verdict.model_dump(mode="json")))
     if no_show is not None:
-        actions.append(RoomItem.no_show.set(no_show.as_dict()))
+        actions.append(RoomItem.no_show.set(no_show.model_dump()))
     if not store.finish_due(claim, next_due=None, actions=actions, condition=RoomItem.settled_at.does_not_exist()):
         return ["raced"]
     if no_show is None:
         return ["settled"]
     metrics.add_metric(name="NoShows", unit="Count", value=1)
     logger.info("no-show marked", extra={"action": "room.no_show", "actor": SWEEPER, "room_id": room.room_id,
-                                         **no_show.as_dict()})
+                                         **no_show.model_dump()})
     return ["settled", "no_show"]
 
 
-def _find_no_show(room: RoomItem) -> NoShow | None:
-    if not session_was_due(room):
-        return None  # ended before its start: a cancellation, nobody to blame
-    attendees = set(room.attendee_ids or ())
-    if not may_be_no_show(host=room.host_user_id, attendees=attendees):
-        return None  # the host and someone else came: no need to read the members
-    members = [m.user_id for m in store.list_members(room.room_id) if m.status == "active"]
-    return classify_no_show(host=room.host_user_id, members=members, attendees=attendees,
-                            is_booking=bool(room.booking_id))
+def _session_verdict(room: RoomItem, now: datetime):
+    """The session's verdict from its attendance (the attended rule and the grace period decide
+    no-shows; ending before the start is a cancellation, nobody to blame)."""
+    from rooms.attendance import attendance_view  # lazily, like release_room_resources
+    from rooms.store import attendance as attendance_store
+
+    view = attendance_view(room, attendance_store.get_room_attendance(room.room_id), now=now,
+                           members=store.list_members(room.room_id))
+    return view.verdict
 
 
 def _room_event(room: RoomItem) -> dict[str, Any]:
