@@ -16,6 +16,7 @@ from rooms.observability import logger, metrics
 from rooms.recordings import auto_recording_target, release_room_recordings
 from rooms.schedule import live_check_due_actions, settle_due_actions
 from rooms.settings import get_settings
+from rooms.store import users as user_index
 from rooms.store.rooms import LIVE_STATUSES
 from rooms.store.table import due_keys
 from rooms.templates import SERVICE_PROFILES, Template
@@ -146,6 +147,9 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime) ->
     if len({m.user_id for m in members}) != len(members):
         raise InvalidInput("members lists a user_id twice", code="duplicate_member", field="members")
 
+    # The user index first (store.users): a link without a membership is harmless, a membership without
+    # its link would escape an erasure.
+    user_index.write_links(user_index.link(m.user_id, room_id, now=created_at) for m in members)
     room, created = phone.create_room_with_dial_in(item, members, sip=request.sip, actor=caller.user_id)
     if created:
         metrics.add_metric(name="RoomsCreated", unit="Count", value=1)
@@ -175,10 +179,12 @@ def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
     sweeper, LiveKit's room_finished). Each step is idempotent: it may run more than once.
     """
     from rooms.attendance import close_room_attendance  # lazily: create_room's cold start never needs it
+    from rooms.retention import schedule_retention
 
     release_room_recordings(room, now=now)  # stop egress, reconcile with ListEgress, check uploads
     close_room_attendance(room, now=now)  # reconcile with ListParticipants, close open segments, summary
     phone.release_room_phone(room, now=now)  # dispatch rule deleted, then the PIN released
+    schedule_retention(room, now=now)  # when its data is deleted (rooms.retention)
 
 
 def resolve_room_id(*, room_id: str | None = None, booking_id: str | None = None,

@@ -142,8 +142,29 @@ def presigned_get_url(bucket_name: str, key: str, *, expires_in: int, dispositio
     )
 
 
-def delete_object(bucket_name: str, key: str) -> None:
-    client().delete_object(Bucket=bucket_name, Key=key)
+def delete_object(bucket_name: str, key: str) -> int:
+    """Delete the recording for good: every version and delete marker of ``key`` (a versioned bucket
+    keeps a deleted object's data as a noncurrent version otherwise). Returns how many were deleted.
+    Stores without a versioning API (R2) get the plain delete."""
+    from botocore.exceptions import ClientError
+
+    s3 = client()
+    try:
+        listing = s3.get_paginator("list_object_versions").paginate(Bucket=bucket_name, Prefix=key)
+        versions = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for page in listing
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            if v["Key"] == key  # the prefix also matches longer keys
+        ]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in ("NotImplemented", "NotImplementedError"):
+            raise
+        s3.delete_object(Bucket=bucket_name, Key=key)
+        return 1
+    for start in range(0, len(versions), 1000):  # DeleteObjects takes up to 1000 keys
+        s3.delete_objects(Bucket=bucket_name, Delete={"Objects": versions[start:start + 1000], "Quiet": True})
+    return len(versions)
 
 
 def lifecycle_configuration(settings: Settings | None = None) -> dict[str, Any]:

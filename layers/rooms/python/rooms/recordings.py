@@ -365,6 +365,9 @@ def delete_recording(recording_id: str, *, caller: Caller, now: datetime) -> Del
             raise Forbidden("only the platform may delete a compliance recording", code="recording_compliance")
     if is_running(rec, now):
         raise Conflict(f"recording {recording_id} is still running: stop it first", code="recording_running")
+    if room.legal_hold:
+        raise Conflict(f"room {room.room_id} is under a legal hold: nothing of it may be deleted",
+                       code="legal_hold")
     if rec.bucket and rec.object_key:
         storage.delete_object(rec.bucket, rec.object_key)
     store.recordings.delete_recording(rec, now=now, audit=[

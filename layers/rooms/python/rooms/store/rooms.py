@@ -274,6 +274,12 @@ def list_members(room_id: str) -> list[Member]:
     )
 
 
+def user_link(user_id: str, room_id: str, *, now: str) -> TableItem:
+    from rooms.store.users import link
+
+    return link(user_id, room_id, now=now)
+
+
 def put_member(
     room_id: str, user_id: str, *, role: str, name: str | None, now: str, actor: str | None,
     audit: list | None = None,
@@ -305,6 +311,7 @@ def put_member(
                 RoomItem, *RoomItem.key(room_id), condition=RoomItem.status.is_in(*LIVE_STATUSES)
             )
             tx.update(member, actions=actions)
+            tx.save(user_link(user_id, room_id, now=now))  # the user index (store.users)
             for entry in audit or ():
                 tx.save(entry, condition=TableItem.pk.does_not_exist())
 
