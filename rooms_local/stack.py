@@ -61,9 +61,9 @@ class LocalStack:
         if self._gateway:
             self._gateway.stop()
         self.runner.shutdown()
-        from rooms import livekit_gateway
+        from rooms.livekit_gateway import client as livekit_client
 
-        livekit_gateway.close_clients()
+        livekit_client.close_clients()
         if self._livekit is not None:
             self._livekit.stop()
         if self._moto is not None:
@@ -91,11 +91,13 @@ class LocalStack:
 
     @staticmethod
     def _reset_caches() -> None:
-        from rooms import livekit_gateway, notify, recording_storage
+        from rooms import notify
+        from rooms.livekit_gateway import client as livekit_client
+        from rooms.recordings import storage as recording_storage
         from rooms.settings import get_settings
 
         get_settings.cache_clear()
-        livekit_gateway.reset_for_tests()
+        livekit_client.reset_for_tests()
         recording_storage.reset_for_tests()
         notify.reset_for_tests()
 
@@ -118,7 +120,7 @@ class LocalStack:
         create_table(self.config.table_name)
         s3 = boto3.client("s3", endpoint_url=self.config.moto_url, region_name=self.config.region)
         s3.create_bucket(Bucket=self.config.recordings_bucket)
-        from rooms.recording_storage import lifecycle_configuration
+        from rooms.recordings.storage import lifecycle_configuration
 
         s3.put_bucket_lifecycle_configuration(Bucket=self.config.recordings_bucket,
                                               LifecycleConfiguration=lifecycle_configuration())

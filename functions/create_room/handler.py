@@ -9,9 +9,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from rooms.access import require_admin
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
-from rooms.lifecycle import create_room
-from rooms.models import CreateRoomRequest, RoomView
 from rooms.observability import logger, metrics, tracer
+from rooms.room.models import CreateRoomRequest, RoomView
+from rooms.room.service import create_room
 
 app = build_resolver()
 

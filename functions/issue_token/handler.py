@@ -7,10 +7,10 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
-from rooms.join import issue_join_token
-from rooms.lifecycle import room_id_for_booking, room_id_for_session
-from rooms.models import TokenRequest, TokenResponse
 from rooms.observability import logger, metrics, tracer
+from rooms.room.ids import room_id_for_booking, room_id_for_session
+from rooms.room.join import issue_join_token
+from rooms.room.models import TokenRequest, TokenResponse
 
 app = build_resolver()
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
-from rooms.recording_models import (
+from rooms.recordings.models import (
     ConsentRequest,
     DeletedRecording,
     RecordingConsentView,
@@ -16,7 +16,7 @@ from rooms.recording_models import (
     RecordingUrl,
     RecordingView,
 )
-from rooms.recordings import (
+from rooms.recordings.service import (
     delete_recording,
     give_consent,
     list_room_recordings,

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 
 from rooms.clock import utcnow
 from rooms.observability import logger, metrics, tracer
-from rooms.recordings import process_uploaded_object
+from rooms.recordings.upload import process_uploaded_object
 
 
 @logger.inject_lambda_context(clear_state=True)

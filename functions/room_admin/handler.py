@@ -7,28 +7,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.access import require_admin
-from rooms.catalog import list_templates, put_template
 from rooms.clock import utcnow
-from rooms.erasure import ErasureReport, erase_user_data
-from rooms.http import build_resolver, current_caller
-from rooms.lifecycle import end_room
-from rooms.membership import grant_membership, revoke_membership
-from rooms.models import (
-    EndRoomResponse,
-    GrantMemberRequest,
-    MemberView,
-    TemplateIn,
-    TemplateList,
-    TemplateView,
-)
-from rooms.observability import logger, metrics, tracer
-from rooms.retention import (
+from rooms.evidence.erasure import ErasureReport, erase_user_data
+from rooms.evidence.retention import (
     LegalHoldRequest,
     LegalHoldView,
     place_legal_hold,
     read_legal_hold,
     release_legal_hold,
 )
+from rooms.http import build_resolver, current_caller
+from rooms.lifecycle.ending import end_room
+from rooms.observability import logger, metrics, tracer
+from rooms.room.catalog import list_templates, put_template
+from rooms.room.membership import grant_membership, revoke_membership
+from rooms.room.models import EndRoomResponse, GrantMemberRequest, MemberView, TemplateIn, TemplateList, TemplateView
 
 app = build_resolver()
 

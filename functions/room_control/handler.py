@@ -6,9 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
-from rooms import host_controls
-from rooms.attendance import read_attendance, record_quality_sample
-from rooms.attendance_models import (
+from rooms.attendance import host_controls
+from rooms.attendance.models import (
     AttendanceView,
     HostActionResult,
     MuteRequest,
@@ -16,9 +15,10 @@ from rooms.attendance_models import (
     QualitySampleAccepted,
     QualitySampleIn,
 )
+from rooms.attendance.service import read_attendance, record_quality_sample
 from rooms.audit import AuditView, read_audit
 from rooms.clock import utcnow
-from rooms.evidence_export import AttendanceExport, export_attendance
+from rooms.evidence.export import AttendanceExport, export_attendance
 from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 

@@ -3,9 +3,10 @@
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.http import build_resolver, current_caller
-from rooms.lifecycle import read_room, room_id_for_booking, room_id_for_session
-from rooms.models import RoomView
 from rooms.observability import logger, metrics, tracer
+from rooms.room.ids import room_id_for_booking, room_id_for_session
+from rooms.room.models import RoomView
+from rooms.room.service import read_room
 
 app = build_resolver()
 

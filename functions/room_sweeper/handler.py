@@ -6,10 +6,9 @@ work of the minute it was scheduled for (and tests freeze time by choosing it).
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-import rooms.sweep_routes  # noqa: F401  registers every due-work handler
 from rooms.clock import parse_iso
+from rooms.lifecycle.sweeper import sweep
 from rooms.observability import logger, metrics, tracer
-from rooms.sweeper import sweep
 
 
 @logger.inject_lambda_context(clear_state=True)

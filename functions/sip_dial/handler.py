@@ -7,9 +7,9 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
-from rooms.models import DialIn, DialOutRequest, DialOutResponse
 from rooms.observability import logger, metrics, tracer
-from rooms.phone import dial_out, get_dial_in
+from rooms.phone.service import dial_out, get_dial_in
+from rooms.room.models import DialIn, DialOutRequest, DialOutResponse
 
 app = build_resolver()
 

@@ -9,7 +9,6 @@ import json
 
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, event_source
 
-import rooms.webhook_routes  # noqa: F401  registers every handler
 from rooms.clock import utcnow
 from rooms.errors import Unauthorized
 from rooms.observability import logger, metrics, tracer

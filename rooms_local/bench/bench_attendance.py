@@ -10,7 +10,7 @@ from livekit.protocol.models import ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
 from rooms_local.auth import mint_dev_token
-from rooms_local.bench.common import BASELINE, AwsCallCounter, import_function_code, time_python
+from rooms_local.bench.common import AwsCallCounter
 from rooms_local.livekit_emulator import control
 from rooms_local.livekit_emulator.webhooks import encode, sign
 
@@ -83,8 +83,4 @@ def run(ctx) -> list[str]:
         lines.append(f"simulated join + publish + leave on the emulator (4 webhooks incl. unpublish): "
                      f"{sum(counter.dynamodb().values())} round trips {dict(counter.dynamodb())}")
     assert set(outcomes) == {"handled"}, outcomes
-    baseline = time_python(BASELINE)
-    for fn in ("room_control", "webhook_handler"):
-        t = time_python(import_function_code(fn))
-        lines.append(f"cold import {fn:<15} ratio to `{BASELINE}`: {t / baseline:.2f}")
     return lines

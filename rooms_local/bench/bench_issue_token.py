@@ -1,22 +1,15 @@
-"""Issue-token cold import vs boto3, and DynamoDB round trips per token request."""
+"""DynamoDB round trips per token request (its cold import: ``bench_cold_start``)."""
 
 from __future__ import annotations
 
 import requests
 
 from rooms_local.auth import mint_dev_token
-from rooms_local.bench.common import BASELINE, AwsCallCounter, import_function_code, time_python
-
-USER_FACING = ["issue_token", "create_room", "room_query", "room_admin"]
+from rooms_local.bench.common import AwsCallCounter
 
 
 def run(ctx) -> list[str]:
     lines = []
-    baseline = time_python(BASELINE)
-    lines.append(f"baseline `{BASELINE}`: {baseline * 1000:.0f} ms (median of 9 fresh interpreters)")
-    for name in USER_FACING:
-        t = time_python(import_function_code(name))
-        lines.append(f"cold import {name:<12} {t * 1000:6.0f} ms  ratio to baseline {t / baseline:.2f}")
 
     config = ctx.stack.config
     admin = mint_dev_token(config, "bench-admin", admin=True)

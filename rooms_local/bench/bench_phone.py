@@ -66,8 +66,8 @@ def _pin_attempts(tag: str) -> list[str]:
     from rooms.access import Caller
     from rooms.clock import utcnow
     from rooms.errors import Conflict
-    from rooms.lifecycle import create_room
-    from rooms.models import CreateRoomRequest
+    from rooms.room.models import CreateRoomRequest
+    from rooms.room.service import create_room
     from rooms.settings import get_settings
 
     saved = {k: os.environ.get(k) for k in ("SIP_PIN_LENGTH", "SIP_NUMBERS")}

@@ -58,7 +58,8 @@ def test_attendance_over_http_matches_the_scripted_session(api, stack, ids, book
 
 
 def test_room_finished_before_the_scheduled_end_keeps_the_room_joinable(api, stack, ids):
-    from rooms import livekit_gateway, store
+    from rooms import store
+    from rooms.livekit_gateway import room_service
 
     lk = stack.config.livekit_url
     start = datetime.now(UTC) - timedelta(minutes=5)
@@ -71,7 +72,7 @@ def test_room_finished_before_the_scheduled_end_keeps_the_room_joinable(api, sta
     control.join(lk, _token(api, rid, ids["host"]))
     old_sid = _live(lk, name)["sid"]
     # everyone dropped and LiveKit closed the room (its departure timeout), long before the scheduled end
-    livekit_gateway.delete_room(name)
+    room_service.delete_room(name)
     control.drain_webhooks(lk)
     assert api.call("GET", f"/rooms/{rid}", as_user=ids["host"]).json()["status"] == "open"
     assert store.get_room(rid, consistent=True).livekit_created_at is None

@@ -225,7 +225,7 @@ def test_consent_withdrawal_stops_the_optional_recording_and_is_in_the_ledger(ap
     assert withdrawn.status_code == 200, withdrawn.text
     assert withdrawn.json()["consented"] is False and withdrawn.json()["recordings_stopped"] == [recording_id]
     control.drain_webhooks(lk)
-    from rooms.livekit_gateway import egress as lk_egress
+    from rooms.livekit_gateway import egress_service as lk_egress
 
     [state] = lk_egress.list_egress(egress_id=egress_id)
     assert state.status not in ("starting", "active")  # LiveKit's egress is stopping or done: the file ends

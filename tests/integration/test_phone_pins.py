@@ -12,7 +12,7 @@ import pytest
 from rooms.access import Caller
 from rooms.clock import utcnow
 from rooms.errors import Conflict
-from rooms.models import CreateRoomRequest
+from rooms.room.models import CreateRoomRequest
 
 ADMIN = Caller("platform-backend", frozenset({"rooms/admin"}))
 
@@ -37,7 +37,7 @@ def pin_space(stack, monkeypatch):
 
 
 def _create(tag: str, i: int):
-    from rooms.lifecycle import create_room
+    from rooms.room.service import create_room
 
     request = CreateRoomRequest(service_session_id=f"pins-{tag}-{i}", room_type="workshop",
                                 sip={"enabled": True, "region": "US"})
@@ -46,7 +46,7 @@ def _create(tag: str, i: int):
 
 def test_a_pin_is_reused_only_after_its_room_ended(pin_space):
     from rooms import store
-    from rooms.lifecycle import end_room
+    from rooms.lifecycle.ending import end_room
 
     number = pin_space(1)  # ten PINs: 0-9
     tag = uuid.uuid4().hex[:8]
@@ -82,7 +82,7 @@ def test_concurrent_rooms_in_a_crowded_pin_space_never_share_a_pin(pin_space):
 
 def test_an_unconfigured_region_is_refused_naming_the_field(pin_space):
     from rooms.errors import InvalidInput
-    from rooms.lifecycle import create_room
+    from rooms.room.service import create_room
 
     pin_space(6)
     request = CreateRoomRequest(service_session_id=f"pins-{uuid.uuid4().hex}", room_type="workshop",

@@ -307,7 +307,7 @@ def _webhooks(stack, on: bool) -> None:
 
 
 def test_live_check_reconciles_a_lost_participant_left(api, stack, ids, booking_room):
-    from rooms.sweeper import room_due
+    from rooms.lifecycle.sweeper import room_due
 
     room_id, url = booking_room["room_id"], stack.config.livekit_url
     for user in (ids["host"], ids["client"]):
@@ -333,7 +333,7 @@ def test_live_check_closes_a_room_whose_room_finished_was_lost(api, stack, ids, 
 
     from livekit import api as lk
 
-    from rooms.sweeper import room_due
+    from rooms.lifecycle.sweeper import room_due
 
     room_id = booking_room["room_id"]
     token = api.call("POST", f"/rooms/{room_id}/token", as_user=ids["host"]).json()["token"]
@@ -370,8 +370,8 @@ def test_live_check_closes_a_room_whose_room_finished_was_lost(api, stack, ids, 
 
 
 def test_two_overlapping_sweeps_act_once_on_each_room(api, stack, start, published, monkeypatch):
-    import rooms.livekit_gateway as gateway
     from rooms import store
+    from rooms.livekit_gateway import room_service as gateway
 
     def fresh_ids():
         suffix = uuid.uuid4().hex[:10]
@@ -426,8 +426,8 @@ def test_two_overlapping_sweeps_act_once_on_each_room(api, stack, start, publish
 
 
 def test_a_crashed_claim_is_retried_after_its_lease(api, stack, ids, start, monkeypatch):
-    import rooms.livekit_gateway as gateway
     from rooms.errors import UpstreamUnavailable
+    from rooms.livekit_gateway import room_service as gateway
 
     room = create(api, ids, start)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rooms.attendance import attendance_view, merge_intervals, peak_concurrency, quality_summary
+from rooms.attendance.view import attendance_view, merge_intervals, peak_concurrency, quality_summary
 from rooms.store import QualityItem, RoomAttendance, RoomItem, SegmentItem, TrackItem
 from rooms.store.attendance import QualitySampleMap
 
@@ -91,7 +91,7 @@ def test_the_view_does_not_depend_on_the_order_segments_are_read(pairs, rnd):
 def test_reconnect_bursts_count_reconnects_close_together():
     from types import SimpleNamespace
 
-    from rooms.attendance import RECONNECT_BURST_GAP_SECONDS, next_reconnect_burst
+    from rooms.attendance.webhooks import RECONNECT_BURST_GAP_SECONDS, next_reconnect_burst
 
     room = SimpleNamespace(last_reconnect_at=None, reconnect_burst=None)
     assert next_reconnect_burst(room, 1000) == (1, 1000)

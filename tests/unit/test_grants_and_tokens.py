@@ -6,8 +6,8 @@ import jwt
 import pytest
 from livekit import api
 
-from rooms.grants import admitted_permission, video_grants
-from rooms.tokens import mint_join_token
+from rooms.room.grants import admitted_permission, video_grants
+from rooms.room.tokens import mint_join_token
 
 KEY, SECRET = "devkey", "secret"
 

@@ -6,8 +6,7 @@ import pytest
 from livekit.protocol.models import ParticipantInfo
 from pydantic import ValidationError
 
-from rooms.models import DialOutRequest
-from rooms.phone import (
+from rooms.phone.numbers import (
     describe_sip_participant,
     dial_in_details,
     format_number,
@@ -15,6 +14,7 @@ from rooms.phone import (
     phone_identity,
     pin_candidates,
 )
+from rooms.room.models import DialOutRequest
 from rooms.store import RoomItem
 
 

@@ -4,9 +4,10 @@ import pytest
 from pydantic import ValidationError
 
 from rooms.errors import InvalidInput
-from rooms.lifecycle import plan_room, room_id_for_booking, room_id_for_session
-from rooms.models import CreateRoomRequest
-from rooms.templates import BUILTIN_TEMPLATES, canonical_template_name
+from rooms.room.ids import room_id_for_booking, room_id_for_session
+from rooms.room.models import CreateRoomRequest
+from rooms.room.service import plan_room
+from rooms.room.templates import BUILTIN_TEMPLATES, canonical_template_name
 
 
 def lookup(name):

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from livekit.protocol import egress as pe
 
-from rooms.livekit_gateway.egress import egress_state
-from rooms.recording_storage import lifecycle_configuration, looks_like_mp4, object_key, parse_object_key
-from rooms.recordings import is_running, processing_status, recording_id_for_egress, room_id_of
+from rooms.livekit_gateway.egress_service import egress_state
+from rooms.recordings.record import is_running, processing_status, recording_id_for_egress, room_id_of
+from rooms.recordings.storage import lifecycle_configuration, looks_like_mp4, object_key, parse_object_key
 from rooms.settings import Settings
 from rooms.store.recordings import RecordingItem
 from rooms_local.config import EVENTS_DIR

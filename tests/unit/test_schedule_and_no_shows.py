@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rooms.attendance.verdict import classify_no_show
 from rooms.clock import iso
-from rooms.no_shows import classify_no_show
-from rooms.schedule import due_work, session_was_due, settle_due_actions
+from rooms.room.schedule import due_work, session_was_due, settle_due_actions
 from rooms.settings import Settings
 from rooms.store import RoomItem
 

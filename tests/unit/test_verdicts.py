@@ -1,4 +1,4 @@
-"""The verdict rules (rooms.verdicts) and the attendance view that applies them (pure, no I/O)."""
+"""The verdict rules (rooms.attendance.verdict) and the attendance view that applies them (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rooms.attendance import attendance_view
+from rooms.attendance.verdict import Party, session_verdict
+from rooms.attendance.view import EvidencePolicy, attendance_view, attended, billing_band
 from rooms.clock import iso
+from rooms.room.templates import BillingBand, TemplateSettings
 from rooms.store import Member, RoomAttendance, RoomItem, SegmentItem
-from rooms.templates import BillingBand, TemplateSettings
-from rooms.verdicts import EvidencePolicy, Party, billing_band, is_attended, session_verdict
 
 T0 = 1_900_000_000
 US_PSYCHOTHERAPY = (BillingBand(name="90832", min_minutes=16, max_minutes=37),
@@ -37,9 +37,9 @@ def test_overlapping_bands_are_refused():
 
 
 def test_the_attended_rule():
-    assert not is_attended(299, POLICY) and is_attended(300, POLICY)
-    assert not is_attended(0, EvidencePolicy())  # connected for no time at all is not attendance
-    assert is_attended(1, EvidencePolicy())
+    assert not attended(299, POLICY) and attended(300, POLICY)
+    assert not attended(0, EvidencePolicy())  # connected for no time at all is not attendance
+    assert attended(1, EvidencePolicy())
 
 
 def _verdict(parties, *, members=(("host", "host"), ("client", "participant")), status="ended",

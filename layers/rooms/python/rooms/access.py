@@ -1,10 +1,22 @@
-"""Who is calling and what they may do. Authorization is decided here, server side, and only here."""
+"""Who is calling and what they may do. Authorization is decided here, server side, and only here.
+
+Every rule of the API is a function of this module; the capabilities call them, never their own checks.
+
+- admin: the platform backend (the ``rooms/admin`` scope): creates rooms, manages members, ends rooms,
+  templates; reads any room, its attendance and its recordings.
+- member: a room's active members read it, join it, report quality, consent to recording, and see its
+  recordings when the room lets clients access them (until its access end date).
+- host: the member with role ``host`` runs the session (participants, admit, mute, remove, dial-out),
+  starts and stops recordings, reads attendance, and deletes recordings (compliance ones: admin only).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from rooms.errors import Forbidden, NotFound
+from rooms.clock import parse_iso
+from rooms.errors import Forbidden, Gone, NotFound
 from rooms.store import Member, RoomItem
 
 ADMIN_SCOPE = "rooms/admin"
@@ -58,3 +70,52 @@ def require_host(caller: Caller, room: RoomItem, member: Member | None) -> Membe
     if member.role != "host":
         raise Forbidden("only the host of this room may do this", code="host_only")
     return member
+
+
+def require_host_or_admin(caller: Caller, room: RoomItem, member: Member | None) -> Member | None:
+    """The host, or the platform backend (attendance for billing)."""
+    if caller.is_admin:
+        return member
+    return require_host(caller, room, member)
+
+
+# --- recordings ------------------------------------------------------------------------------------------
+
+
+def require_may_record(caller: Caller, room: RoomItem, member: Member | None) -> Member:
+    """Start or stop a recording: the host only (the platform records through the room's policy)."""
+    return require_host(caller, room, member)
+
+
+def sees_all_recordings(caller: Caller, member: Member | None) -> bool:
+    """The platform and the room's host see every recording, with where its file is; others see the
+    available ones, if any (``require_may_view_recordings``)."""
+    return caller.is_admin or (member is not None and member.status == "active" and member.role == "host")
+
+
+def require_may_view_recordings(caller: Caller, room: RoomItem, member: Member | None) -> None:
+    """A recording's URL: practitioners always; other members only when the room lets clients access
+    recordings; everyone else 403. (The access end date is ``require_recording_access_open``.)"""
+    if sees_all_recordings(caller, member):
+        return
+    require_member(caller, room, member)
+    if not room.clients_can_access_recordings:
+        raise Forbidden("recordings of this room are for the practitioner only", code="recording_access_denied")
+
+
+def require_recording_access_open(caller: Caller, room: RoomItem, member: Member | None, *, now: datetime) -> None:
+    """Clients' access to a room's recordings ends at its ``recording_access_until`` (courses); hosts' never."""
+    if sees_all_recordings(caller, member):
+        return
+    if room.recording_access_until and parse_iso(room.recording_access_until) <= now:
+        raise Gone(f"access to this room's recordings ended at {room.recording_access_until}",
+                   code="recording_access_expired")
+
+
+def require_may_delete_recording(caller: Caller, room: RoomItem, member: Member | None, *, trigger: str | None) -> None:
+    """The platform, or the room's host; a compliance recording only the platform."""
+    if caller.is_admin:
+        return
+    require_host(caller, room, member)
+    if trigger == "compliance":
+        raise Forbidden("only the platform may delete a compliance recording", code="recording_compliance")

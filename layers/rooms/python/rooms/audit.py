@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rooms.access import Caller, require_host, require_room
+from rooms.access import Caller, require_host_or_admin, require_room
 from rooms.clock import iso
 from rooms.observability import logger
 from rooms.settings import Settings, get_settings
@@ -80,6 +80,5 @@ def read_audit(room_id: str, *, caller: Caller) -> AuditView:
 
     room, member = store.get_room_and_member(room_id, caller.user_id)
     room = require_room(room, room_id)
-    if not caller.is_admin:
-        require_host(caller, room, member)
+    require_host_or_admin(caller, room, member)
     return AuditView(room_id=room_id, entries=[entry_view(e) for e in audit_store.list_audit(room_id)])

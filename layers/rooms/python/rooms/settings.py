@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     sip_ringing_timeout_seconds: int = Field(30, ge=1, le=80)
 
     # Evidence (issue 18). Retention periods count from the room's end; the sweeper enforces them
-    # through the due index (rooms.retention); audit entries also carry a DynamoDB TTL. A legal hold
+    # through the due index (rooms.evidence.retention); audit entries also carry a DynamoDB TTL. A legal hold
     # on a room blocks all of it. Defaults: 6 years for billing/audit evidence (HIPAA 45 CFR
     # 164.316(b)(2) keeps documentation 6 years), a year of recordings, 90 days of quality samples.
     audit_retention_days: int = Field(2190, ge=1)

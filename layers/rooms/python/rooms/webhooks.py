@@ -1,13 +1,14 @@
 """LiveKit webhooks: verify, route to the domain handler for the event, apply at most once.
 
-LiveKit delivers at least once and not always in order (LIVEKIT.md). So:
-- the signature is checked over the raw body with livekit-api's ``WebhookReceiver``;
+LiveKit delivers at least once and not always in order. So:
+- the signature is checked over the raw body (``livekit_gateway.webhook``, as livekit-api's
+  ``WebhookReceiver`` does);
 - every handler writes its effects inside ``ctx.transaction()``, which carries the event-id marker, so a
   redelivered event changes nothing and a failed one can be retried;
 - handlers use the event's own timestamps, never arrival time;
 - events for rooms we don't know, and event types nobody handles, are acknowledged and logged.
 
-Domain modules register handlers with ``@on("event_name")``; ``rooms.webhook_routes`` imports them all.
+Which handler applies which event is the explicit table ``HANDLERS`` at the end of this module.
 """
 
 from __future__ import annotations
@@ -21,52 +22,28 @@ from typing import Any
 from rooms import store
 from rooms.clock import iso
 from rooms.errors import Unauthorized
+from rooms.livekit_gateway import webhook as livekit_webhook
+from rooms.livekit_gateway.client import livekit_credentials
+from rooms.livekit_gateway.webhook import WebhookEvent
 from rooms.observability import logger
 
-Handler = Callable[[Any, "WebhookContext"], None]
-HANDLERS: dict[str, Handler] = {}
+Handler = Callable[[WebhookEvent, "WebhookContext"], None]
 
 
-def on(*event_names: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        for name in event_names:
-            if name in HANDLERS:
-                raise RuntimeError(f"two handlers for webhook event {name!r}")
-            HANDLERS[name] = fn
-        return fn
-
-    return register
-
-
-def verify_webhook(body: str, authorization: str | None) -> Any:
+def verify_webhook(body: str, authorization: str | None) -> WebhookEvent:
     """The ``WebhookEvent`` of a correctly signed body, else Unauthorized."""
-    from livekit import api
-
-    from rooms.livekit_gateway import livekit_credentials
-
     if not authorization:
         raise Unauthorized("missing Authorization header", code="missing_signature")
     creds = livekit_credentials()
-    receiver = api.WebhookReceiver(api.TokenVerifier(creds.api_key, creds.api_secret))
     try:
-        return receiver.receive(body, authorization)
-    except Exception as err:  # livekit-api raises bare Exception / jwt errors for every failure kind
+        return livekit_webhook.receive(body, authorization, api_key=creds.api_key, api_secret=creds.api_secret)
+    except Exception as err:  # a bad signature, or a body that is not a webhook event: both refused
         raise Unauthorized(f"invalid webhook signature: {err}", code="invalid_signature") from err
-
-
-def room_name_of(event: Any) -> str | None:
-    if event.HasField("room") and event.room.name:
-        return event.room.name
-    if event.HasField("egress_info") and event.egress_info.room_name:
-        return event.egress_info.room_name
-    if event.HasField("ingress_info") and event.ingress_info.room_name:
-        return event.ingress_info.room_name
-    return None
 
 
 @dataclass
 class WebhookContext:
-    event: Any
+    event: WebhookEvent
     room: store.RoomItem
     received_at: datetime
 
@@ -90,14 +67,14 @@ class WebhookContext:
             yield tx
 
 
-def process_webhook(event: Any, *, now: datetime) -> str:
+def process_webhook(event: WebhookEvent, *, now: datetime) -> str:
     """Apply one verified event. Returns the outcome: handled, duplicate, stale, ignored or unknown_room."""
     log = {"event": event.event, "event_id": event.id}
     handler = HANDLERS.get(event.event)
     if handler is None:
         logger.info("webhook ignored: no handler", extra=log)
         return "ignored"
-    name = room_name_of(event)
+    name = event.room_name
     room = store.get_room(name) if name else None
     if room is None:
         logger.info("webhook for a room we don't know", extra={**log, "livekit_room": name})
@@ -111,3 +88,23 @@ def process_webhook(event: Any, *, now: datetime) -> str:
         logger.info("webhook stale: state already past it", extra={**log, "room_id": room.room_id})
         return "stale"
     return "handled"
+
+
+# --- which handler applies which event -----------------------------------------------------------------
+
+from rooms.attendance import webhooks as attendance_webhooks  # noqa: E402  (they import WebhookContext only for typing)
+from rooms.lifecycle import room_webhooks  # noqa: E402
+from rooms.recordings import egress_sync  # noqa: E402
+
+HANDLERS: dict[str, Handler] = {
+    "room_started": room_webhooks.room_started,
+    "room_finished": room_webhooks.room_finished,
+    "participant_joined": attendance_webhooks.participant_joined,
+    "participant_left": attendance_webhooks.participant_left,
+    "participant_connection_aborted": attendance_webhooks.participant_left,
+    "track_published": attendance_webhooks.track_changed,
+    "track_unpublished": attendance_webhooks.track_changed,
+    "egress_started": egress_sync.egress_event,
+    "egress_updated": egress_sync.egress_event,
+    "egress_ended": egress_sync.egress_event,
+}

@@ -28,7 +28,7 @@ The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetIte
 typed items of several entities.
 """
 
-from rooms.store import recordings
+from rooms.store import audit, recordings, retention, users
 from rooms.store.attendance import (
     QualityItem,
     RoomAttendance,
@@ -50,6 +50,7 @@ from rooms.store.phone import (
     take_dial_out_slot,
 )
 from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
+from rooms.store.retention import RetentionItem
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -82,6 +83,7 @@ __all__ = [
     "QualityItem",
     "RecordingConsent",
     "RecordingItem",
+    "RetentionItem",
     "RoomAttendance",
     "RoomItem",
     "SegmentFacts",
@@ -93,6 +95,7 @@ __all__ = [
     "TrackItem",
     "WebhookEventItem",
     "applying_event",
+    "audit",
     "bind",
     "claim_due",
     "create_room_with_members",
@@ -117,6 +120,8 @@ __all__ = [
     "recordings",
     "release_due",
     "release_pin",
+    "retention",
     "revoke_member",
     "take_dial_out_slot",
+    "users",
 ]

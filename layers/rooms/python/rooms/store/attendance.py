@@ -22,7 +22,9 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
-from rooms.store.rooms import LIVE_STATUSES, Member, RoomItem, room_pk
+from rooms.room.status import LIVE_STATUSES, RoomStatus
+from rooms.store.conditions import condition_failed
+from rooms.store.rooms import Member, RoomItem, room_pk
 from rooms.store.table import TableItem, bind
 
 ATTENDANCE_PREFIX = "ATTEND#"
@@ -161,7 +163,7 @@ def add_join(
     if started_at:
         room_actions.append(RoomItem.started_at.set(started_at))
     if activate:
-        room_actions.append(RoomItem.status.set("active"))
+        room_actions.append(RoomItem.status.set(RoomStatus.ACTIVE))
         condition = RoomItem.status.is_in(*LIVE_STATUSES)  # never revive a room that ended meanwhile
     if reconnect_burst is not None:
         burst, last_at = reconnect_burst
@@ -289,7 +291,7 @@ def append_quality_sample(room_id: str, identity: str, sample: dict) -> bool:
             condition=QualityItem.samples.does_not_exist() | (size(QualityItem.samples) < MAX_QUALITY_SAMPLES),
         )
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True
@@ -313,7 +315,7 @@ def admit_member(room_id: str, user_id: str, *, now: str, actor: str, audit: lis
     try:
         member.update(actions=actions, condition=Member.status == "active")
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return None
         raise
     return member
@@ -327,7 +329,7 @@ def clear_admission(room_id: str, user_id: str) -> None:
             actions=[Member.admitted_at.remove(), Member.admitted_by.remove()], condition=Member.pk.exists()
         )
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
 
 

@@ -20,6 +20,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from rooms.clock import parse_iso
+from rooms.store.conditions import cancelled_by_condition, condition_failed
 from rooms.store.rooms import room_pk
 from rooms.store.table import TableItem, bind
 
@@ -95,7 +96,7 @@ def append(item: AuditEntry | ConsentLedgerEntry) -> bool:
     try:
         item.save(condition=TableItem.pk.does_not_exist())
     except PutError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True
@@ -122,7 +123,7 @@ def update_with_entries(item: TableItem, *, actions: list, condition: Condition 
     except TransactWriteError as err:
         # (pynamodb sends the puts before the update; the entries' keys are new, so a failed condition
         # is the item's)
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or []):
+        if cancelled_by_condition(err):
             return False
         raise
     item.refresh(consistent_read=True)

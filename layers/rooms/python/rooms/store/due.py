@@ -24,6 +24,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
 from rooms.clock import iso
+from rooms.store.conditions import condition_failed
 from rooms.store.table import TableItem, bind, due_bucket, due_keys
 
 
@@ -73,7 +74,7 @@ def claim_due(item: TableItem, *, now: datetime, lease_seconds: int) -> Claim | 
             & (cls.due_lease_until.does_not_exist() | (cls.due_lease_until <= iso(now))),
         )
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return None
         raise
     return Claim(item=target, lease=lease, until=until)
@@ -99,7 +100,7 @@ def finish_due(claim: Claim, *, next_due: datetime | None, actions: list | None 
     try:
         item.update(actions=writes, condition=full)
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True
@@ -114,7 +115,7 @@ def release_due(claim: Claim) -> bool:
         item.update(actions=[cls.due_lease.remove(), cls.due_lease_until.remove()],
                     condition=cls.due_lease == claim.lease)
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True

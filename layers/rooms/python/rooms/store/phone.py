@@ -7,7 +7,9 @@ from datetime import datetime
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, UpdateError
 
-from rooms.store.rooms import LIVE_STATUSES, Member, PinTaken, RoomItem, room_pk
+from rooms.room.status import LIVE_STATUSES
+from rooms.store.conditions import condition_failed
+from rooms.store.rooms import Member, PinTaken, RoomItem, room_pk
 from rooms.store.table import TableItem, bind
 
 __all__ = ["DialOutWindow", "PinTaken", "SipPinLock", "get_room_and_members", "new_pin_lock", "pins_held",
@@ -50,7 +52,7 @@ def release_pin(number: str, pin: str, *, room_id: str) -> bool:
     try:
         SipPinLock(*SipPinLock.key(number, pin)).delete(condition=SipPinLock.room_id == room_id)
     except DeleteError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
         return False
     return True
@@ -74,7 +76,7 @@ def record_dispatch_rule(room_id: str, rule_id: str, *, now: str) -> bool:
             & RoomItem.sip["dispatch_rule_id"].does_not_exist(),
         )
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
         return False
     return True
@@ -98,7 +100,7 @@ def take_dial_out_slot(room_id: str, *, window_start: str, limit: int, expires_a
             condition=DialOutWindow.count.does_not_exist() | (DialOutWindow.count < limit),
         )
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
         return None
     return int(window.count)

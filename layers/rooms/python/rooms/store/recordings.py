@@ -16,6 +16,13 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from rooms.clock import iso
+from rooms.store.conditions import (
+    CONDITION_FAILED,
+    TRANSACTION_CONFLICT,
+    cancellation_codes,
+    cancelled_by_condition,
+    condition_failed,
+)
 from rooms.store.rooms import Member, RoomItem, room_pk
 from rooms.store.table import TableItem, bind
 
@@ -120,10 +127,6 @@ class RecordingDeleted(Exception):
     """The recording was deleted: its egress id is a tombstone."""
 
 
-def _codes(err: TransactWriteError) -> list[str | None]:
-    return [r.code if r else None for r in (err.cancellation_reasons or [])]
-
-
 # --- reads -------------------------------------------------------------------------------------------
 
 
@@ -209,7 +212,7 @@ def claim_and_create_recording(recording: RecordingItem, slot: ActiveRecording, 
                 tx.save(entry, condition=TableItem.pk.does_not_exist())
     except TransactWriteError as err:
         # TransactionConflict: another start's transaction on the slot was in flight at the same time.
-        if {"ConditionalCheckFailed", "TransactionConflict"} & set(_codes(err)):
+        if {CONDITION_FAILED, TRANSACTION_CONFLICT} & set(cancellation_codes(err)):
             raise SlotTaken(slot.room_id) from err
         raise
 
@@ -237,7 +240,7 @@ def record_egress_started(room_id: str, recording_id: str, egress_id: str, *, st
             condition=ActiveRecording.recording_id == recording_id,
         )
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
 
 
@@ -247,7 +250,7 @@ def release_slot(room_id: str, recording_id: str) -> None:
     try:
         ActiveRecording(*ActiveRecording.key_of(room_id)).delete(condition=ActiveRecording.recording_id == recording_id)
     except DeleteError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
 
 
@@ -260,7 +263,7 @@ def update_recording(room_id: str, recording_id: str, actions: list, *, now: str
     try:
         item.update(actions=[*recording_identity_actions(room_id, recording_id, now), *actions], condition=condition)
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return None
         raise
     return item
@@ -306,7 +309,7 @@ def apply_egress_state(*, room_id: str, recording_id: str, egress_id: str, actio
             apply_egress_writes(tx, room_id=room_id, recording_id=recording_id, egress_id=egress_id,
                                 actions=actions, rank=rank, now=now)
     except TransactWriteError as err:
-        if "ConditionalCheckFailed" in _codes(err):
+        if cancelled_by_condition(err):
             return False
         raise
     return True
@@ -321,7 +324,7 @@ def mark_notified(room_id: str, recording_id: str, now: str) -> bool:
             condition=RecordingItem.pk.exists() & RecordingItem.notified_at.does_not_exist(),
         )
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True

@@ -12,6 +12,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from rooms.store.attendance import ATTENDANCE_PREFIX, QualityItem, SegmentItem, TrackItem
 from rooms.store.audit import AUDIT_PREFIX, CONSENT_LOG_PREFIX, AuditEntry, ConsentLedgerEntry
+from rooms.store.conditions import condition_failed
 from rooms.store.rooms import RoomItem, room_pk
 from rooms.store.table import TableItem, bind, due_keys
 
@@ -43,7 +44,7 @@ def schedule(room_id: str, *, ended_at: str, due: dict[str, str], held: bool) ->
     try:
         item.save(condition=RetentionItem.pk.does_not_exist())
     except PutError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True
@@ -75,7 +76,7 @@ def requeue(room_id: str, next_due: str | None) -> None:
     try:
         item.update(actions=actions, condition=RetentionItem.pk.exists())
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
 
 
@@ -109,7 +110,7 @@ def purge_attendance(room_id: str) -> int:
         room.update(actions=[RoomItem.attendee_ids.remove(), RoomItem.no_show.remove(), RoomItem.verdict.remove()],
                     condition=RoomItem.pk.exists())
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
     return count
 
@@ -153,7 +154,7 @@ def set_legal_hold(room_id: str, hold: dict | None) -> RoomItem | None:
     try:
         room.update(actions=[action], condition=RoomItem.pk.exists())
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return None
         raise
     return room

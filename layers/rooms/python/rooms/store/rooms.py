@@ -18,9 +18,10 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from rooms.room.status import LIVE_STATUSES, RoomStatus
+from rooms.store.conditions import cancelled_by_condition, condition_failed, lost_a_race
 from rooms.store.table import TableItem, bind
 
-LIVE_STATUSES = ("scheduled", "open", "active")
 T = TypeVar("T")
 
 
@@ -81,7 +82,7 @@ class RoomItem(TableItem, discriminator="room"):
     participant_count = NumberAttribute(null=True)
     peak_concurrent = NumberAttribute(null=True)
     duration_seconds = NumberAttribute(null=True)
-    # --- evidence (issue 18): the template's evidence policy at creation (rooms.verdicts.EvidencePolicy),
+    # --- evidence (issue 18): the template's evidence policy at creation (rooms.attendance.view.EvidencePolicy),
     # the verdict the sweeper settled, and a legal hold that blocks every deletion.
     evidence_policy = MapAttribute(null=True)
     verdict = MapAttribute(null=True)
@@ -144,29 +145,16 @@ class PinTaken(Exception):
     """The dial-in PIN picked for a new room is held by another live room on the same number."""
 
 
-def _is_conflict(err: TransactWriteError) -> bool:
-    """DynamoDB cancels a transaction that races another on the same item (TransactionConflict)."""
-    codes = {r.code for r in (err.cancellation_reasons or []) if r is not None}
-    return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
-
-
 def _retrying_conflicts(attempt: Callable[[], T], attempts: int = 4) -> T:
     """Run a transaction, retrying (with jitter) only when it lost a race; any other outcome is final."""
     for n in range(attempts):
         try:
             return attempt()
         except TransactWriteError as err:
-            if not _is_conflict(err) or n == attempts - 1:
+            if not lost_a_race(err) or n == attempts - 1:
                 raise
             time.sleep(random.uniform(0.01, 0.05) * (n + 1))  # noqa: S311 - jitter, not crypto
     raise AssertionError("unreachable")
-
-
-def _cancellation_code(err: TransactWriteError, index: int) -> str | None:
-    reasons = err.cancellation_reasons or []
-    if index < len(reasons) and reasons[index] is not None:
-        return reasons[index].code
-    return None
 
 
 # --- rooms -------------------------------------------------------------------------------------------
@@ -205,8 +193,8 @@ def create_room_with_members(
     try:
         _retrying_conflicts(attempt)
     except TransactWriteError as err:
-        if _cancellation_code(err, 0) != "ConditionalCheckFailed":
-            if pin_lock is not None and _cancellation_code(err, 1) == "ConditionalCheckFailed":
+        if not cancelled_by_condition(err, 0):
+            if pin_lock is not None and cancelled_by_condition(err, 1):
                 raise PinTaken(pin_lock.sk) from err
             raise
         reasons = err.cancellation_reasons or []
@@ -217,7 +205,7 @@ def create_room_with_members(
     return room, True
 
 
-def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: str = "ended",
+def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: str = RoomStatus.ENDED,
              due_actions: list | None = None, audit: list | None = None) -> tuple[RoomItem | None, bool]:
     """Move a live room to ``ended`` (or ``expired``). Returns (room, changed); changed is False if it
     had already ended. ``due_actions`` set its due keys (e.g. to settle it); by default they are removed.
@@ -246,7 +234,7 @@ def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: 
         room.update(actions=actions, condition=condition)
         return room, True
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
         return get_room(room_id, consistent=True), False
 
@@ -318,7 +306,7 @@ def put_member(
     try:
         _retrying_conflicts(attempt)
     except TransactWriteError as err:
-        if _cancellation_code(err, 0) == "ConditionalCheckFailed":
+        if cancelled_by_condition(err, 0):
             raise LookupError("room") from err
         raise
     stored = Member.get(*Member.key(room_id, user_id), consistent_read=True)
@@ -346,7 +334,7 @@ def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None,
         try:
             member.update(actions=actions, condition=Member.pk.exists())
         except UpdateError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(err):
                 return None
             raise
     if member.token_sk:
@@ -357,7 +345,7 @@ def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None,
                 condition=JoinTokenRecord.pk.exists() & JoinTokenRecord.revoked_at.does_not_exist(),
             )
         except UpdateError as err:
-            if err.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(err):
                 raise
     return member
 
@@ -416,11 +404,9 @@ def record_issued_token(
             for entry in audit or ():
                 tx.save(entry, condition=TableItem.pk.does_not_exist())
     except TransactWriteError as err:
-        if _is_conflict(err):
+        if lost_a_race(err):
             return False  # raced another issue for this member: the caller re-reads and retries
-        reasons = err.cancellation_reasons or []
-        codes = [r.code if r else None for r in reasons]
-        if "ConditionalCheckFailed" not in codes:
+        if not cancelled_by_condition(err):
             raise
         fresh = Member.get(member.pk, member.sk, consistent_read=True)
         if fresh.status != "active":

@@ -11,6 +11,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from rooms.store.conditions import CONDITION_FAILED, cancellation_codes, cancelled_by_condition
 from rooms.store.table import TableItem, bind
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
@@ -70,13 +71,12 @@ def applying_event(event_id: str, *, event: str, room_name: str | None, received
             tx.save(marker, condition=WebhookEventItem.pk.does_not_exist())
             yield tx
     except TransactWriteError as err:
-        codes = [r.code if r else None for r in (err.cancellation_reasons or [])]
-        if "ConditionalCheckFailed" not in codes:
+        if not cancelled_by_condition(err):
             raise
         if event_seen(event_id):
             raise DuplicateEvent(event_id) from err
-        failed = frozenset(key for key, code in zip(_keys_in_commit_order(tx), codes, strict=False)
-                           if code == "ConditionalCheckFailed")
+        failed = frozenset(key for key, code in zip(_keys_in_commit_order(tx), cancellation_codes(err), strict=False)
+                           if code == CONDITION_FAILED)
         raise StaleEvent(event_id, failed) from err
 
 

@@ -1,0 +1,88 @@
+"""Closing and reconciling attendance with LiveKit's ListParticipants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rooms import store
+from rooms.attendance.people import is_person
+from rooms.attendance.view import attendance_view, unix_seconds
+from rooms.observability import logger
+from rooms.store import attendance as attendance_store
+
+ACTOR_LIVEKIT = "livekit"
+
+
+# --- closing and reconciling ---------------------------------------------------------------------------------
+
+
+def close_livekit_room_segments(room: store.RoomItem, *, livekit_room_sid: str | None, at: datetime,
+                                reason: str = "room_finished") -> int:
+    """Close the open segments of one LiveKit room (by its SID; all when unknown) at ``at``."""
+    items = attendance_store.get_room_attendance(room.room_id)
+    closed = 0
+    for seg in items.segments:
+        if seg.left_at is not None:
+            continue
+        if livekit_room_sid and seg.livekit_room_sid and seg.livekit_room_sid != livekit_room_sid:
+            continue  # a connection to a later LiveKit room of the same name
+        attendance_store.close_segment(room.room_id, seg, at=unix_seconds(at), reason=reason)
+        closed += 1
+    if closed:
+        logger.info("attendance closed", extra={"action": "attendance.close", "actor": ACTOR_LIVEKIT,
+                                                "room_id": room.room_id, "segments": closed, "reason": reason})
+    return closed
+
+
+def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "not_connected") -> store.RoomAttendance:
+    """Make the open segments agree with LiveKit's ``ListParticipants`` (webhooks are best-effort):
+    a segment whose participant is no longer connected is closed at ``now`` (a late participant_left
+    still corrects it to the exact time), and a connected participant whose join we never saw gets
+    its segment. Repeatable; used when a room ends and by the sweeper."""
+    connected = {}
+    if room.livekit_created_at:
+        from rooms.livekit_gateway.room_service import list_live_participants
+
+        connected = {p.sid: p for p in list_live_participants(room.livekit_room)}
+    items = attendance_store.get_room_attendance(room.room_id)
+    known = set()
+    at = unix_seconds(now)
+    for seg in items.segments:
+        known.add(seg.participant_sid)
+        if seg.left_at is None and seg.participant_sid not in connected:
+            attendance_store.close_segment(room.room_id, seg, at=at, reason=reason)
+            seg.left_at = at
+            seg.left_reason = seg.left_reason or reason
+    for sid, p in connected.items():
+        if sid in known or not is_person(p):
+            continue
+        attributes = p.attributes
+        facts = attendance_store.SegmentFacts(
+            identity=p.identity, participant_sid=sid, user_id=attributes.get("rooms.user_id") or p.identity,
+            livekit_room_sid=room.livekit_sid, name=p.name or None, role=attributes.get("rooms.role"),
+            via="phone" if p.kind == "sip" else "video", joined_at=p.joined_at or None,
+        )
+        attendance_store.upsert_connected_segment(room.room_id, facts)
+        items.segments.append(store.SegmentItem(
+            *store.SegmentItem.key(room.room_id, p.identity, sid), room_id=room.room_id, identity=p.identity,
+            participant_sid=sid, joined_at=facts.joined_at, via=facts.via, role=facts.role,
+        ))
+        logger.info("attendance reconciled: missed join", extra={
+            "action": "attendance.reconcile", "actor": "rooms", "room_id": room.room_id, "target": p.identity,
+            "participant_sid": sid})
+    return items
+
+
+def close_room_attendance(room: store.RoomItem, *, now: datetime) -> None:
+    """The attendance step of ``release_room_resources``: reconcile, close what is open, and keep the
+    summary (participant count, peak concurrent, duration) on the room."""
+    items = reconcile_attendance(room, now=now, reason="room_ended")
+    view = attendance_view(room, items, now=now)
+    attendance_store.save_room_attendance_summary(room.room_id, participant_count=view.participant_count,
+                                       peak_concurrent=view.peak_concurrent, duration_seconds=view.duration_seconds)
+
+
+def save_room_summary(room: store.RoomItem, *, now: datetime) -> None:
+    view = attendance_view(room, attendance_store.get_room_attendance(room.room_id), now=now)
+    attendance_store.save_room_attendance_summary(room.room_id, participant_count=view.participant_count,
+                                       peak_concurrent=view.peak_concurrent, duration_seconds=view.duration_seconds)

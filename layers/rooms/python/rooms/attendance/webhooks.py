@@ -1,0 +1,251 @@
+"""LiveKit's participant and track webhooks become connection segments."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from rooms import audit, notify, store
+from rooms.attendance.people import is_person
+from rooms.attendance.reconcile import ACTOR_LIVEKIT, save_room_summary
+from rooms.attendance.view import connected_identities, iso_of_unix, unix_seconds
+from rooms.clock import iso, parse_iso
+from rooms.livekit_gateway import room_service
+from rooms.livekit_gateway.room_service import LiveParticipantInfo, get_participant, update_permission
+from rooms.observability import logger, metrics
+from rooms.room.grants import admitted_permission
+from rooms.room.status import RoomStatus, is_live
+from rooms.store import attendance as attendance_store
+from rooms.store import audit as audit_store
+
+if TYPE_CHECKING:
+    from rooms.livekit_gateway.webhook import WebhookEvent
+    from rooms.webhooks import WebhookContext
+
+
+_MAX_ATTEMPTS = 3
+
+
+# --- from LiveKit's events ---------------------------------------------------------------------------------
+
+
+def segment_facts(info: LiveParticipantInfo, *, livekit_room_sid: str | None) -> attendance_store.SegmentFacts:
+    """What a participant says about its connection. Our join tokens carry ``rooms.role`` and
+    ``rooms.jti`` attributes; a phone participant is LiveKit kind SIP."""
+    via = "phone" if info.kind == "sip" else "video"
+    attributes = info.attributes
+    ours = "rooms.jti" in attributes
+    return attendance_store.SegmentFacts(
+        identity=info.identity,
+        participant_sid=info.sid,
+        user_id=attributes.get("rooms.user_id") or info.identity,
+        livekit_room_sid=livekit_room_sid or None,
+        name=info.name or None,
+        role=attributes.get("rooms.role") or ("participant" if via == "phone" else None),
+        via=via,
+        joined_at=info.joined_at or None,
+        waiting=ours and not info.can_subscribe,
+    )
+
+
+def _log(action: str, ctx_room, identity: str, **extra) -> None:
+    logger.info(action.replace(".", " "), extra={"action": action, "actor": ACTOR_LIVEKIT, "target": identity,
+                                                 "room_id": ctx_room.room_id, **extra})
+
+
+def _not_an_attendee(event: WebhookEvent) -> bool:
+    """An event without a participant, or about one that is not a person (``is_person``)."""
+    p = event.participant
+    if not p.identity or not p.sid:
+        logger.info(f"{event.event} without a participant", extra={"event_id": event.id})
+        return True
+    if not is_person(p):
+        logger.info(f"{event.event} of a {p.kind} participant: not attendance",
+                    extra={"event_id": event.id, "target": p.identity})
+        return True
+    return False
+
+
+# A reconnect storm: this many reconnects in one room, each within the gap of the previous one (a flaky
+# network or a LiveKit incident: the seed's "connection issues (frequent disconnects)").
+RECONNECT_STORM_THRESHOLD = 5
+RECONNECT_BURST_GAP_SECONDS = 120
+
+
+def next_reconnect_burst(room, at: int) -> tuple[int, int]:
+    """(reconnects in the burst including this one, at): a burst continues while reconnects come within
+    the gap. Computed from the room the webhook already read, so it costs no extra round trip; two
+    simultaneous reconnects may count once, which is fine for a metric."""
+    last = int(room.last_reconnect_at or 0)
+    previous = int(room.reconnect_burst or 0)
+    return (previous + 1 if last and 0 <= at - last <= RECONNECT_BURST_GAP_SECONDS else 1), at
+
+
+def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
+    if _not_an_attendee(event):
+        return
+    facts = segment_facts(event.participant, livekit_room_sid=event.room_sid)
+    if not facts.joined_at:
+        facts = dataclasses.replace(facts, joined_at=unix_seconds(ctx.event_time))
+    jti = event.participant.attributes.get("rooms.jti") or None
+    reconnect = facts.identity in connected_identities(ctx.room)
+    burst = next_reconnect_burst(ctx.room, unix_seconds(ctx.event_time)) if reconnect else None
+    check_member = jti is not None
+    for attempt in range(_MAX_ATTEMPTS):
+        room = ctx.room
+        joined_iso = iso_of_unix(facts.joined_at)
+        started = joined_iso if joined_iso and (not room.started_at or joined_iso < room.started_at) else None
+        try:
+            with ctx.transaction() as tx:
+                attendance_store.add_join(
+                    tx, room, facts, at=iso(ctx.event_time),
+                    activate=room.status in (RoomStatus.SCHEDULED, RoomStatus.OPEN),
+                    started_at=started, member_jti=jti if check_member else None,
+                    member_not_admitted=facts.waiting, reconnect_burst=burst,
+                )
+                audit_store.add(tx, audit.entry(
+                    room, at=joined_iso or iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.joined",
+                    target=facts.identity, entry_id=event.id,
+                    details={"participant_sid": facts.participant_sid, "via": facts.via, "role": facts.role,
+                             "waiting": facts.waiting or None, "reconnect": reconnect or None}))
+            break
+        except store.StaleEvent as stale:
+            if attempt == _MAX_ATTEMPTS - 1:
+                raise
+            member_failed = store.Member.key(room.room_id, facts.identity) in stale.failed_keys
+            room_failed = store.RoomItem.key(room.room_id) in stale.failed_keys
+            if not (member_failed or room_failed):
+                raise
+            if member_failed:
+                facts = _enforce_membership(ctx, facts, jti or "")
+                check_member = False
+            if room_failed:  # the room changed status meanwhile (e.g. it ended): read it again
+                fresh = store.get_room(room.room_id, consistent=True)
+                if fresh is None:
+                    raise
+                ctx.room = fresh
+    metrics.add_metric(name="ParticipantJoins", unit="Count", value=1)
+    if reconnect:
+        metrics.add_metric(name="ParticipantReconnects", unit="Count", value=1)
+    if burst is not None and burst[0] == RECONNECT_STORM_THRESHOLD:  # once per storm
+        metrics.add_metric(name="ReconnectStorms", unit="Count", value=1)
+        logger.warning("reconnect storm", extra={"action": "room.reconnect_storm", "room_id": ctx.room.room_id,
+                                                 "reconnects_in_burst": burst[0]})
+    if facts.via == "phone":
+        metrics.add_metric(name="PhoneParticipantJoins", unit="Count", value=1)
+    _log("participant.join", ctx.room, facts.identity, participant_sid=facts.participant_sid, via=facts.via,
+         role=facts.role, reconnect=reconnect, waiting=facts.waiting, joined_at=iso_of_unix(facts.joined_at))
+    if facts.waiting and is_live(ctx.room.status):
+        publish_participant_waiting(ctx.room, facts)
+    if ctx.room.status == RoomStatus.ENDED:
+        save_room_summary(ctx.room, now=ctx.event_time)  # a join delivered after the room's end
+
+
+WAITING_DETAIL_TYPE = "Participant Waiting"
+
+
+def publish_participant_waiting(room, facts: attendance_store.SegmentFacts) -> None:
+    """The waiting-room concierge: tell the platform someone is waiting, so it can notify the
+    practitioner. After the join's transaction (a redelivered join is a duplicate and never gets here);
+    at least once, like every event of ours (consumers key on room_id + participant_sid)."""
+    notify.publish(WAITING_DETAIL_TYPE, {
+        "room_id": room.room_id,
+        "livekit_room": room.livekit_room,
+        "booking_id": room.booking_id,
+        "service_session_id": room.service_session_id,
+        "host_user_id": room.host_user_id,
+        "identity": facts.identity,
+        "user_id": facts.user_id or facts.identity,
+        "name": facts.name,
+        "participant_sid": facts.participant_sid,
+        "via": facts.via,
+        "waiting_since": iso_of_unix(facts.joined_at),
+        "scheduled_start": room.scheduled_start,
+    })
+    metrics.add_metric(name="ParticipantsWaiting", unit="Count", value=1)
+
+
+def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFacts,
+                        jti: str) -> attendance_store.SegmentFacts:
+    """The membership check of a join failed: the member was revoked, joined with a token that had
+    been superseded before they joined, or was admitted but connected with a waiting-room token."""
+    room = ctx.room
+    member = attendance_store.get_member(room.room_id, facts.identity)
+    if member is None or member.status != "active":
+        revoked = parse_iso(member.revoked_at) if member and member.revoked_at else ctx.event_time
+        removed = room_service.remove_participant(
+            room.livekit_room, facts.identity, revoke_token_ts=unix_seconds(revoked) + 1
+        )
+        metrics.add_metric(name="RevokedJoinsRemoved", unit="Count", value=1)
+        _log("participant.remove_revoked", room, facts.identity, participant_sid=facts.participant_sid,
+             removed=removed)
+        return facts
+    if member.token_jti != jti:
+        issued = parse_iso(member.token_issued_at) if member.token_issued_at else None
+        # Only a token that was already superseded when this connection started is refused: a member
+        # who fetched a fresh token while connected (a refresh) keeps their session.
+        if issued is None or unix_seconds(issued) < (facts.joined_at or 0):
+            live = get_participant(room.livekit_room, facts.identity)
+            if live is not None and live.sid == facts.participant_sid:
+                removed = room_service.remove_participant(
+                    room.livekit_room, facts.identity,
+                    revoke_token_ts=unix_seconds(issued) if issued else unix_seconds(ctx.event_time) + 1,
+                )
+                metrics.add_metric(name="SupersededJoinsRemoved", unit="Count", value=1)
+                _log("participant.remove_superseded", room, facts.identity, participant_sid=facts.participant_sid,
+                     removed=removed, jti=jti)
+        return facts
+    if facts.waiting and member.admitted_at:
+        # Admission is remembered: a reconnect with the waiting-room token does not wait again.
+        update_permission(room.livekit_room, facts.identity, **admitted_permission(member.role))
+        _log("participant.readmit", room, facts.identity, participant_sid=facts.participant_sid)
+        return dataclasses.replace(facts, waiting=False)
+    return facts
+
+
+def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:
+    if _not_an_attendee(event):
+        return
+    facts = segment_facts(event.participant, livekit_room_sid=event.room_sid)
+    if event.event == "participant_connection_aborted" and not facts.joined_at:
+        # never became active: no attendance (LiveKit sends no participant_joined for it either)
+        _log("participant.connection_aborted", ctx.room, facts.identity, participant_sid=facts.participant_sid)
+        return
+    reason = _disconnect_reason(event)
+    left_at = unix_seconds(ctx.event_time)
+    with ctx.transaction() as tx:
+        attendance_store.add_leave(tx, ctx.room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time))
+        audit_store.add(tx, audit.entry(
+            ctx.room, at=iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.left", target=facts.identity,
+            entry_id=event.id, details={"participant_sid": facts.participant_sid, "reason": reason}))
+    metrics.add_metric(name="ParticipantLeaves", unit="Count", value=1)
+    _log("participant.leave", ctx.room, facts.identity, participant_sid=facts.participant_sid, reason=reason,
+         left_at=iso_of_unix(left_at))
+    if ctx.room.status == RoomStatus.ENDED:
+        # a late leave (after the room was closed at its end) corrects the stored summary
+        save_room_summary(ctx.room, now=ctx.event_time)
+
+
+def _disconnect_reason(event: WebhookEvent) -> str:
+    if event.event == "participant_connection_aborted":
+        return "connection_aborted"
+    name = event.participant.disconnect_reason
+    return name if name != "unknown_reason" else "left"
+
+
+def track_changed(event: WebhookEvent, ctx: WebhookContext) -> None:
+    p, track = event.participant, event.track
+    if not p.identity or not track.sid:
+        logger.info(f"{event.event} without a track", extra={"event_id": event.id})
+        return
+    at = unix_seconds(ctx.event_time)
+    published = event.event == "track_published"
+    with ctx.transaction() as tx:
+        attendance_store.add_track_event(
+            tx, ctx.room.room_id, identity=p.identity, participant_sid=p.sid, track_sid=track.sid,
+            track_type=track.type, source=track.source,
+            published_at=at if published else None, unpublished_at=None if published else at,
+        )
+    logger.info(event.event.replace("_", " "), extra={
+        "action": f"track.{'publish' if published else 'unpublish'}", "actor": ACTOR_LIVEKIT, "target": p.identity,
+        "room_id": ctx.room.room_id, "track_sid": track.sid, "source": track.source})

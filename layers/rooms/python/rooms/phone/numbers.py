@@ -1,0 +1,91 @@
+"""Phone numbers and PINs: pure helpers (masking, formatting, PIN candidates, dial-in details)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from rooms.room.models import DialIn, DialInNumber
+from rooms.room.status import is_live
+from rooms.store import RoomItem
+
+PIN_ATTEMPTS = 20  # random PINs tried per room creation; small PIN spaces are tried exhaustively
+UNREACHABLE_SIP_STATUSES = {404, 484, 604}  # the number itself is wrong: the caller's input
+
+
+# --- pure helpers -------------------------------------------------------------------------------------
+
+
+def mask_phone_number(number: str | None) -> str:
+    """``+442079460789`` → ``+44*******789``: enough to tell calls apart in logs, not to dial."""
+    if not number:
+        return ""
+    if len(number) < 7:
+        return "+" + "*" * max(len(number) - 1, 0)
+    return number[:3] + "*" * (len(number) - 6) + number[-3:]
+
+
+def format_number(number: str) -> str:
+    """E.164 → the way people write it in the three launch regions (other numbers stay as they are)."""
+    digits = number.lstrip("+")
+    if digits.startswith("1") and len(digits) == 11:
+        return f"+1 {digits[1:4]}-{digits[4:7]}-{digits[7:]}"
+    if digits.startswith("44") and len(digits) == 12:
+        rest = digits[2:]
+        if rest.startswith("20"):  # London: 20 xxxx xxxx
+            return f"+44 {rest[:2]} {rest[2:6]} {rest[6:]}"
+        return f"+44 {rest[:4]} {rest[4:]}"
+    if digits.startswith("61") and len(digits) == 11:
+        rest = digits[2:]
+        return f"+61 {rest[0]} {rest[1:5]} {rest[5:]}"
+    return number
+
+
+def pin_candidates(length: int, attempts: int = PIN_ATTEMPTS) -> list[str]:
+    """Distinct random PINs to try, in order; every PIN when the space is no larger than ``attempts``."""
+    space = 10**length
+    picks = secrets.SystemRandom().sample(range(space), min(space, attempts))
+    return [str(p).zfill(length) for p in picks]
+
+
+def sip_of(room: RoomItem) -> dict[str, Any]:
+    """The room's phone settings as a plain dict: enabled, region, and once allocated number, trunk_id,
+    pin (and dispatch_rule_id once the LiveKit room opened)."""
+    sip = room.sip
+    if sip is None:
+        return {}
+    return sip.as_dict() if hasattr(sip, "as_dict") else dict(sip)
+
+
+def dial_in_details(room: RoomItem) -> DialIn | None:
+    """The dial-in block of a live SIP-enabled room (room view, token response, GET …/dial-in)."""
+    sip = sip_of(room)
+    if not sip.get("pin") or not is_live(room.status):
+        return None
+    formatted = format_number(sip["number"])
+    return DialIn(
+        numbers=[DialInNumber(region=sip["region"], number=sip["number"], formatted=formatted)],
+        pin=sip["pin"],
+        instructions=f"Call {formatted} and enter PIN {sip['pin']} followed by #.",
+    )
+
+
+def phone_identity(room_id: str, number: str) -> str:
+    """The LiveKit identity of someone dialled out who is not a member: stable per room and number (a
+    redial is a reconnect of one attendee) and free of the number itself."""
+    return "phone-" + hashlib.sha256(f"{room_id}|{number}".encode()).hexdigest()[:16]
+
+
+def describe_sip_participant(participant: Any) -> dict[str, str]:
+    """Log fields for a SIP ``ParticipantInfo`` (webhooks): the caller's number masked."""
+    attributes = dict(participant.attributes)
+    identity = participant.identity
+    if identity.startswith("sip_+"):  # LiveKit names callers sip_<their number> unless numbers are hidden
+        identity = "sip_" + mask_phone_number(identity[4:])
+    return {
+        "identity": identity,
+        "via": "phone",
+        "phone_number": mask_phone_number(attributes.get("sip.phoneNumber")),
+        "sip_call_id": attributes.get("sip.callID", ""),
+    }

@@ -1,0 +1,217 @@
+"""Phone: the dial-in PIN at room creation, the dispatch rule while the LiveKit room lives, dial-out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from rooms import store
+from rooms.access import Caller, require_host, require_member_or_admin, require_room
+from rooms.clock import iso
+from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
+from rooms.livekit_gateway import sip_service as livekit_sip
+from rooms.observability import logger, metrics
+from rooms.phone.numbers import (
+    UNREACHABLE_SIP_STATUSES,
+    dial_in_details,
+    mask_phone_number,
+    phone_identity,
+    pin_candidates,
+    sip_of,
+)
+from rooms.room.models import DialIn, DialOutRequest, DialOutResponse, SipIn
+from rooms.room.status import is_live
+from rooms.settings import SipNumber, get_settings
+from rooms.store import RoomItem
+
+# --- room creation: the PIN ---------------------------------------------------------------------------
+
+
+def number_for_region(region: str) -> SipNumber:
+    number = get_settings().sip_numbers.get(region)
+    if number is None:
+        raise InvalidInput(f"no dial-in number is configured for region {region}", code="sip_region_unavailable",
+                           field="sip.region")
+    return number
+
+
+def create_room_with_dial_in(
+    item: RoomItem, members: Iterable[store.Member], *, sip: SipIn | None, actor: str | None
+) -> tuple[RoomItem, bool]:
+    """``store.create_room_with_members``, plus for SIP-enabled rooms a PIN unique among the live rooms
+    on the region's number, allocated in the same transaction (retried with another PIN on a clash)."""
+    members = list(members)
+    if not sip or not sip.enabled:
+        return store.create_room_with_members(item, members)
+    settings = get_settings()
+    number = number_for_region(sip.region)
+    for attempt, pin in enumerate(pin_candidates(settings.sip_pin_length), start=1):
+        item.sip = {"enabled": True, "region": sip.region, "number": number.number, "trunk_id": number.trunk_id,
+                    "pin": pin}
+        lock = store.new_pin_lock(number.number, pin, room_id=item.room_id, now=item.created_at)
+        try:
+            room, created = store.create_room_with_members(item, members, pin_lock=lock)
+        except store.PinTaken:
+            continue
+        if created:
+            metrics.add_metric(name="PhonePinsAllocated", unit="Count", value=1)
+            logger.info("dial-in PIN allocated", extra={
+                "action": "phone.pin.allocate", "actor": actor, "room_id": item.room_id, "region": sip.region,
+                "number": number.number, "attempts": attempt})
+        return room, created
+    metrics.add_metric(name="PhonePinsExhausted", unit="Count", value=1)
+    raise Conflict(f"no free dial-in PIN on the {sip.region} number right now; retry, or raise the PIN length",
+                   code="pin_unavailable", field="sip")
+
+
+# --- LiveKit room opened / room ended: the dispatch rule ----------------------------------------------
+
+
+def on_livekit_room_open(room: RoomItem, *, now: datetime) -> None:
+    """Create the room's PIN dispatch rule once its LiveKit room exists (no-op when there is one, or no
+    SIP). Never fails the caller: video must work when SIP does not; a failure is retried next time."""
+    sip = sip_of(room)
+    if not sip.get("pin") or sip.get("dispatch_rule_id") or not is_live(room.status):
+        return
+    settings = get_settings()
+    log = {"action": "phone.dispatch_rule.create", "room_id": room.room_id, "number": sip["number"]}
+    try:
+        rule_id = livekit_sip.create_pin_dispatch_rule(
+            room_name=room.livekit_room,
+            pin=sip["pin"],
+            trunk_id=sip["trunk_id"],
+            name=f"rooms:{room.room_id}",
+            attributes={"rooms.room_id": room.room_id, "rooms.via": "phone"},
+            hide_phone_number=settings.sip_hide_phone_numbers,
+        )
+    except livekit_sip.DispatchRuleExists:
+        logger.info("dispatch rule already created by a concurrent opening", extra=log)
+        return
+    except Exception:
+        logger.exception("dispatch rule not created; retried at the next token request", extra=log)
+        metrics.add_metric(name="PhoneDispatchRuleFailures", unit="Count", value=1)
+        return
+    if store.record_dispatch_rule(room.room_id, rule_id, now=iso(now)):
+        logger.info("dispatch rule created", extra={**log, "dispatch_rule_id": rule_id})
+        return
+    # The room ended while we created it: take the rule back.
+    livekit_sip.delete_dispatch_rule(rule_id)
+    logger.info("dispatch rule created for an ended room, deleted", extra={**log, "dispatch_rule_id": rule_id})
+
+
+def release_room_phone(room: RoomItem, *, now: datetime) -> None:
+    """Delete the dispatch rule, then give the PIN back. Idempotent. If LiveKit cannot be reached the PIN
+    stays held (reusing it while the old rule lives would break the next room's dial-in) and running
+    this again finishes the job."""
+    sip = sip_of(room)
+    if not sip.get("pin"):
+        return
+    log = {"action": "phone.release", "room_id": room.room_id, "number": sip["number"], "at": iso(now)}
+    try:
+        if sip.get("dispatch_rule_id"):
+            rule_ids = [sip["dispatch_rule_id"]]
+        elif room.livekit_created_at:  # a rule created but not yet recorded when the room ended
+            rule_ids = livekit_sip.dispatch_rules_for_room(trunk_id=sip["trunk_id"], room_name=room.livekit_room)
+        else:
+            rule_ids = []
+        for rule_id in rule_ids:
+            livekit_sip.delete_dispatch_rule(rule_id)
+    except Exception:
+        logger.exception("dispatch rule not deleted; PIN kept until this step runs again", extra=log)
+        metrics.add_metric(name="PhoneReleaseFailures", unit="Count", value=1)
+        return
+    released = store.release_pin(sip["number"], sip["pin"], room_id=room.room_id)
+    logger.info("phone released", extra={**log, "dispatch_rules_deleted": rule_ids, "pin_released": released})
+
+
+# --- routes ---------------------------------------------------------------------------------------------
+
+
+def get_dial_in(room_id: str, *, caller: Caller) -> DialIn:
+    room, member = store.get_room_and_member(room_id, caller.user_id)
+    room = require_room(room, room_id)
+    require_member_or_admin(caller, room, member)
+    if not sip_of(room).get("pin"):
+        raise NotFound(f"room {room_id} has no phone dial-in", code="dial_in_not_enabled")
+    details = dial_in_details(room)
+    if details is None:
+        raise Conflict(f"room {room_id} is {room.status}", code="room_ended")
+    return details
+
+
+def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: datetime) -> DialOutResponse:
+    """The host calls a phone into the room. With ``user_id`` (a member) the call joins as that member."""
+    settings = get_settings()
+    wanted = [caller.user_id] + ([request.user_id] if request.user_id else [])
+    room, members = store.get_room_and_members(room_id, *wanted)
+    room = require_room(room, room_id)
+    require_host(caller, room, members.get(caller.user_id))
+    if not is_live(room.status):
+        raise Conflict(f"room {room_id} is {room.status}", code="room_ended")
+    if not sip_of(room).get("enabled"):
+        raise Conflict(f"phone is not enabled for room {room_id}", code="phone_not_enabled")
+    if not settings.sip_outbound_trunk_id:
+        raise UpstreamUnavailable("dial-out is not configured in this deployment", code="dial_out_not_configured")
+    if not room.livekit_created_at:
+        raise Conflict(f"room {room_id} is not open yet: join it first", code="room_not_open")
+
+    if request.user_id:
+        target = members.get(request.user_id)
+        if target is None or target.status != "active":
+            raise InvalidInput(f"{request.user_id} is not a member of room {room_id}", code="not_a_member",
+                               field="user_id")
+        identity, name = target.user_id, request.participant_name or target.name or target.user_id
+    else:
+        identity, name = phone_identity(room_id, request.phone_number), request.participant_name or "Phone"
+
+    window = settings.sip_dial_out_window_seconds
+    start = int(now.timestamp()) // window * window
+    window_start = datetime.fromtimestamp(start, now.tzinfo)
+    count = store.take_dial_out_slot(room_id, window_start=iso(window_start), limit=settings.sip_dial_out_limit,
+                                     expires_at=window_start + timedelta(seconds=window, days=1))
+    if count is None:
+        retry_after = start + window - int(now.timestamp())
+        raise TooManyRequests(f"room {room_id} reached {settings.sip_dial_out_limit} dial-outs per {window} s",
+                              code="dial_out_rate_limited", retry_after_seconds=retry_after)
+
+    masked = mask_phone_number(request.phone_number)
+    log = {"action": "phone.dial_out", "actor": caller.user_id, "room_id": room_id, "target": identity,
+           "phone_number": masked}
+    attributes = {"rooms.room_id": room_id, "rooms.via": "phone", "rooms.dialed_by": caller.user_id}
+    if request.user_id:
+        attributes["rooms.user_id"] = request.user_id
+    try:
+        placed = livekit_sip.create_sip_participant(
+            trunk_id=settings.sip_outbound_trunk_id,
+            call_to=request.phone_number,
+            room_name=room.livekit_room,
+            identity=identity,
+            name=name,
+            attributes=attributes,
+            hide_phone_number=settings.sip_hide_phone_numbers,
+            ringing_timeout_seconds=settings.sip_ringing_timeout_seconds,
+        )
+    except livekit_sip.SipCallFailed as err:
+        logger.info("dial-out failed", extra={**log, "sip_status_code": err.sip_status_code})
+        metrics.add_metric(name="PhoneDialOutFailures", unit="Count", value=1)
+        if err.sip_status_code is None:  # LiveKit refused before dialling
+            if err.code == "resource_exhausted":
+                raise Conflict(f"room {room_id} is full", code="room_full") from None
+            raise Conflict(f"LiveKit refused the call ({err.code})", code="dial_out_failed",
+                           livekit_code=err.code) from None
+        details = {"sip_status_code": err.sip_status_code, "sip_status": err.sip_status}
+        if err.sip_status_code in UNREACHABLE_SIP_STATUSES:
+            raise InvalidInput(f"{masked} cannot be reached (SIP {err.sip_status_code} {err.sip_status or ''})"
+                               .strip(), code="phone_number_unreachable", field="phone_number", **details) from None
+        raise Conflict(f"the call to {masked} failed: SIP {err.sip_status_code} {err.sip_status or ''}".strip(),
+                       code="dial_out_failed", **details) from None
+    metrics.add_metric(name="PhoneDialOuts", unit="Count", value=1)
+    logger.info("dialled out", extra={**log, "sip_call_id": placed.sip_call_id, "dial_outs_in_window": count})
+    return DialOutResponse(
+        room_id=room_id,
+        participant_identity=placed.participant_identity,
+        participant_id=placed.participant_id,
+        sip_call_id=placed.sip_call_id,
+        user_id=request.user_id,
+        phone_number=masked,
+    )

@@ -1,0 +1,15 @@
+"""Recordings: manual (host), automatic and compliance; egress state; the uploaded file; who may see it.
+
+How the pieces meet (SPEC "Recording"):
+- A recording's id names its room (``{room_id}.{12 hex}``), and the egress writes the file to
+  ``{prefix}{room_id}/{recording_id}.mp4``: the S3 key, the egress's file path and the URL route all
+  lead to the one record with a GetItem/BatchGetItem, never a Scan.
+- Manual start: the record and the room's recording slot are written (conditionally) before LiveKit is
+  called, so an ``egress_started`` that overtakes the start's answer finds its record.
+- Automatic / compliance: the egress is part of the LiveKit room's creation (``CreateRoomRequest.egress``,
+  see ``auto_recording_target``), so the room never runs unrecorded and nothing depends on a
+  best-effort webhook to start it. The record appears with the first egress webhook (or the upload).
+- The record holds facts (egress status and times, the verified object, errors); its processing status
+  is derived from them (``processing_status``), so the ``egress_*`` webhooks, the S3 object-created event
+  and the room-end reconciliation give the same record in any order.
+"""

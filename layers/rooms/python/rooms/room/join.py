@@ -1,0 +1,125 @@
+"""Join tokens: who gets one, with which grants, and the LiveKit room created just in time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from rooms import audit, store
+from rooms.access import Caller, require_member, require_room
+from rooms.clock import iso
+from rooms.errors import Conflict, Forbidden, Gone
+from rooms.livekit_gateway.client import livekit_credentials
+from rooms.observability import logger, metrics
+from rooms.phone import numbers as phone_numbers
+from rooms.phone import service as phone
+from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_link
+from rooms.room.models import TokenResponse
+from rooms.room.status import RoomStatus, is_over
+from rooms.room.tokens import mint_join_token
+from rooms.settings import get_settings
+from rooms.store import JoinTokenRecord, Member, RoomItem
+
+_MAX_ATTEMPTS = 3
+
+
+def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str | None = None) -> TokenResponse:
+    """Issue the caller's join token for a room, superseding the previous one.
+
+    Steady state costs two DynamoDB round trips: one BatchGetItem (room + membership) and one
+    TransactWriteItems (token record, membership's live token, previous token superseded, and on the
+    first join the room's LiveKit state).
+    """
+    for _ in range(_MAX_ATTEMPTS):
+        room, member = store.get_room_and_member(room_id, caller.user_id)
+        room = require_room(room, room_id)
+        member = require_member(caller, room, member)
+        _require_joinable(room)
+        response = _issue(room, member, caller=caller, now=now, name=name)
+        if response is not None:
+            return response
+    raise Conflict("token issuance raced with another request; retry", code="token_race")
+
+
+def _require_joinable(room: RoomItem) -> None:
+    if room.status == RoomStatus.EXPIRED:
+        raise Gone(f"room {room.room_id} has expired", code="room_expired")
+    if is_over(room.status):
+        raise Conflict(f"room {room.room_id} is {room.status}", code="room_ended")
+
+
+def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, name: str | None) -> TokenResponse | None:
+    settings = get_settings()
+    role = member.role
+    waiting = bool(room.waiting_room) and role != "host" and not member.admitted_at
+
+    room_updates: list = []
+    room_condition = None
+    if not room.livekit_created_at:
+        # Just in time: the LiveKit room exists from the first token request on, not from booking time.
+        room_updates = open_livekit_room(room, now=now)
+        room_condition = OPENABLE
+
+    phone.on_livekit_room_open(room, now=now)  # the dial-in PIN's dispatch rule (no-op once it exists)
+
+    creds = livekit_credentials(settings)
+    jti = uuid.uuid4().hex
+    token = mint_join_token(
+        api_key=creds.api_key,
+        api_secret=creds.api_secret,
+        room=room.livekit_room,
+        identity=member.user_id,
+        name=name or member.name or caller.name or "",
+        role=role,
+        jti=jti,
+        now=now,
+        ttl=timedelta(seconds=settings.token_ttl_seconds),
+        waiting=waiting,
+        metadata=_participant_metadata(room, role),
+        attributes={"rooms.role": role, "rooms.jti": jti},
+    )
+    issued_at, expires_at = iso(token.issued_at), iso(token.expires_at)
+    record = JoinTokenRecord(
+        room.pk,
+        JoinTokenRecord.sort_key(member.user_id, issued_at, jti),
+        room_id=room.room_id,
+        jti=jti,
+        identity=member.user_id,
+        role=role,
+        waiting=waiting,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        ttl=token.expires_at + timedelta(days=30),
+    )
+    try:
+        done = store.record_issued_token(
+            room=room, member=member, record=record, room_updates=room_updates, room_condition=room_condition,
+            audit=[audit.entry(room, at=issued_at, actor=caller.user_id, action="token.issued",
+                               target=member.user_id, details={"role": role, "waiting": waiting, "jti": jti,
+                                                               "expires_at": expires_at})],
+        )
+    except PermissionError:
+        raise Forbidden("your membership of this room was revoked", code="membership_revoked") from None
+    if not done:
+        return None
+    metrics.add_metric(name="TokensIssued", unit="Count", value=1)
+    logger.info(
+        "join token issued",
+        extra={"action": "token.issue", "actor": caller.user_id, "room_id": room.room_id, "role": role,
+               "waiting": waiting, "jti": jti},
+    )
+    return TokenResponse(
+        token=token.jwt,
+        server_url=settings.client_url,
+        identity=member.user_id,
+        role=role,
+        expires_at=expires_at,
+        waiting=waiting,
+        room_id=room.room_id,
+        livekit_room=room.livekit_room,
+        dial_in=phone_numbers.dial_in_details(room),
+    )
+
+
+def _participant_metadata(room: RoomItem, role: str) -> dict[str, str]:
+    return {"room_id": room.room_id, "role": role, **room_link(room)}

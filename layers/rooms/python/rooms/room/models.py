@@ -1,0 +1,217 @@
+"""The wire contract: request and response shapes of the HTTP API (SPEC "Wire contract")."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rooms.attendance.models import SessionVerdict
+from rooms.room.templates import MemberRole, RecordingPolicy, RoomType, Template, TemplateSettings
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
+Identifier = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
+MAX_MEMBERS_AT_CREATE = 90  # members + host + room fit one DynamoDB transaction (100 items)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HostIn(_In):
+    user_id: str = Identifier
+    name: str | None = Field(None, max_length=200)
+
+
+class MemberIn(_In):
+    user_id: str = Identifier
+    name: str | None = Field(None, max_length=200)
+    role: MemberRole | None = Field(None, description="Defaults to the template's attendee role")
+
+
+class SipIn(_In):
+    enabled: bool = False
+    region: Literal["US", "UK", "AU"] = "US"
+
+
+class CreateRoomRequest(_In):
+    booking_id: str | None = Field(None, min_length=1, max_length=128, pattern=ID_PATTERN)
+    service_session_id: str | None = Field(None, min_length=1, max_length=128, pattern=ID_PATTERN)
+    service_type: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    room_type: RoomType | None = None
+    template: str | None = Field(None, min_length=1, max_length=63)
+    title: str | None = Field(None, max_length=200)
+    scheduled_start: AwareDatetime | None = None
+    scheduled_end: AwareDatetime | None = None
+    host: HostIn | None = None
+    members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE)
+    max_participants: int | None = Field(None, ge=2, le=10000)
+    recording: RecordingPolicy | None = None
+    recording_access_until: AwareDatetime | None = Field(
+        None, description="Members other than the practitioner may access recordings until then (courses)"
+    )
+    waiting_room: bool | None = None
+    sip: SipIn | None = None
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_link(self) -> CreateRoomRequest:
+        if bool(self.booking_id) == bool(self.service_session_id):
+            raise ValueError("exactly one of booking_id or service_session_id is required")
+        if self.scheduled_start and self.scheduled_end and self.scheduled_end <= self.scheduled_start:
+            raise ValueError("scheduled_end must be after scheduled_start")
+        if self.scheduled_end and not self.scheduled_start:
+            raise ValueError("scheduled_end needs scheduled_start")
+        return self
+
+
+class RoomUrls(BaseModel):
+    room: str
+    booking: str | None = None
+    session: str | None = None
+
+
+class NoShowView(BaseModel):
+    kind: Literal["nobody", "host_absent", "client_absent", "attendees_absent"]
+    host_absent: bool
+    absent: list[str] = Field(description="Members (host included) who never connected")
+    attendees: list[str] = Field(description="Identities that did connect")
+
+
+class DialInNumber(BaseModel):
+    region: Literal["US", "UK", "AU"]
+    number: str = Field(description="E.164")
+    formatted: str = Field(description="For people, e.g. +1 202-555-0100")
+
+
+class DialIn(BaseModel):
+    """How to join a room by phone: the room's regional number and its PIN (end it with #)."""
+
+    numbers: list[DialInNumber]
+    pin: str
+    instructions: str = Field(description="One line for the booking confirmation")
+
+
+class RoomView(BaseModel):
+    room_id: str
+    livekit_room: str
+    room_type: RoomType
+    template: str
+    status: Literal["scheduled", "open", "active", "ended", "cancelled", "expired"]
+    booking_id: str | None = None
+    service_session_id: str | None = None
+    service_type: str | None = None
+    title: str | None = None
+    max_participants: int
+    recording: RecordingPolicy
+    waiting_room: bool
+    scheduled_start: str | None = None
+    scheduled_end: str | None = None
+    created_at: str
+    opened_at: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    host_user_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    no_show: NoShowView | None = Field(None, description="Set by the sweeper after a session nobody, or only "
+                                                         "one side, joined")
+    urls: RoomUrls
+    dial_in: DialIn | None = Field(None, description="Phone dial-in while the room is live (SIP enabled)")
+    participant_count: int | None = Field(None, description="Attendance summary, once the room has ended")
+    peak_concurrent: int | None = Field(None, description="Attendance summary, once the room has ended")
+    duration_seconds: int | None = Field(None, description="First join to last leave, once the room has ended")
+    verdict: SessionVerdict | None = Field(None, description="The session's verdict, settled by the sweeper after "
+                                                             "a scheduled session (GET .../attendance computes it "
+                                                             "for any ended room)")
+
+
+class GrantMemberRequest(_In):
+    role: MemberRole | None = Field(None, description="Defaults to the room's attendee role")
+    name: str | None = Field(None, max_length=200)
+
+
+class MemberView(BaseModel):
+    room_id: str
+    user_id: str
+    role: MemberRole
+    name: str | None = None
+    status: Literal["active", "revoked"]
+    granted_at: str
+    revoked_at: str | None = None
+    admitted_at: str | None = None
+
+
+class TokenRequest(_In):
+    """Optional body of the token routes."""
+
+    name: str | None = Field(None, max_length=200, description="Display name; defaults to the member's")
+
+
+class TokenResponse(BaseModel):
+    token: str
+    server_url: str
+    identity: str
+    role: Literal["host", "participant", "viewer"]
+    expires_at: str
+    waiting: bool
+    room_id: str
+    livekit_room: str
+    dial_in: DialIn | None = Field(None, description="Switch to phone if video fails (SIP-enabled rooms)")
+
+
+E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+
+
+class DialOutRequest(_In):
+    phone_number: str = Field(description="E.164, e.g. +14155550123", examples=["+14155550123"])
+    participant_name: str | None = Field(None, max_length=200, description="Shown in the room")
+    user_id: str | None = Field(
+        None, min_length=1, max_length=128, pattern=ID_PATTERN,
+        description="A member being called (e.g. after video failed): the call joins as their identity, "
+                    "so their attendance stays one record",
+    )
+
+    @field_validator("phone_number", mode="before")
+    @classmethod
+    def _e164(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            compact = re.sub(r"[\s().-]", "", value)
+            if re.fullmatch(E164_PATTERN, compact):
+                return compact
+        raise ValueError("phone_number must be an E.164 number: + then country code and number, "
+                         "e.g. +14155550123")
+
+
+class DialOutResponse(BaseModel):
+    room_id: str
+    participant_identity: str
+    participant_id: str
+    sip_call_id: str
+    user_id: str | None = None
+    phone_number: str = Field(description="The number called, masked")
+
+
+class TemplateIn(TemplateSettings):
+    """Body of PUT /templates/{name}: every field of a template but its name (taken from the path)."""
+
+
+class TemplateView(Template):
+    source: Literal["builtin", "override", "custom"]
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateView]
+
+
+class EndRoomResponse(BaseModel):
+    room: RoomView
+    changed: bool
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
