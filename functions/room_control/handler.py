@@ -10,6 +10,7 @@ from rooms.attendance import host_controls
 from rooms.attendance.models import (
     AttendanceView,
     HostActionResult,
+    HostMessageRequest,
     MuteRequest,
     ParticipantsView,
     QualitySampleAccepted,
@@ -59,6 +60,12 @@ def post_admit(room_id: str, identity: str) -> HostActionResult:
           tags=["host"])
 def post_mute(room_id: str, identity: str, request: Annotated[MuteRequest, Body()]) -> HostActionResult:
     return host_controls.mute(room_id, identity, request, caller=current_caller(app), now=utcnow())
+
+
+@app.post("/rooms/<room_id>/participants/<identity>/message",
+          summary="Message one participant, e.g. a client in the waiting room (host)", tags=["host"])
+def post_message(room_id: str, identity: str, request: Annotated[HostMessageRequest, Body()]) -> HostActionResult:
+    return host_controls.message(room_id, identity, request, caller=current_caller(app), now=utcnow())
 
 
 @app.delete("/rooms/<room_id>/participants/<identity>", summary="Remove a participant from the session (host)",

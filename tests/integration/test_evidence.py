@@ -239,3 +239,72 @@ def test_consent_withdrawal_stops_the_optional_recording_and_is_in_the_ledger(ap
     stop = next(e for e in audit if e["action"] == "recording.stopped")
     assert (stop["actor"], stop["target"], stop["details"]["reason"]) == (client, recording_id, "consent_withdrawn")
     assert datetime.fromisoformat(stop["at"].replace("Z", "+00:00")) <= datetime.now(UTC)
+
+
+def _waiting_events(stack):
+    """EventBridge "Participant Waiting" events, through a rule on the bus to an SQS queue (moto)."""
+    import boto3
+
+    kw = {"endpoint_url": stack.config.moto_url, "region_name": stack.config.region}
+    sqs, events = boto3.client("sqs", **kw), boto3.client("events", **kw)
+    name = f"waiting-{uuid.uuid4().hex[:8]}"
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=stack.config.event_bus_name,
+                    EventPattern=json.dumps({"source": ["rooms"], "detail-type": ["Participant Waiting"]}))
+    events.put_targets(Rule=name, EventBusName=stack.config.event_bus_name, Targets=[{"Id": "q", "Arn": arn}])
+
+    def received(room_id: str) -> list[dict]:
+        out = []
+        for _ in range(20):
+            for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+                body = json.loads(m["Body"])
+                if body["detail"]["room_id"] == room_id:
+                    out.append(body["detail"])
+            if out:
+                return out
+            time.sleep(0.1)
+        return out
+
+    return received
+
+
+def test_waiting_room_concierge_event_and_host_message(api, stack, ids):
+    lk = stack.config.livekit_url
+    waiting = _waiting_events(stack)
+    host, client = ids["host"], ids["client"]
+    room = api.admin("POST", "/rooms", json={
+        "service_session_id": ids["session"], "room_type": "workshop", "waiting_room": True,
+        "host": {"user_id": host}, "members": [{"user_id": client, "name": "Clara"}],
+    }).json()
+    rid, name = room["room_id"], room["livekit_room"]
+    control.join(lk, _token(api, rid, host))
+    token = api.call("POST", f"/rooms/{rid}/token", as_user=client).json()
+    assert token["waiting"] is True
+    control.join(lk, token["token"])
+    control.drain_webhooks(lk)
+    [event] = waiting(rid)
+    assert (event["identity"], event["user_id"], event["host_user_id"], event["service_session_id"]) == (
+        client, client, host, ids["session"])
+    assert event["waiting_since"] and event["via"] == "video"
+
+    text = "Running 5 minutes late, sorry!"
+    r = api.call("POST", f"/rooms/{rid}/participants/{client}/message", as_user=host, json={"text": text})
+    assert r.status_code == 200, r.text
+    assert r.json()["action"] == "message"
+    live = next(x for x in control.state(lk)["rooms"] if x["name"] == name)
+    [delivered] = live["data_received"][client]
+    assert delivered["topic"] == "rooms.host_message" and delivered["kind"] == "reliable"
+    assert json.loads(delivered["data"]) | {"sent_at": None} == {
+        "type": "host_message", "text": text, "from": host, "sent_at": None}
+    assert host not in live["data_received"]  # only to the participant addressed
+    # only the host may message; only someone connected can be messaged; the text is required
+    assert api.call("POST", f"/rooms/{rid}/participants/{host}/message", as_user=client,
+                    json={"text": "hi"}).status_code == 403
+    gone = api.call("POST", f"/rooms/{rid}/participants/nobody/message", as_user=host, json={"text": "hi"})
+    assert gone.status_code == 404 and gone.json()["code"] == "participant_not_connected"
+    empty = api.call("POST", f"/rooms/{rid}/participants/{client}/message", as_user=host, json={"text": ""})
+    assert empty.status_code == 422 and empty.json()["field"] == "text"
+    audit = api.call("GET", f"/rooms/{rid}/audit", as_user=host).json()["entries"]
+    [entry] = [e for e in audit if e["action"] == "participant.messaged"]
+    assert (entry["actor"], entry["target"], entry["details"]) == (host, client, {"length": len(text), "waiting": True})

@@ -4,11 +4,20 @@ remove. Host only (the member whose role is ``host``); everyone else gets 403.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from rooms import audit, store
 from rooms.access import Caller, require_host, require_room
-from rooms.attendance.models import HostActionResult, LiveParticipant, LiveTrack, MuteRequest, ParticipantsView
+from rooms.attendance.models import (
+    HOST_MESSAGE_TOPIC,
+    HostActionResult,
+    HostMessageRequest,
+    LiveParticipant,
+    LiveTrack,
+    MuteRequest,
+    ParticipantsView,
+)
 from rooms.attendance.people import is_person
 from rooms.attendance.view import attendance_view
 from rooms.clock import iso
@@ -20,6 +29,7 @@ from rooms.livekit_gateway.room_service import (
     get_participant,
     list_live_participants,
     mute_track,
+    send_data,
     update_permission,
 )
 from rooms.observability import logger, metrics
@@ -150,3 +160,26 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
     _log("participant.remove", caller, room, identity)
     audit.record(room, at=now, actor=caller.user_id, action="participant.removed", target=identity)
     return HostActionResult(room_id=room_id, identity=identity, action="remove", connected=True)
+
+
+def message(room_id: str, identity: str, request: HostMessageRequest, *, caller: Caller,
+            now: datetime) -> HostActionResult:
+    """The waiting-room concierge: the host's message to one connected participant (a client waiting to
+    be admitted included), delivered as a LiveKit data message on topic ``rooms.host_message`` with a
+    JSON body ``{"type": "host_message", "text", "from", "sent_at"}`` that the reference app shows. It
+    goes through our API (the host's token carries no server grant) and is on the audit trail (its
+    length, not its text)."""
+    room = _host_room(room_id, caller)
+    live = get_participant(room.livekit_room, identity) if _in_livekit(room) else None
+    if live is None:
+        raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
+                       field="identity")
+    body = {"type": "host_message", "text": request.text, "from": caller.name or caller.user_id, "sent_at": iso(now)}
+    if not send_data(room.livekit_room, json.dumps(body, separators=(",", ":")).encode("utf-8"),
+                     destination_identities=[identity], topic=HOST_MESSAGE_TOPIC):
+        raise NotFound(f"room {room_id} is not running in LiveKit", code="room_not_running")
+    metrics.add_metric(name="HostMessages", unit="Count", value=1)
+    _log("participant.message", caller, room, identity, waiting=_is_waiting(live), length=len(request.text))
+    audit.record(room, at=now, actor=caller.user_id, action="participant.messaged", target=identity,
+                 details={"length": len(request.text), "waiting": _is_waiting(live)})
+    return HostActionResult(room_id=room_id, identity=identity, action="message", connected=True)

@@ -155,9 +155,20 @@ class MuteRequest(BaseModel):
     muted: bool = True
 
 
+class HostMessageRequest(BaseModel):
+    """A message from the host to one participant, e.g. a client in the waiting room: "running 5 minutes late"."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=500)
+
+
+HOST_MESSAGE_TOPIC = "rooms.host_message"
+
+
 class HostActionResult(BaseModel):
     room_id: str
     identity: str
-    action: Literal["admit", "mute", "unmute", "remove"]
+    action: Literal["admit", "mute", "unmute", "remove", "message"]
     connected: bool = Field(description="Whether the participant was connected (and so changed in LiveKit)")
     tracks: list[str] = Field(default_factory=list, description="Track SIDs muted or unmuted")
