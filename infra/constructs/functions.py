@@ -22,7 +22,7 @@ from constructs import Construct
 
 from infra.config import RoomsConfig
 from infra.constructs.data import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
-from infra.constructs.storage import RecordingsStorage
+from infra.constructs.storage import RECORDINGS_PREFIX, RecordingsStorage
 from infra.layer_build import LayerBuild, build_layer
 from infra.nag import acknowledge
 
@@ -66,6 +66,8 @@ class FunctionSpec:
     recordings_env: bool = False
     # S3 actions on recordings/* of the recordings bucket
     recordings_object_actions: tuple[str, ...] = ()
+    # deletes recordings for good: every version of the object (the bucket is versioned), listed first
+    deletes_recording_versions: bool = False
     publishes_events: bool = False
     sip_numbers: bool = False
     sip_outbound: bool = False
@@ -134,7 +136,8 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         20,
         livekit=True,
         recordings_env=True,
-        recordings_object_actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+        recordings_object_actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
+        deletes_recording_versions=True,
     ),
     FunctionSpec(
         "sip_dial",
@@ -178,7 +181,9 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         queries_due_index=True,
         livekit=True,
         recordings_env=True,
-        recordings_object_actions=("s3:GetObject",),  # ending rooms reconciles their recordings
+        # ending rooms reconciles their recordings; retention deletes them (every version)
+        recordings_object_actions=("s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
+        deletes_recording_versions=True,
         publishes_events=True,
         sip_numbers=True,
     ),
@@ -312,6 +317,15 @@ class ServiceFunctions(Construct):
                     sid="RecordingObjects",
                     actions=list(spec.recordings_object_actions),
                     resources=[storage.objects_arn()],
+                )
+            )
+        if spec.deletes_recording_versions:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="RecordingVersions",
+                    actions=["s3:ListBucketVersions"],
+                    resources=[storage.bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{RECORDINGS_PREFIX}*"]}},
                 )
             )
         if spec.livekit:

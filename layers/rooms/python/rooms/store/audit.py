@@ -102,14 +102,6 @@ def append(item: AuditEntry | ConsentLedgerEntry) -> bool:
     return True
 
 
-def write(*items: TableItem) -> None:
-    """Several entries in one transaction (none or all)."""
-    bind()
-    with TransactWrite(connection=TableItem._get_connection().connection) as tx:
-        for item in items:
-            add(tx, item)
-
-
 def update_with_entries(item: TableItem, *, actions: list, condition: Condition | None,
                         entries: list) -> bool:
     """``item.update(actions, condition)`` and the audit entries in one transaction; the item is then

@@ -142,10 +142,3 @@ def save_proof(proof: ErasureProof) -> None:
     bind()
     proof.save(condition=ErasureProof.pk.does_not_exist())
 
-
-def get_proof(erasure_id: str) -> ErasureProof | None:
-    bind()
-    try:
-        return ErasureProof.get(*ErasureProof.key(erasure_id), consistent_read=True)
-    except ErasureProof.DoesNotExist:
-        return None
