@@ -19,13 +19,18 @@ NAMES = [
 
 TABLE_ACCESS = {name: READ_WRITE for name in NAMES} | {"room_query": READ}
 USES_DUE_INDEX = {"room_sweeper"}
+# Deleting a recording deletes every version of it (the bucket is versioned): listed with
+# s3:ListBucketVersions on the bucket, limited to the recordings/ prefix by an s3:prefix condition.
+DELETES_VERSIONS = {"recording_control", "room_sweeper"}
 RECORDING_OBJECT_ACTIONS = {
-    "recording_control": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+    "recording_control": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                          "s3:ListBucketVersions"},
     "recording_processor": {"s3:GetObject"},
     # functions that end rooms reconcile the room's recordings and verify late uploads
     "room_admin": {"s3:GetObject"},
     "webhook_handler": {"s3:GetObject"},
-    "room_sweeper": {"s3:GetObject"},
+    # ... and the sweeper deletes recordings whose retention ran out
+    "room_sweeper": {"s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions"},
 }
 READS_LIVEKIT_SECRET = set(NAMES) - {"recording_processor", "room_query"}
 PUTS_EVENTS = {"webhook_handler", "recording_processor", "room_sweeper", "room_admin"}
@@ -87,7 +92,11 @@ def test_recordings_bucket_access_is_prefix_scoped(dev, name):
     assert actions == RECORDING_OBJECT_ACTIONS.get(name, set())
     for statement in s3_statements:
         (resource,) = _as_list(statement["Resource"])
-        assert resource["Fn::Join"][1][-1] == "/recordings/*"
+        if _as_list(statement["Action"]) == ["s3:ListBucketVersions"]:
+            assert name in DELETES_VERSIONS and "Fn::GetAtt" in resource  # the bucket itself ...
+            assert statement["Condition"] == {"StringLike": {"s3:prefix": ["recordings/*"]}}  # ... its prefix
+        else:
+            assert resource["Fn::Join"][1][-1] == "/recordings/*"
 
 
 @pytest.mark.parametrize("name", NAMES)
