@@ -444,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_invoke)
 
     p = sub.add_parser("emit", help="put a booking-platform event (events/booking_*.json) on the stack's bus")
-    p.add_argument("event")
+    p.add_argument("event", metavar="EVENT",
+                   help="an EventBridge event file, or a sample's name in events/ (e.g. booking_confirmed.json)")
     p.set_defaults(fn=cmd_emit)
 
     p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")

@@ -123,6 +123,9 @@ class LocalConfig:
             "RECORDINGS_S3_ACCESS_KEY": "testing",
             "RECORDINGS_S3_SECRET": "testing",
             "EVENT_BUS_NAME": self.event_bus_name,
+            # The attendance export's HMAC key (in AWS: EVIDENCE_SIGNING_SECRET_ARN, a Secrets Manager secret)
+            "EVIDENCE_SIGNING_KEY": "local-evidence-signing-key",
+            "EVIDENCE_SIGNING_KEY_ID": "local",
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,

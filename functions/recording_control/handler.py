@@ -1,11 +1,21 @@
 """recording_control: start/stop/list recordings, expiring URLs, delete, recording consent."""
 
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.clock import utcnow
 from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
-from rooms.recordings.models import DeletedRecording, RecordingConsentView, RecordingList, RecordingUrl, RecordingView
+from rooms.recordings.models import (
+    ConsentRequest,
+    DeletedRecording,
+    RecordingConsentView,
+    RecordingList,
+    RecordingUrl,
+    RecordingView,
+)
 from rooms.recordings.service import (
     delete_recording,
     give_consent,
@@ -50,13 +60,16 @@ def delete_recording_route(recording_id: str) -> DeletedRecording:
 
 
 @app.post("/rooms/<room_id>/recording-consent", summary="Consent to being recorded in this room", tags=["members"])
-def post_consent(room_id: str) -> RecordingConsentView:
-    return give_consent(room_id, caller=current_caller(app), now=utcnow())
+def post_consent(room_id: str,
+                 request: Annotated[ConsentRequest | None, Body()] = None) -> RecordingConsentView:
+    return give_consent(room_id, request, caller=current_caller(app), now=utcnow())
 
 
 @app.delete("/rooms/<room_id>/recording-consent", summary="Withdraw recording consent", tags=["members"])
-def delete_consent(room_id: str) -> RecordingConsentView:
-    return withdraw_consent(room_id, caller=current_caller(app), now=utcnow())
+def delete_consent(room_id: str,
+                   request: Annotated[ConsentRequest | None, Body()] = None) -> RecordingConsentView:
+    """Withdrawal stops a running optional recording (its file ends there: egress cannot pause a file)."""
+    return withdraw_consent(room_id, request, caller=current_caller(app), now=utcnow())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -8,6 +8,14 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.access import require_admin
 from rooms.clock import utcnow
+from rooms.evidence.erasure import ErasureReport, erase_user_data
+from rooms.evidence.retention import (
+    LegalHoldRequest,
+    LegalHoldView,
+    place_legal_hold,
+    read_legal_hold,
+    release_legal_hold,
+)
 from rooms.http import build_resolver, current_caller
 from rooms.lifecycle.booking import cancel_room, update_room
 from rooms.lifecycle.booking_models import CancelRoomRequest, CancelRoomResponse, UpdateRoomRequest
@@ -27,6 +35,31 @@ from rooms.room.models import (
 )
 
 app = build_resolver()
+
+
+@app.delete("/users/<user_id>/data", summary="Erase or pseudonymise a person's data across rooms (admin)",
+            tags=["evidence"])
+def delete_user_data(
+    user_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$")],
+) -> ErasureReport:
+    return erase_user_data(user_id, caller=current_caller(app), now=utcnow())
+
+
+@app.put("/rooms/<room_id>/legal-hold", summary="Place a legal hold: nothing of the room is deleted (admin)",
+         tags=["evidence"])
+def put_legal_hold(room_id: str, request: Annotated[LegalHoldRequest, Body()]) -> LegalHoldView:
+    return place_legal_hold(room_id, request, caller=current_caller(app), now=utcnow())
+
+
+@app.get("/rooms/<room_id>/legal-hold", summary="The room's legal hold and pending retention deletions (admin)",
+         tags=["evidence"])
+def get_legal_hold(room_id: str) -> LegalHoldView:
+    return read_legal_hold(room_id, caller=current_caller(app))
+
+
+@app.delete("/rooms/<room_id>/legal-hold", summary="Release the legal hold (admin)", tags=["evidence"])
+def delete_legal_hold(room_id: str) -> LegalHoldView:
+    return release_legal_hold(room_id, caller=current_caller(app), now=utcnow())
 
 
 @app.put("/rooms/<room_id>/members/<user_id>", summary="Grant membership (role, display name)", tags=["admin"])

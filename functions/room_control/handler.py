@@ -10,13 +10,16 @@ from rooms.attendance import host_controls
 from rooms.attendance.models import (
     AttendanceView,
     HostActionResult,
+    HostMessageRequest,
     MuteRequest,
     ParticipantsView,
     QualitySampleAccepted,
     QualitySampleIn,
 )
 from rooms.attendance.service import read_attendance, record_quality_sample
+from rooms.audit import AuditView, read_audit
 from rooms.clock import utcnow
+from rooms.evidence.export import AttendanceExport, export_attendance
 from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 
@@ -35,6 +38,18 @@ def get_attendance(room_id: str) -> AttendanceView:
     return read_attendance(room_id, caller=current_caller(app), now=utcnow())
 
 
+@app.get("/rooms/<room_id>/attendance/export", summary="Signed attendance export for a dispute (host, admin)",
+         tags=["evidence"])
+def get_attendance_export(room_id: str) -> AttendanceExport:
+    return export_attendance(room_id, caller=current_caller(app), now=utcnow())
+
+
+@app.get("/rooms/<room_id>/audit", summary="Every action on the room, oldest first (host, admin)",
+         tags=["evidence"])
+def get_audit(room_id: str) -> AuditView:
+    return read_audit(room_id, caller=current_caller(app))
+
+
 @app.post("/rooms/<room_id>/participants/<identity>/admit", summary="Admit from the waiting room (host)",
           tags=["host"])
 def post_admit(room_id: str, identity: str) -> HostActionResult:
@@ -45,6 +60,12 @@ def post_admit(room_id: str, identity: str) -> HostActionResult:
           tags=["host"])
 def post_mute(room_id: str, identity: str, request: Annotated[MuteRequest, Body()]) -> HostActionResult:
     return host_controls.mute(room_id, identity, request, caller=current_caller(app), now=utcnow())
+
+
+@app.post("/rooms/<room_id>/participants/<identity>/message",
+          summary="Message one participant, e.g. a client in the waiting room (host)", tags=["host"])
+def post_message(room_id: str, identity: str, request: Annotated[HostMessageRequest, Body()]) -> HostActionResult:
+    return host_controls.message(room_id, identity, request, caller=current_caller(app), now=utcnow())
 
 
 @app.delete("/rooms/<room_id>/participants/<identity>", summary="Remove a participant from the session (host)",

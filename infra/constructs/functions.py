@@ -22,7 +22,7 @@ from constructs import Construct
 
 from infra.config import RoomsConfig
 from infra.constructs.data import DUE_INDEX, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
-from infra.constructs.storage import RecordingsStorage
+from infra.constructs.storage import RECORDINGS_PREFIX, RecordingsStorage
 from infra.layer_build import LayerBuild, build_layer
 from infra.nag import acknowledge
 
@@ -77,6 +77,12 @@ class FunctionSpec:
         """HeadObject/GetObject on recordings: these roles also get s3:ListBucket, without which S3
         answers a missing key with 403 instead of 404 (see rooms.recording_storage)."""
         return "s3:GetObject" in self.recordings_object_actions
+
+    @property
+    def deletes_recording_versions(self) -> bool:
+        """Deletes recordings for good: every version of the object (the bucket is versioned), which it
+        lists first (s3:ListBucketVersions on the recordings prefix)."""
+        return "s3:DeleteObjectVersion" in self.recordings_object_actions
 
     @property
     def starts_egress(self) -> bool:
@@ -201,7 +207,8 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         queries_due_index=True,
         livekit=True,
         recordings_env=True,
-        recordings_object_actions=("s3:GetObject",),  # ending rooms reconciles their recordings
+        # ending rooms reconciles their recordings; retention deletes them (every version)
+        recordings_object_actions=("s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
         publishes_events=True,
         sip_numbers=True,
     ),
@@ -368,12 +375,20 @@ class ServiceFunctions(Construct):
             )
         if spec.checks_objects:
             # With ListBucket, HeadObject on a missing key is 404 (missing); without it S3 says 403.
-            # Deleting every version of a recording first lists them (ListBucketVersions).
-            list_actions = ["s3:ListBucket"]
-            if "s3:DeleteObjectVersion" in spec.recordings_object_actions:
-                list_actions.append("s3:ListBucketVersions")
             role.add_to_policy(
-                iam.PolicyStatement(sid="RecordingsList", actions=list_actions, resources=[storage.bucket.bucket_arn])
+                iam.PolicyStatement(sid="RecordingsList", actions=["s3:ListBucket"],
+                                    resources=[storage.bucket.bucket_arn])
+            )
+        if spec.deletes_recording_versions:
+            # Deleting every version of a recording first lists them: ListBucketVersions on the bucket,
+            # limited to the recordings prefix.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="RecordingVersions",
+                    actions=["s3:ListBucketVersions"],
+                    resources=[storage.bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{RECORDINGS_PREFIX}*"]}},
+                )
             )
         if spec.recordings_env and storage.store_secret is not None:
             storage.store_secret.grant_read(role)

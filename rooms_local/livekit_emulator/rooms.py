@@ -50,6 +50,8 @@ def to_dict(message) -> dict:
 class LiveRoom:
     info: Room
     participants: dict[str, ParticipantInfo] = field(default_factory=dict)  # by identity
+    # Server data messages (SendData) each connected participant received, by identity.
+    data_received: dict[str, list[dict]] = field(default_factory=dict)
     # The pending close; a timer only acts if it is still the room's current one when it fires.
     close_token: object | None = None
     close_timer: threading.Timer | None = None
@@ -174,8 +176,18 @@ class Rooms:
             return self._snapshot(live)
 
     def send_data(self, request: proto_room.SendDataRequest) -> proto_room.SendDataResponse:
+        """Delivered as LiveKit's BroadcastDataPacketForRoom does (pkg/rtc/room.go): to every connected
+        participant, or to those named in destination_identities; the subscribe permission is not
+        checked (a waiting-room participant, who may not subscribe, still receives it)."""
         with self.lock:
-            self._room(request.room)  # nobody is really listening; the room must exist, though
+            live = self._room(request.room)
+            wanted = set(request.destination_identities)
+            for identity in live.participants:
+                if wanted and identity not in wanted:
+                    continue
+                live.data_received.setdefault(identity, []).append({
+                    "topic": request.topic, "data": request.data.decode("utf-8", "replace"),
+                    "kind": "reliable" if request.kind == 0 else "lossy"})
         return proto_room.SendDataResponse()
 
     # --- simulated clients -------------------------------------------------------------------------
@@ -247,6 +259,7 @@ class Rooms:
             for live in self.rooms.values():
                 room = to_dict(self._snapshot(live))
                 room["participants"] = [to_dict(p) for p in live.participants.values()]
+                room["data_received"] = {k: list(v) for k, v in live.data_received.items()}
                 rooms.append(room)
             revocations = [
                 {"room": room, "identity": identity, "revokeTokenTs": ts}

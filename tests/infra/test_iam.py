@@ -19,6 +19,9 @@ NAMES = [
 
 TABLE_ACCESS = {name: READ_WRITE for name in NAMES} | {"room_query": READ}
 USES_DUE_INDEX = {"room_sweeper"}
+# Deleting a recording deletes every version of it (the bucket is versioned): listed with
+# s3:ListBucketVersions on the bucket, limited to the recordings/ prefix by an s3:prefix condition.
+DELETES_VERSIONS = {"recording_control", "room_sweeper"}
 RECORDING_OBJECT_ACTIONS = {
     # never writes (egress uploads); deleting a recording removes every version of it
     "recording_control": {"s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"},
@@ -26,7 +29,8 @@ RECORDING_OBJECT_ACTIONS = {
     # functions that end rooms reconcile the room's recordings and verify late uploads
     "room_admin": {"s3:GetObject"},
     "webhook_handler": {"s3:GetObject"},
-    "room_sweeper": {"s3:GetObject"},
+    # ... and the sweeper deletes recordings whose retention ran out (every version)
+    "room_sweeper": {"s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"},
     "booking_events": {"s3:GetObject"},  # cancelling a room ends it
 }
 READS_LIVEKIT_SECRET = set(NAMES) - {"recording_processor", "room_query"}
@@ -94,6 +98,14 @@ def test_recordings_bucket_access_is_prefix_scoped(dev, name):
     for statement in s3_statements:
         (resource,) = _as_list(statement["Resource"])
         assert resource["Fn::Join"][1][-1] == "/recordings/*"
+    versions = [s for s in statements_of(dev, name) if "s3:ListBucketVersions" in _as_list(s["Action"])]
+    if name in DELETES_VERSIONS:
+        (statement,) = versions
+        assert _as_list(statement["Action"]) == ["s3:ListBucketVersions"]
+        assert "Fn::GetAtt" in statement["Resource"]  # the bucket itself ...
+        assert statement["Condition"] == {"StringLike": {"s3:prefix": ["recordings/*"]}}  # ... its prefix
+    else:
+        assert not versions
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -293,3 +293,29 @@ def test_a_room_created_or_rescheduled_inside_its_open_window_opens_at_once(api,
     assert r.json()["status"] == "open" and livekit_room(stack, later["livekit_room"]) is not None
     token = api.call("POST", f"/rooms/{later['room_id']}/token", as_user=ids["client"])
     assert token.status_code == 200 and token.json()["livekit_room"] == later["livekit_room"]
+
+
+def test_reschedule_update_and_cancel_are_on_the_audit_trail_with_their_writes(api, ids, start):
+    from rooms.store import audit as audit_store
+
+    room = create(api, ids, start)
+    rid = room["room_id"]
+    moved = api.admin("PATCH", f"/rooms/{rid}", json={"scheduled_start": iso(start + HOUR),
+                                                      "scheduled_end": iso(start + 2 * HOUR)})
+    assert moved.status_code == 200, moved.text
+    assert api.admin("PATCH", f"/rooms/{rid}", json={"title": "Session 2"}).status_code == 200
+    assert api.admin("PATCH", f"/rooms/{rid}", json={"title": "Session 2"}).status_code == 200  # no change
+    assert api.admin("POST", f"/rooms/{rid}/cancel", json={"reason": "client cancelled"}).status_code == 200
+    assert api.admin("POST", f"/rooms/{rid}/cancel").status_code == 200  # already cancelled: nothing new
+
+    entries = api.admin("GET", f"/rooms/{rid}/audit").json()["entries"]
+    mine = [e for e in entries if e["action"].startswith("room.")]
+    assert [e["action"] for e in mine] == ["room.rescheduled", "room.updated", "room.cancelled"]
+    rescheduled, updated, cancelled = mine
+    assert rescheduled["actor"] == updated["actor"] == cancelled["actor"] == "platform-backend"
+    assert rescheduled["details"]["previous_scheduled_start"] == iso(start)
+    assert rescheduled["details"]["scheduled_start"] == iso(start + HOUR)
+    assert rescheduled["details"]["scheduled_end"] == iso(start + 2 * HOUR)
+    assert updated["details"]["fields"] == ["title"]
+    assert cancelled["details"] == {"reason": "client cancelled", "status": "cancelled"}
+    assert all(e.ttl is not None for e in audit_store.list_audit(rid))  # written like every other entry

@@ -40,11 +40,17 @@ def sweep(stack, now: datetime) -> dict:
 
 
 def mark_attended(room_id: str, *user_ids: str) -> None:
-    """What the participant_joined webhook handler records (RoomItem.attendee_ids), written directly so
-    these tests do not depend on the attendance handlers."""
+    """What the participant webhook handlers record (RoomItem.attendee_ids and one 50-minute connection
+    from the scheduled start), written directly so these tests do not depend on the attendance handlers."""
     from rooms import store
 
     store.bind()
+    room = store.get_room(room_id, consistent=True)
+    joined = int(datetime.fromisoformat(room.scheduled_start).timestamp())
+    for user_id in user_ids:
+        store.SegmentItem(*store.SegmentItem.key(room_id, user_id, f"PA_{user_id}"), room_id=room_id,
+                          identity=user_id, user_id=user_id, participant_sid=f"PA_{user_id}", joined_at=joined,
+                          left_at=joined + 3000, role="host" if user_id == room.host_user_id else "participant").save()
     store.RoomItem(*store.RoomItem.key(room_id)).update(actions=[store.RoomItem.attendee_ids.add(set(user_ids))])
 
 
@@ -160,6 +166,8 @@ def test_room_still_open_is_ended_at_end_plus_grace(api, stack, ids, start, publ
         control.join(stack.config.livekit_url, token)
     control.drain_webhooks(stack.config.livekit_url)  # participant_joined → attendance, attendee_ids
     assert len(livekit_rooms(stack)[room["livekit_room"]]["participants"]) == 2
+    # they stay 10 minutes by LiveKit's clock (a session of a few seconds would not be attendance)
+    control.advance_clock(stack.config.livekit_url, 600)
 
     assert sweep(stack, start + HOUR + 30 * MINUTE - SECOND)["due"] == 0
     assert get(api, room)["status"] == "active"

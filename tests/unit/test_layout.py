@@ -1,7 +1,11 @@
 """The package map, enforced: a static scan of every import in the layer and the functions.
 
-- a capability package (room, attendance, recordings, phone) never imports ``rooms.lifecycle``, the one
-  package that crosses capabilities (nor ``rooms.webhooks``, which routes into it, except for typing);
+- a capability package (room, attendance, recordings, phone) never imports the packages that cross
+  capabilities: ``rooms.lifecycle`` (a room's life: ending, the sweeper, booking) and ``rooms.evidence``
+  (export, retention, erasure: it reads attendance, recordings and the room together), nor
+  ``rooms.webhooks``, which routes into lifecycle (except for typing);
+- ``rooms.evidence`` never imports ``rooms.lifecycle`` (lifecycle calls evidence: retention is scheduled
+  when a room ends and swept by the sweeper, so the dependency runs one way);
 - only ``rooms.livekit_gateway`` imports ``livekit`` (or protobuf, its message vocabulary);
 - only ``rooms.store`` imports ``pynamodb``, and the store imports no domain package;
 - a function never imports another function;
@@ -19,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "rooms" / "python"
 FUNCTIONS = ROOT / "functions"
 CAPABILITIES = ("room", "attendance", "recordings", "phone")
+CROSSING = ("lifecycle", "evidence")  # packages that read across capabilities
 STORE_MAY_IMPORT = ("rooms.store", "rooms.settings", "rooms.clock", "rooms.room.status")  # status: a leaf vocabulary
 
 
@@ -77,8 +82,11 @@ def violations(imports: list[Import]) -> list[str]:
     for imp in imports:
         at = f"{imp.where}:{imp.line} imports {imp.module}"
         capability = next((c for c in CAPABILITIES if _within(imp.where, f"rooms.{c}")), None)
-        if capability and _within(imp.module, "rooms.lifecycle"):
-            out.append(f"{at}: a capability must not import lifecycle")
+        crossing = next((c for c in CROSSING if _within(imp.module, f"rooms.{c}")), None)
+        if capability and crossing:
+            out.append(f"{at}: a capability must not import {crossing}")
+        if _within(imp.where, "rooms.evidence") and _within(imp.module, "rooms.lifecycle"):
+            out.append(f"{at}: evidence must not import lifecycle (lifecycle calls evidence)")
         if capability and _within(imp.module, "rooms.webhooks") and not imp.typing_only:
             out.append(f"{at}: a capability must not import the webhook router (only for typing)")
         vendor = _within(imp.module, "livekit") or _within(imp.module, "google.protobuf")
@@ -108,6 +116,8 @@ def test_the_scan_reports_each_kind_of_violation():
     cases = {
         "rooms.attendance.webhooks": "from rooms.lifecycle.ending import close_room\n",
         "rooms.recordings.service": "def f():\n    from rooms import lifecycle\n",
+        "rooms.recordings.storage": "from rooms.evidence.retention import schedule_retention\n",
+        "rooms.evidence.export": "from rooms.lifecycle.ending import close_room\n",
         "rooms.room.join": "import rooms.webhooks\n",
         "rooms.phone.service": "from livekit import api\n",
         "rooms.attendance.view": "from google.protobuf.json_format import Parse\n",
@@ -122,6 +132,9 @@ def test_the_scan_reports_each_kind_of_violation():
         "rooms.livekit_gateway.webhook": "from livekit.protocol.webhook import WebhookEvent\n",
         "rooms.store.due": "from pynamodb.exceptions import UpdateError\nfrom rooms.clock import iso\n",
         "rooms.lifecycle.ending": "from rooms.attendance.reconcile import close_room_attendance\n",
+        "rooms.lifecycle.sweeper": "from rooms.evidence.retention import retention_due\n",
+        "rooms.evidence.export": "from rooms.attendance.view import attendance_view\n"
+                                 "from rooms.recordings.service import consent_ledger\n",
     }
     assert [v for where, src in allowed.items() for v in violations(imports_of(src, where))] == []
 
@@ -129,7 +142,9 @@ def test_the_scan_reports_each_kind_of_violation():
 _EXPRESSION_METHODS = {"set", "remove", "add", "delete", "is_in", "does_not_exist", "exists", "contains",
                        "startswith", "between"}
 _MODELS = {"RoomItem", "Member", "JoinTokenRecord", "RecordingItem", "ActiveRecording", "EgressLookup",
-           "RecordingConsent", "SegmentItem", "TrackItem", "QualityItem", "TemplateOverride", "SipPinLock"}
+           "RecordingConsent", "SegmentItem", "TrackItem", "QualityItem", "TemplateOverride", "SipPinLock",
+           "DialOutWindow", "WebhookEventItem", "PendingBookingEvent", "BookingEventMarker", "AuditEntry",
+           "ConsentLedgerEntry", "RetentionItem", "UserRoomLink", "ErasureProof", "TableItem"}
 
 
 def expressions_outside_store(source: str, where: str) -> list[str]:
@@ -146,6 +161,15 @@ def expressions_outside_store(source: str, where: str) -> list[str]:
         if name in _MODELS:
             found.append(f"{where}:{node.lineno} {ast.unparse(node.func)}")
     return found
+
+
+def test_the_expression_scan_knows_every_store_model():
+    from rooms.store.table import TableItem
+
+    def subclasses(cls):
+        return {c for s in cls.__subclasses__() for c in {s, *subclasses(s)}}
+
+    assert {c.__name__ for c in subclasses(TableItem)} <= _MODELS
 
 
 def test_only_the_store_builds_dynamodb_expressions():

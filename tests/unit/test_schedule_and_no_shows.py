@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rooms.attendance.verdict import classify_no_show
 from rooms.clock import iso
-from rooms.lifecycle.no_shows import classify_no_show, may_be_no_show
 from rooms.room.schedule import due_work, session_was_due, settle_due_actions
 from rooms.settings import Settings
 from rooms.store import RoomItem
@@ -99,9 +99,7 @@ def test_one_on_one_no_shows(attendees, kind, host_absent, absent):
     result = classify_no_show(host="host", members=["host", "client"], attendees=attendees, is_booking=True)
     if kind is None:
         assert result is None
-        assert not may_be_no_show(host="host", attendees=attendees)
     else:
-        assert may_be_no_show(host="host", attendees=attendees)
         assert (result.kind, result.host_absent, result.absent, result.attendees) == (
             kind, host_absent, absent, sorted(attendees))
 

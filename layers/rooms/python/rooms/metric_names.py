@@ -30,6 +30,8 @@ PARTICIPANTS_ADMITTED = "ParticipantsAdmitted"
 PARTICIPANTS_MUTED = "ParticipantsMuted"
 PARTICIPANTS_UNMUTED = "ParticipantsUnmuted"
 PARTICIPANTS_REMOVED = "ParticipantsRemoved"
+PARTICIPANTS_WAITING = "ParticipantsWaiting"
+HOST_MESSAGES = "HostMessages"
 QUALITY_SAMPLES = "QualitySamples"
 
 # recordings
@@ -53,3 +55,7 @@ SWEEP_DUE_ITEMS = "SweepDueItems"
 SWEEP_FAILURES = "SweepFailures"
 WEBHOOKS_PROCESSED = "WebhooksProcessed"
 WEBHOOK_SIGNATURE_FAILURES = "WebhookSignatureFailures"
+
+# evidence: retention and erasure
+RETENTION_DELETIONS = "RetentionDeletions"
+USER_ERASURES = "UserErasures"

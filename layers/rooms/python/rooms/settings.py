@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     sip_dial_out_window_seconds: int = Field(600, ge=10)
     sip_ringing_timeout_seconds: int = Field(30, ge=1, le=80)
 
+    # Evidence (issue 18). Retention periods count from the room's end; the sweeper enforces them
+    # through the due index (rooms.evidence.retention); audit entries also carry a DynamoDB TTL. A legal hold
+    # on a room blocks all of it. Defaults: 6 years for billing/audit evidence (HIPAA 45 CFR
+    # 164.316(b)(2) keeps documentation 6 years), a year of recordings, 90 days of quality samples.
+    audit_retention_days: int = Field(2190, ge=1)
+    attendance_retention_days: int = Field(2190, ge=1)
+    quality_retention_days: int = Field(90, ge=1)
+    recordings_retention_days: int = Field(365, ge=1)
+    # The attendance export's HMAC-SHA256 key: from Secrets Manager (EVIDENCE_SIGNING_SECRET_ARN, JSON
+    # {"key_id", "key"}) in AWS, the plain variables locally.
+    evidence_signing_secret_arn: str | None = None
+    evidence_signing_key: SecretStr | None = None
+    evidence_signing_key_id: str = "local"
+
     @property
     def client_url(self) -> str:
         if self.livekit_client_url:

@@ -4,11 +4,20 @@ remove. Host only (the member whose role is ``host``); everyone else gets 403.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from rooms import metric_names, store
+from rooms import audit, metric_names, store
 from rooms.access import Caller, require_host, require_room
-from rooms.attendance.models import HostActionResult, LiveParticipant, LiveTrack, MuteRequest, ParticipantsView
+from rooms.attendance.models import (
+    HOST_MESSAGE_TOPIC,
+    HostActionResult,
+    HostMessageRequest,
+    LiveParticipant,
+    LiveTrack,
+    MuteRequest,
+    ParticipantsView,
+)
 from rooms.attendance.people import is_person
 from rooms.attendance.view import attendance_view
 from rooms.clock import iso
@@ -20,6 +29,7 @@ from rooms.livekit_gateway.room_service import (
     get_participant,
     list_live_participants,
     mute_track,
+    send_data,
     update_permission,
 )
 from rooms.observability import logger, metrics
@@ -87,7 +97,8 @@ def admit(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Host
     """Admit a member from the waiting room: remembered on the membership (their next token and any
     reconnect skip the waiting room) and, if connected, granted their role's permission at once."""
     room = _host_room(room_id, caller)
-    member = attendance_store.admit_member(room_id, identity, now=iso(now), actor=caller.user_id)
+    entry = audit.entry(room, at=now, actor=caller.user_id, action="participant.admitted", target=identity)
+    member = attendance_store.admit_member(room_id, identity, now=iso(now), actor=caller.user_id, audit=[entry])
     if member is None:
         raise NotFound(f"{identity} is not an active member of room {room_id}", code="member_not_found",
                        field="identity")
@@ -124,6 +135,8 @@ def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, n
     metrics.add_metric(name=metric_names.PARTICIPANTS_MUTED if request.muted else metric_names.PARTICIPANTS_UNMUTED,
                        unit="Count", value=1)
     _log(f"participant.{action}", caller, room, identity, track=request.track, track_sids=changed)
+    audit.record(room, at=now, actor=caller.user_id, action=f"participant.{action}d", target=identity,
+                 details={"track": request.track, "track_sids": changed})
     return HostActionResult(room_id=room_id, identity=identity, action=action, connected=True, tracks=changed)
 
 
@@ -146,4 +159,28 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
     attendance_store.clear_admission(room_id, identity)
     metrics.add_metric(name=metric_names.PARTICIPANTS_REMOVED, unit="Count", value=1)
     _log("participant.remove", caller, room, identity)
+    audit.record(room, at=now, actor=caller.user_id, action="participant.removed", target=identity)
     return HostActionResult(room_id=room_id, identity=identity, action="remove", connected=True)
+
+
+def message(room_id: str, identity: str, request: HostMessageRequest, *, caller: Caller,
+            now: datetime) -> HostActionResult:
+    """The waiting-room concierge: the host's message to one connected participant (a client waiting to
+    be admitted included), delivered as a LiveKit data message on topic ``rooms.host_message`` with a
+    JSON body ``{"type": "host_message", "text", "from", "sent_at"}`` that the reference app shows. It
+    goes through our API (the host's token carries no server grant) and is on the audit trail (its
+    length, not its text)."""
+    room = _host_room(room_id, caller)
+    live = get_participant(room.livekit_room, identity) if _in_livekit(room) else None
+    if live is None:
+        raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
+                       field="identity")
+    body = {"type": "host_message", "text": request.text, "from": caller.name or caller.user_id, "sent_at": iso(now)}
+    if not send_data(room.livekit_room, json.dumps(body, separators=(",", ":")).encode("utf-8"),
+                     destination_identities=[identity], topic=HOST_MESSAGE_TOPIC):
+        raise NotFound(f"room {room_id} is not running in LiveKit", code="room_not_running")
+    metrics.add_metric(name=metric_names.HOST_MESSAGES, unit="Count", value=1)
+    _log("participant.message", caller, room, identity, waiting=_is_waiting(live), length=len(request.text))
+    audit.record(room, at=now, actor=caller.user_id, action="participant.messaged", target=identity,
+                 details={"length": len(request.text), "waiting": _is_waiting(live)})
+    return HostActionResult(room_id=room_id, identity=identity, action="message", connected=True)

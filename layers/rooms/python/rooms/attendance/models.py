@@ -55,6 +55,31 @@ class AttendanceEntry(BaseModel):
     published: list[str] = Field(default_factory=list, description="Track sources this participant published")
     tracks: list[TrackView] = Field(default_factory=list)
     quality: QualitySummary | None = None
+    billable_seconds: int = Field(0, description="Connected time without the waiting-room time (reconnects "
+                                                 "counted once)")
+    late_seconds: int = Field(0, description="First join after scheduled_start (0 when on time or unscheduled)")
+    attended: bool = Field(False, description="billable_seconds reached the template's attended_min_seconds")
+    billing_band: str | None = Field(None, description="The template's billing band of billable_seconds")
+
+
+class VerdictNoShow(BaseModel):
+    kind: Literal["nobody", "host_absent", "client_absent", "attendees_absent"]
+    host_absent: bool
+    absent: list[str]
+    attendees: list[str]
+
+
+class SessionVerdict(BaseModel):
+    """What the session was, for billing (once the room has ended)."""
+
+    outcome: Literal["held", "no_show", "cancelled", "ended_early", "overran"]
+    no_show: VerdictNoShow | None = None
+    attended: list[str] = Field(description="Identities that attended (the attended rule)")
+    billable_seconds: int = Field(description="Time the host and at least one other attendee were both there")
+    billing_band: str | None = None
+    session_ended_at: str | None = Field(None, description="When the attended session ended")
+    reasons: list[str] = Field(default_factory=list)
+    policy: dict = Field(default_factory=dict, description="The evidence policy the room was judged by")
 
 
 class AttendanceView(BaseModel):
@@ -67,6 +92,9 @@ class AttendanceView(BaseModel):
     participant_count: int
     peak_concurrent: int
     participants: list[AttendanceEntry]
+    scheduled_start: str | None = None
+    scheduled_end: str | None = None
+    verdict: SessionVerdict | None = Field(None, description="Once the room has ended (or was cancelled)")
 
 
 class QualitySampleIn(BaseModel):
@@ -127,9 +155,20 @@ class MuteRequest(BaseModel):
     muted: bool = True
 
 
+class HostMessageRequest(BaseModel):
+    """A message from the host to one participant, e.g. a client in the waiting room: "running 5 minutes late"."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=500)
+
+
+HOST_MESSAGE_TOPIC = "rooms.host_message"
+
+
 class HostActionResult(BaseModel):
     room_id: str
     identity: str
-    action: Literal["admit", "mute", "unmute", "remove"]
+    action: Literal["admit", "mute", "unmute", "remove", "message"]
     connected: bool = Field(description="Whether the participant was connected (and so changed in LiveKit)")
     tracks: list[str] = Field(default_factory=list, description="Track SIDs muted or unmuted")

@@ -15,7 +15,7 @@ from rooms.attendance.view import QUALITY_METRICS, attendance_view, unix_seconds
 from rooms.clock import iso
 from rooms.errors import Conflict, InvalidInput
 from rooms.observability import logger, metrics
-from rooms.room.status import RoomStatus, is_running
+from rooms.room.status import RoomStatus, is_over, is_running
 from rooms.store import attendance as attendance_store
 
 _MAX_SAMPLE_SKEW_S = 300
@@ -29,7 +29,8 @@ def read_attendance(room_id: str, *, caller: Caller, now: datetime) -> Attendanc
     room, member = store.get_room_and_member(room_id, caller.user_id)
     room = require_room(room, room_id)
     require_host_or_admin(caller, room, member)
-    return attendance_view(room, attendance_store.get_room_attendance(room_id), now=now)
+    members = store.list_members(room_id) if is_over(room.status) else None  # for the session's verdict
+    return attendance_view(room, attendance_store.get_room_attendance(room_id), now=now, members=members)
 
 
 def record_quality_sample(room_id: str, sample: QualitySampleIn, *, caller: Caller,

@@ -1,11 +1,14 @@
 """The attendance view (pure): what billing reads, derived from the connection segments, and THE
-attended rule (``attended`` / ``attendees``) that billing, no-shows and reconnects all go by."""
+attended rule (``attended``: billable time against the room's ``attended_min_seconds``) that billing,
+no-shows and the session's verdict (``attendance.verdict``) all go by."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from rooms import store
 from rooms.attendance.models import (
@@ -14,25 +17,119 @@ from rooms.attendance.models import (
     AttendanceView,
     MetricSummary,
     QualitySummary,
+    SessionVerdict,
     TrackView,
+    VerdictNoShow,
 )
 from rooms.clock import iso, parse_iso
-from rooms.room.status import RoomStatus
+from rooms.room.status import RoomStatus, is_over
+from rooms.room.templates import BillingBand, TemplateSettings
 
 
-def attended(segments: Iterable) -> bool:
-    """THE attended rule: someone attended a room when LiveKit saw them connected to it at least once, a
-    connection with a join time (from their participant_joined, a participant_left that carries it, or
-    ListParticipants listing them). Only people count (``people.is_person``: the webhooks and the
-    reconciliation never write a segment for machinery). How long they stayed does not matter here."""
+def ever_connected(segments: Iterable) -> bool:
+    """LiveKit saw them connected to the room at least once: a connection with a join time (from their
+    participant_joined, a participant_left that carries it, or ListParticipants listing them). Only
+    people count (``people.is_person``: the webhooks and the reconciliation never write a segment for
+    machinery). How long they stayed does not matter here (that is ``attended``)."""
     return any(seg.joined_at is not None for seg in segments)
 
 
-def attendees(room) -> set[str]:
-    """The identities that attended ``room`` by ``attended``, read from the room item alone: every write
-    that gives a segment its join time adds the identity to the room's ``attendee_ids`` in the same
-    transaction (``store.attendance``), so the sweeper decides no-shows without reading the segments."""
+def connected_identities(room) -> set[str]:
+    """The identities ``ever_connected`` to ``room``, read from the room item alone: every write that
+    gives a segment its join time adds the identity to the room's ``attendee_ids`` in the same
+    transaction (``store.attendance``), so a reconnect is told without reading the segments."""
     return set(room.attendee_ids or ())
+
+
+# --- THE attended rule, billable time, billing bands (the evidence policy is the room's) ------------------
+
+Interval = tuple[int, int]
+
+@dataclass(frozen=True)
+class EvidencePolicy:
+    attended_min_seconds: int = 0
+    no_show_grace_minutes: int | None = None
+    schedule_tolerance_minutes: int = 5
+    billing_bands: tuple[BillingBand, ...] = ()
+    consent_text_version: str | None = None
+
+    @classmethod
+    def of_template(cls, template: TemplateSettings) -> EvidencePolicy:
+        return cls(
+            attended_min_seconds=template.attended_min_seconds,
+            no_show_grace_minutes=template.no_show_grace_minutes,
+            schedule_tolerance_minutes=template.schedule_tolerance_minutes,
+            billing_bands=tuple(template.billing_bands),
+            consent_text_version=template.consent_text_version,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> EvidencePolicy:
+        if not data:
+            return cls()
+        return cls(
+            attended_min_seconds=int(data.get("attended_min_seconds") or 0),
+            no_show_grace_minutes=None if data.get("no_show_grace_minutes") is None
+            else int(data["no_show_grace_minutes"]),
+            schedule_tolerance_minutes=int(data.get("schedule_tolerance_minutes", 5)),
+            billing_bands=tuple(BillingBand(**b) for b in data.get("billing_bands") or ()),
+            consent_text_version=data.get("consent_text_version"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attended_min_seconds": self.attended_min_seconds,
+            "no_show_grace_minutes": self.no_show_grace_minutes,
+            "schedule_tolerance_minutes": self.schedule_tolerance_minutes,
+            "billing_bands": [b.model_dump() for b in self.billing_bands],
+            "consent_text_version": self.consent_text_version,
+        }
+
+
+def length(intervals: Iterable[Interval]) -> int:
+    return sum(end - start for start, end in intervals)
+
+
+def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if end > start:
+            out.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def room_policy(room) -> EvidencePolicy:
+    """The evidence policy the room was created under (rooms created before it existed: none)."""
+    return EvidencePolicy.from_dict(room.evidence_policy.as_dict() if room.evidence_policy else None)
+
+
+def attended(billable_seconds: int, policy: EvidencePolicy) -> bool:
+    """THE attended rule: someone attended when their billable time (connected, the waiting room not
+    counted, reconnects once) reached the template's ``attended_min_seconds``, and was more than none.
+    Billing, no-shows and the verdict go by it; how many were connected (participant_count, reconnects)
+    goes by ``ever_connected``."""
+    return billable_seconds > 0 and billable_seconds >= policy.attended_min_seconds
+
+
+def late_seconds(first_joined: int | None, scheduled_start: int | None) -> int:
+    if first_joined is None or scheduled_start is None:
+        return 0
+    return max(0, first_joined - scheduled_start)
+
+
+def billing_band(billable_seconds: int, bands: Iterable[BillingBand]) -> str | None:
+    minutes = billable_seconds // 60
+    for band in bands:
+        if band.min_minutes <= minutes and (band.max_minutes is None or minutes <= band.max_minutes):
+            return band.name
+    return None
+
+
 
 QUALITY_METRICS = ("packet_loss_pct", "jitter_ms", "rtt_ms")
 
@@ -98,8 +195,10 @@ def quality_summary(samples: list) -> QualitySummary | None:
     return QualitySummary(samples=len(samples), **out)
 
 
-def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> AttendanceView:
-    """Everything billing needs, derived from the segments (so any delivery order gives the same)."""
+def attendance_view(room, items: store.RoomAttendance, *, now: datetime,
+                    members: list | None = None) -> AttendanceView:
+    """Everything billing needs, derived from the segments (so any delivery order gives the same).
+    With the room's ``members`` and once the room is over, the session's verdict too."""
     now_ts = unix_seconds(now)
     cap = unix_seconds(parse_iso(room.ended_at)) if room.status == RoomStatus.ENDED and room.ended_at else None
     by_identity: dict[str, list] = defaultdict(list)
@@ -110,7 +209,9 @@ def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> Atte
         tracks_by_identity[track.identity].append(track)
     quality_by_identity = {q.identity: list(q.samples or []) for q in items.quality}
 
-    entries, merged_all = [], []
+    entries, merged_all, parties = [], [], []
+    policy = room_policy(room)
+    start_ts = unix_seconds(parse_iso(room.scheduled_start)) if room.scheduled_start else None
     first_join: int | None = None
     last_end: int | None = None
     anyone_open = False
@@ -118,8 +219,14 @@ def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> Atte
         segs = by_identity.get(identity, [])
         entry, merged = _entry(identity, segs, tracks_by_identity.get(identity, []),
                                quality_by_identity.get(identity, []), now=now_ts, cap=cap)
+        billable = billable_intervals(segs, now=now_ts, cap=cap)
+        entry.billable_seconds = length(billable)
+        entry.late_seconds = late_seconds(merged[0][0] if merged else None, start_ts)
+        entry.attended = attended(entry.billable_seconds, policy)
+        entry.billing_band = billing_band(entry.billable_seconds, policy.billing_bands)
+        parties.append((identity, entry.role, billable, merged[0][0] if merged else None))
         entries.append(entry)
-        if attended(segs):
+        if ever_connected(segs):
             merged_all.append(merged)
             first_join = merged[0][0] if first_join is None else min(first_join, merged[0][0])
             last_end = merged[-1][1] if last_end is None else max(last_end, merged[-1][1])
@@ -135,6 +242,44 @@ def attendance_view(room, items: store.RoomAttendance, *, now: datetime) -> Atte
         participant_count=len(merged_all),
         peak_concurrent=peak_concurrency(merged_all),
         participants=entries,
+        scheduled_start=room.scheduled_start,
+        scheduled_end=room.scheduled_end,
+        verdict=_verdict(room, parties, policy, members) if members is not None and is_over(room.status) else None,
+    )
+
+
+def billable_intervals(segs: list, *, now: int, cap: int | None) -> list[tuple[int, int]]:
+    """Each connection from its admission (a waiting-room connection) or its join, to its leave, merged."""
+    out = []
+    for seg in segs:
+        bounds = _bounds(seg, now=now, cap=cap)
+        if bounds is None:
+            continue
+        start, end = bounds
+        if seg.waiting:
+            if seg.admitted_at is None:
+                continue  # waited the whole connection
+            start = max(start, int(seg.admitted_at))
+        out.append((start, end))
+    return merge_intervals(out)
+
+
+def _verdict(room, parties: list, policy: EvidencePolicy, members: list) -> SessionVerdict:
+    from rooms.attendance import verdict as rules  # the verdict builds on this module's attended rule
+
+    def ts(value: str | None) -> int | None:
+        return unix_seconds(parse_iso(value)) if value else None
+
+    v = rules.session_verdict(
+        status=room.status, policy=policy, host=room.host_user_id, is_booking=bool(room.booking_id),
+        parties=[rules.Party(identity=i, role=role, billable=b, first_joined=first) for i, role, b, first in parties],
+        members=[(m.user_id, m.role) for m in members if m.status == "active"],
+        scheduled_start=ts(room.scheduled_start), scheduled_end=ts(room.scheduled_end), ended_at=ts(room.ended_at),
+    )
+    return SessionVerdict(
+        outcome=v.outcome, no_show=VerdictNoShow(**v.no_show.as_dict()) if v.no_show else None, attended=v.attended,
+        billable_seconds=v.billable_seconds, billing_band=v.billing_band, session_ended_at=iso_of_unix(v.ended_at),
+        reasons=v.reasons, policy=policy.as_dict(),
     )
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from rooms import metric_names, store
+from rooms import audit, metric_names, notify, store
 from rooms.attendance.people import is_person
 from rooms.attendance.reconcile import ACTOR_LIVEKIT, save_room_summary
-from rooms.attendance.view import attendees, iso_of_unix, unix_seconds
+from rooms.attendance.view import connected_identities, iso_of_unix, unix_seconds
 from rooms.clock import iso, parse_iso
 from rooms.livekit_gateway import room_service
 from rooms.livekit_gateway.room_service import LiveParticipantInfo, get_participant, update_permission
 from rooms.observability import logger, metrics
 from rooms.phone.numbers import describe_sip_participant
 from rooms.room.grants import admitted_permission
-from rooms.room.status import RoomStatus
+from rooms.room.status import RoomStatus, is_live
 from rooms.store import attendance as attendance_store
+from rooms.store import audit as audit_store
 
 if TYPE_CHECKING:
     from rooms.livekit_gateway.webhook import WebhookEvent
@@ -92,7 +93,7 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
     if not facts.joined_at:
         facts = dataclasses.replace(facts, joined_at=unix_seconds(ctx.event_time))
     jti = event.participant.attributes.get("rooms.jti") or None
-    reconnect = facts.identity in attendees(ctx.room)
+    reconnect = facts.identity in connected_identities(ctx.room)
     burst = next_reconnect_burst(ctx.room, unix_seconds(ctx.event_time)) if reconnect else None
     check_member = jti is not None
     for attempt in range(_MAX_ATTEMPTS):
@@ -107,6 +108,11 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
                     started_at=started, member_jti=jti if check_member else None,
                     member_not_admitted=facts.waiting, reconnect_burst=burst,
                 )
+                audit_store.add(tx, audit.entry(
+                    room, at=joined_iso or iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.joined",
+                    target=facts.identity, entry_id=event.id,
+                    details={"participant_sid": facts.participant_sid, "via": facts.via, "role": facts.role,
+                             "waiting": facts.waiting or None, "reconnect": reconnect or None}))
             break
         except store.StaleEvent as stale:
             if attempt == _MAX_ATTEMPTS - 1:
@@ -135,8 +141,34 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
     _log("participant.join", ctx.room, facts.identity, event.participant, participant_sid=facts.participant_sid,
          via=facts.via, role=facts.role, reconnect=reconnect, waiting=facts.waiting,
          joined_at=iso_of_unix(facts.joined_at))
+    if facts.waiting and is_live(ctx.room.status):
+        publish_participant_waiting(ctx.room, facts)
     if ctx.room.status == RoomStatus.ENDED:
         save_room_summary(ctx.room, now=ctx.event_time)  # a join delivered after the room's end
+
+
+WAITING_DETAIL_TYPE = "Participant Waiting"
+
+
+def publish_participant_waiting(room, facts: attendance_store.SegmentFacts) -> None:
+    """The waiting-room concierge: tell the platform someone is waiting, so it can notify the
+    practitioner. After the join's transaction (a redelivered join is a duplicate and never gets here);
+    at least once, like every event of ours (consumers key on room_id + participant_sid)."""
+    notify.publish(WAITING_DETAIL_TYPE, {
+        "room_id": room.room_id,
+        "livekit_room": room.livekit_room,
+        "booking_id": room.booking_id,
+        "service_session_id": room.service_session_id,
+        "host_user_id": room.host_user_id,
+        "identity": facts.identity,
+        "user_id": facts.user_id or facts.identity,
+        "name": facts.name,
+        "participant_sid": facts.participant_sid,
+        "via": facts.via,
+        "waiting_since": iso_of_unix(facts.joined_at),
+        "scheduled_start": room.scheduled_start,
+    })
+    metrics.add_metric(name=metric_names.PARTICIPANTS_WAITING, unit="Count", value=1)
 
 
 def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFacts,
@@ -190,6 +222,9 @@ def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:
     left_at = unix_seconds(ctx.event_time)
     with ctx.transaction() as tx:
         attendance_store.add_leave(tx, ctx.room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time))
+        audit_store.add(tx, audit.entry(
+            ctx.room, at=iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.left", target=facts.identity,
+            entry_id=event.id, details={"participant_sid": facts.participant_sid, "reason": reason}))
     metrics.add_metric(name=metric_names.PARTICIPANT_LEAVES, unit="Count", value=1)
     _log("participant.leave", ctx.room, facts.identity, event.participant, participant_sid=facts.participant_sid,
          reason=reason, left_at=iso_of_unix(left_at))

@@ -8,11 +8,13 @@ the booking platform's events (``rooms.booking_events``):
   end plus the grace), so the sweeper opens and ends it on the new times. The PIN is kept. Changes
   LiveKit applies at room creation only (max participants, recording, waiting room) are refused with a
   409 naming the field once the LiveKit room is open; title and metadata reach an open LiveKit room
-  through UpdateRoomMetadata. Publishes ``Room Rescheduled`` when the schedule changed.
+  through UpdateRoomMetadata. Publishes ``Room Rescheduled`` when the schedule changed. The audit entry
+  (``room.rescheduled`` with the old and new times, or ``room.updated``) commits with the change.
 - ``cancel_room``: status ``cancelled`` (the same closing as an end: LiveKit room deleted so everyone is
   disconnected, recordings stopped, attendance closed, dispatch rule deleted and PIN released), every
   live join token marked revoked, and ``Room Cancelled`` published. Never a no-show
-  (``schedule.session_was_due``). Idempotent; a token request then gets 409 ``room_cancelled``.
+  (``schedule.session_was_due``). Idempotent; a token request then gets 409 ``room_cancelled``. The
+  audit entry ``room.cancelled`` commits with the status write (``close_room``).
 
 A cancelled room stays cancelled: ``POST /rooms`` for its booking or session answers 409
 ``room_cancelled`` and a ``Booking Confirmed`` for it changes nothing (events arrive in any order, so a
@@ -28,7 +30,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from rooms import metric_names, notify, store
+from rooms import audit, metric_names, notify, store
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput, NotFound
 from rooms.lifecycle.booking_models import UpdateRoomRequest
@@ -111,9 +113,11 @@ def update_room(room_id: str, request: UpdateRoomRequest, *, actor: str, now: da
         rescheduled = "scheduled_start" in changes or "scheduled_end" in changes
         due = _next_due(room, changes, livekit_open, now) if rescheduled else KEEP_DUE
         previous = {"scheduled_start": room.scheduled_start, "scheduled_end": room.scheduled_end}
+        entry = _update_entry(room, changes, previous, actor=actor, now=now, version=new_version,
+                              rescheduled=rescheduled)
         try:
             updated = store.booking.update_room(room, changes, due=due, now=iso(now), version=new_version,
-                                                livekit_open=livekit_open)
+                                                livekit_open=livekit_open, audit=[entry])
         except RoomChanged:
             continue  # ended, opened or rescheduled meanwhile: decide again on what it is now
         if livekit_open and ("title" in changes or "metadata" in changes):
@@ -128,6 +132,20 @@ def update_room(room_id: str, request: UpdateRoomRequest, *, actor: str, now: da
                 updated = store.get_room(room_id, consistent=True) or updated
         return RoomUpdate(room_view(updated), changed=True, rescheduled=rescheduled)
     raise Conflict(f"room {room_id} changed while it was being updated; retry", code="room_update_race")
+
+
+def _update_entry(room: store.RoomItem, changes: dict[str, Any], previous: dict[str, str | None], *, actor: str,
+                  now: datetime, version: str, rescheduled: bool):
+    """The audit entry of a change, written with it: ``room.rescheduled`` (old and new times) when the
+    schedule moved, else ``room.updated``; the fields that changed either way (metadata by name only)."""
+    details: dict[str, Any] = {"fields": sorted(changes), "version": version}
+    if rescheduled:
+        details |= {"previous_scheduled_start": previous["scheduled_start"],
+                    "previous_scheduled_end": previous["scheduled_end"],
+                    "scheduled_start": changes.get("scheduled_start", room.scheduled_start),
+                    "scheduled_end": changes.get("scheduled_end", room.scheduled_end)}
+    return audit.entry(room, at=now, actor=actor, action="room.rescheduled" if rescheduled else "room.updated",
+                       details=details)
 
 
 def _live_room(room_id: str) -> store.RoomItem:
@@ -244,8 +262,9 @@ def cancel_room(room_id: str, *, actor: str, now: datetime, reason: str | None =
         raise Conflict(f"room {room_id} is {room.status}: it can no longer be cancelled", code="room_ended")
     if is_live(room.status):
         store.booking.revoke_live_tokens(room_id, now=iso(now))  # first: no new connection from here on
+    # its audit entry (room.cancelled) commits with the status write (close_room)
     cancelled, changed = close_room(room, now=now, actor=actor, reason=reason or "cancelled",
-                                    status=RoomStatus.CANCELLED)
+                                    status=RoomStatus.CANCELLED, audit_action="room.cancelled")
     if cancelled is None:
         raise NotFound(f"room {room_id} not found", code="room_not_found")
     if cancelled.status != RoomStatus.CANCELLED:  # ended by someone else while we cancelled it

@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rooms import metric_names, store
+from rooms import audit, metric_names, store
 from rooms.access import ADMIN_SCOPE, Caller
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput
@@ -277,9 +277,12 @@ def _attendee(event: InboundEvent, now: datetime) -> str:
     confirmed = isinstance(detail, AttendeeConfirmed)
     role = (detail.role if confirmed else None) or room.attendee_role
     try:
+        # a grant is on the room's audit trail with its write (a revoke: by revoke_membership below)
+        granted = [audit.entry(room, at=now, actor=_actor(event), action="member.granted", target=detail.user_id,
+                               details={"role": role, "version": event.version})] if confirmed else None
         member = store.booking.apply_member_event(
             room, detail.user_id, active=confirmed, role=role, name=detail.name if confirmed else None,
-            version=event.version, now=iso(now), actor=_actor(event))
+            version=event.version, now=iso(now), actor=_actor(event), audit=granted)
     except LookupError:
         return "room_not_live"
     if member is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import metric_names, store
+from rooms import audit, metric_names, store
 from rooms.access import Caller
 from rooms.clock import iso, parse_iso
 from rooms.errors import NotFound
@@ -23,10 +23,12 @@ def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
     sweeper, LiveKit's room_finished). Each step is idempotent: it may run more than once.
     """
     from rooms.attendance.reconcile import close_room_attendance  # lazily: create_room's cold start never needs it
+    from rooms.evidence.retention import schedule_retention
 
     release_room_recordings(room, now=now)  # stop egress, reconcile with ListEgress, check uploads
     close_room_attendance(room, now=now)  # reconcile with ListParticipants, close open segments, summary
     phone.release_room_phone(room, now=now)  # dispatch rule deleted, then the PIN released
+    schedule_retention(room, now=now)  # when its data is deleted (rooms.evidence.retention)
 
 
 def end_room(room_id: str, *, caller: Caller, now: datetime, reason: str = "ended_by_admin") -> tuple[RoomView, bool]:
@@ -45,10 +47,12 @@ def end_room(room_id: str, *, caller: Caller, now: datetime, reason: str = "ende
 
 
 def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason: str,
-               status: str = RoomStatus.ENDED) -> tuple[store.RoomItem | None, bool]:
-    """The one way a room is ended by us (admin route, sweeper): the record first (so the
-    ``room_finished`` that LiveKit sends back finds it already ended), then the LiveKit room deleted
-    (everyone disconnected), then ``release_room_resources`` at the end time.
+               status: str = RoomStatus.ENDED,
+               audit_action: str = "room.ended") -> tuple[store.RoomItem | None, bool]:
+    """The one way a room is ended by us (admin route, sweeper, a cancellation): the record first (so
+    the ``room_finished`` that LiveKit sends back finds it already ended), with its audit entry
+    (``audit_action``) in the same transaction, then the LiveKit room deleted (everyone disconnected),
+    then ``release_room_resources`` at the end time.
 
     Returns (room, changed). A room ended by someone else is returned as it is; one ended earlier by
     the same actor gets the LiveKit deletion and the release again (both idempotent), so a retry after
@@ -56,7 +60,10 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
     """
     if is_live(room.status):
         ended, changed = store.end_room(room.room_id, now=iso(now), actor=actor, reason=reason, status=status,
-                                        due_actions=settle_due_actions(room, now))
+                                        due_actions=settle_due_actions(room, now),
+                                        audit=[audit.entry(room, at=now, actor=actor or audit.SYSTEM,
+                                                           action=audit_action,
+                                                           details={"reason": reason, "status": str(status)})])
         if ended is None:
             return None, False
     else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rooms import store
+from rooms import audit, store
 from rooms.attendance.reconcile import close_livekit_room_segments
 from rooms.clock import iso, parse_iso
 from rooms.lifecycle.ending import release_room_resources
@@ -23,6 +23,7 @@ from rooms.livekit_gateway import room_service
 from rooms.observability import logger
 from rooms.room.schedule import settle_due_actions
 from rooms.room.status import RoomStatus, is_live
+from rooms.store import audit as audit_store
 
 if TYPE_CHECKING:
     from rooms.livekit_gateway.webhook import WebhookEvent
@@ -78,3 +79,5 @@ def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:
         # a scheduled room comes due for the sweeper to settle (no-shows)
         store.rooms.write_room(tx, room, [*store.rooms.ended(at=at, reason="livekit_room_finished"),
                                           *settle_due_actions(room, ctx.event_time)])
+        audit_store.add(tx, audit.entry(room, at=at, actor=audit.LIVEKIT, action="room.ended",
+                                        details={"reason": "livekit_room_finished"}, entry_id=event.id))

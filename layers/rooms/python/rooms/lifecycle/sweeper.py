@@ -21,6 +21,9 @@ Events are published before the write that records the work as done: if that wri
 invocation dies), the item comes due again when its lease runs out and the event may be published a
 second time (at least once; consumers key on ``room_id``). Two sweeps never both act on one claim.
 
+Retention (``rooms.evidence.retention``): an ended room's data is deleted as its retention periods run
+out, unless the room is under a legal hold.
+
 Other entities (recordings to archive, ...) join by giving their items due keys and adding their
 handler to ``DUE_HANDLERS`` (item class → handler) at the end of this module.
 """
@@ -33,10 +36,11 @@ from datetime import datetime
 from typing import Any
 
 from rooms import metric_names, notify, store
-from rooms.attendance.view import attendees
+from rooms.attendance.models import SessionVerdict
+from rooms.attendance.view import attendance_view
 from rooms.clock import iso
+from rooms.evidence.retention import retention_due
 from rooms.lifecycle.ending import close_room
-from rooms.lifecycle.no_shows import NoShow, classify_no_show, may_be_no_show
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
@@ -44,7 +48,7 @@ from rooms.room.livekit_room import OPENABLE, open_livekit_room
 from rooms.room.schedule import DueWork, due_work, session_was_due
 from rooms.room.status import RoomStatus, is_live
 from rooms.settings import Settings, get_settings
-from rooms.store import Claim, RoomItem
+from rooms.store import Claim, RetentionItem, RoomItem
 
 SWEEPER = "sweeper"  # the actor recorded on what the sweeper does
 ENDED_DETAIL_TYPE = "Room Ended"
@@ -160,29 +164,28 @@ def _settle(claim: Claim, now: datetime) -> list[str]:
     room: RoomItem = claim.item
     if room.ended_by == SWEEPER:
         notify.publish(ENDED_DETAIL_TYPE, _room_event(room))
-    no_show = _find_no_show(room)
+    verdict = _session_verdict(room, now)
+    no_show = verdict.no_show if verdict is not None and session_was_due(room) else None
     if no_show is not None:
-        notify.publish(NO_SHOW_DETAIL_TYPE, {**_room_event(room), **no_show.as_dict()})
-    settled = store.rooms.settled(at=iso(now), no_show=no_show.as_dict() if no_show is not None else None)
+        notify.publish(NO_SHOW_DETAIL_TYPE, {**_room_event(room), **no_show.model_dump()})
+    settled = store.rooms.settled(at=iso(now), no_show=no_show.model_dump() if no_show is not None else None,
+                                  verdict=verdict.model_dump(mode="json") if verdict is not None else None)
     if not store.finish_due(claim, next_due=None, actions=settled, condition=store.rooms.NOT_SETTLED):
         return ["raced"]
     if no_show is None:
         return ["settled"]
     metrics.add_metric(name=metric_names.NO_SHOWS, unit="Count", value=1)
     logger.info("no-show marked", extra={"action": "room.no_show", "actor": SWEEPER, "room_id": room.room_id,
-                                         **no_show.as_dict()})
+                                         **no_show.model_dump()})
     return ["settled", "no_show"]
 
 
-def _find_no_show(room: RoomItem) -> NoShow | None:
-    if not session_was_due(room):
-        return None  # ended before its start: a cancellation, nobody to blame
-    came = attendees(room)
-    if not may_be_no_show(host=room.host_user_id, attendees=came):
-        return None  # the host and someone else came: no need to read the members
-    members = [m.user_id for m in store.list_members(room.room_id) if m.status == "active"]
-    return classify_no_show(host=room.host_user_id, members=members, attendees=came,
-                            is_booking=bool(room.booking_id))
+def _session_verdict(room: RoomItem, now: datetime) -> SessionVerdict | None:
+    """The session's verdict from its attendance (the attended rule and the grace period decide
+    no-shows; ending before the start is a cancellation, nobody to blame)."""
+    view = attendance_view(room, store.get_room_attendance(room.room_id), now=now,
+                           members=store.list_members(room.room_id))
+    return view.verdict
 
 
 def _room_event(room: RoomItem) -> dict[str, Any]:
@@ -211,4 +214,5 @@ def _int_or_none(value: Any) -> int | None:
 
 DUE_HANDLERS: dict[type, DueHandler] = {
     RoomItem: room_due,
+    RetentionItem: retention_due,  # retention periods and legal holds (rooms.evidence.retention)
 }

@@ -99,6 +99,21 @@ def update_permission(room: str, identity: str, *, can_publish: bool, can_subscr
     return participant_info(response) if response is not None else None
 
 
+def send_data(room: str, data: bytes, *, destination_identities: list[str], topic: str) -> bool:
+    """A reliable data message from the server to these participants (SendData). LiveKit delivers it
+    to each connected destination whatever its subscribe permission (pkg/rtc/room.go,
+    BroadcastDataPacketForRoom), so a participant held in the waiting room receives it. False when
+    the LiveKit room is gone."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.send_data(api.SendDataRequest(
+            room=room, data=data, kind=api.DataPacket.Kind.RELIABLE,
+            destination_identities=destination_identities, topic=topic,
+        ))
+
+    return run_or(call, None) is not None
+
+
 def mute_track(room: str, identity: str, track_sid: str, *, muted: bool) -> bool:
     """Mute (or unmute) one published track (MutePublishedTrack). False when it is gone."""
 

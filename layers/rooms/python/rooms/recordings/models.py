@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 RecordingTrigger = Literal["manual", "automatic", "compliance"]
 ProcessingStatus = Literal["pending", "processing", "available", "failed"]
@@ -64,8 +64,35 @@ class DeletedRecording(BaseModel):
     deleted: bool
 
 
+ConsentChannel = Literal["web", "mobile", "phone", "email", "in_person", "api"]
+
+
+class ConsentRequest(BaseModel):
+    """Optional body of the consent routes: how the person gave (or withdrew) it, and which text they saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ConsentChannel = Field("web", description="Where the person decided")
+    text_version: str | None = Field(None, max_length=64, description="Version of the consent text shown; "
+                                                                     "must be the room's current one")
+
+
 class RecordingConsentView(BaseModel):
     room_id: str
     user_id: str
     consented: bool
     consented_at: str | None = None
+    text_version: str | None = Field(None, description="The room's consent-text version (from its template)")
+    channel: ConsentChannel | None = None
+    recordings_stopped: list[str] = Field(default_factory=list,
+                                          description="Optional recordings the withdrawal stopped (each file ends "
+                                                      "there; a new start makes a new file)")
+
+
+class ConsentLedgerEntryView(BaseModel):
+    at: str
+    user_id: str
+    decision: Literal["given", "withdrawn"]
+    text_version: str | None = None
+    channel: str
+    actor: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rooms import metric_names, store
+from rooms import audit, metric_names, store
 from rooms.access import (
     Caller,
     require_may_delete_recording,
@@ -26,6 +26,8 @@ from rooms.observability import logger, metrics
 from rooms.recordings import storage
 from rooms.recordings.egress_sync import reconcile_egress
 from rooms.recordings.models import (
+    ConsentLedgerEntryView,
+    ConsentRequest,
     DeletedRecording,
     RecordingConsentView,
     RecordingList,
@@ -45,6 +47,7 @@ from rooms.recordings.record import (
 from rooms.room import status as room_status
 from rooms.settings import Settings, get_settings
 from rooms.store import RoomItem
+from rooms.store import audit as audit_store
 from rooms.store.recordings import ActiveRecording, RecordingItem
 
 # --- host routes ------------------------------------------------------------------------------------
@@ -95,7 +98,9 @@ def start_recording(room_id: str, *, caller: Caller, now: datetime, settings: Se
                             claimed_at=at, claimed_by=caller.user_id)
     try:
         store.recordings.claim_and_create_recording(
-            record, claim, seen_recording_id=slot.recording_id if slot is not None else None
+            record, claim, seen_recording_id=slot.recording_id if slot is not None else None,
+            audit=[audit.entry(room, at=at, actor=caller.user_id, action="recording.started", target=recording_id,
+                               details={"trigger": record.trigger})],
         )
     except store.recordings.SlotTaken:
         raise Conflict("a recording is being started", code="recording_running") from None
@@ -166,6 +171,8 @@ def stop_recording(room_id: str, recording_id: str, *, caller: Caller, now: date
     logger.info("recording stopped", extra={"action": "recording.stop", "actor": caller.user_id,
                                             "room_id": room_id, "target": recording_id,
                                             "egress_id": rec.egress_id})
+    audit.record(room, at=now, actor=caller.user_id, action="recording.stopped", target=recording_id,
+                 details={"egress_id": rec.egress_id})
     return recording_view(stored or rec, room, full=True, now=now)
 
 
@@ -202,6 +209,10 @@ def recording_url(recording_id: str, *, caller: Caller, now: datetime,
     inline = not host and not room.recording_downloads_enabled
     filename = f"recording-{rec.started_at or rec.created_at or ''}.mp4".replace(":", "")
     disposition = "inline" if inline else f'attachment; filename="{filename}"'
+    # No URL without its audit entry ("who saw this client's recording"): written first, and required.
+    audit.record(room, at=now, actor=caller.user_id, action="recording.url_issued", target=recording_id,
+                 details={"disposition": "inline" if inline else "attachment",
+                          "expires_at": iso(now + timedelta(seconds=ttl))}, required=True)
     url = storage.presigned_get_url(rec.bucket, rec.object_key, expires_in=ttl, disposition=disposition)
     logger.info("recording url issued", extra={"action": "recording.url", "actor": caller.user_id,
                                                "room_id": room.room_id, "target": recording_id,
@@ -226,33 +237,99 @@ def delete_recording(recording_id: str, *, caller: Caller, now: datetime) -> Del
     require_may_delete_recording(caller, room, member, trigger=rec.trigger)
     if is_running(rec, now):
         raise Conflict(f"recording {recording_id} is still running: stop it first", code="recording_running")
+    if room.legal_hold:
+        raise Conflict(f"room {room.room_id} is under a legal hold: nothing of it may be deleted",
+                       code="legal_hold")
     if rec.bucket and rec.object_key:
         storage.delete_object(rec.bucket, rec.object_key)
-    store.recordings.delete_recording(rec, now=now)
+    store.recordings.delete_recording(rec, now=now, audit=[
+        audit.entry(room, at=now, actor=caller.user_id, action="recording.deleted", target=recording_id)])
     logger.info("recording deleted", extra={"action": "recording.delete", "actor": caller.user_id,
                                             "room_id": room.room_id, "target": recording_id})
     metrics.add_metric(name=metric_names.RECORDINGS_DELETED, unit="Count", value=1)
     return DeletedRecording(recording_id=recording_id, room_id=room.room_id, deleted=True)
 
 
-def give_consent(room_id: str, *, caller: Caller, now: datetime) -> RecordingConsentView:
+def _consent_evidence(room: RoomItem, caller: Caller, request: ConsentRequest | None, *, decision: str,
+                      now: datetime) -> tuple[str | None, str, list]:
+    """The consent ledger entry and its audit entry (the version is the room's, from its template)."""
+    from rooms.attendance.view import room_policy
+
+    version = room_policy(room).consent_text_version
+    request = request or ConsentRequest()
+    if request.text_version is not None and version is not None and request.text_version != version:
+        raise Conflict(f"consent text version {request.text_version!r} is not the room's current {version!r}",
+                       code="consent_version_outdated", field="text_version", current_version=version)
+    version = version or request.text_version
+    at = iso(now)
+    entry_id = audit_store.new_entry_id()
+    ledger = audit_store.ConsentLedgerEntry(
+        *audit_store.ConsentLedgerEntry.key(room.room_id, at, entry_id), room_id=room.room_id, entry_id=entry_id,
+        user_id=caller.user_id, decision=decision, at=at, text_version=version, channel=request.channel,
+        actor=caller.user_id,
+    )
+    entry = audit.entry(room, at=at, actor=caller.user_id, action=f"consent.{decision}", target=caller.user_id,
+                        details={"text_version": version, "channel": request.channel}, entry_id=entry_id)
+    return version, request.channel, [ledger, entry]
+
+
+def give_consent(room_id: str, request: ConsentRequest | None = None, *, caller: Caller,
+                 now: datetime) -> RecordingConsentView:
+    """Record the member's consent to be recorded: the consent itself and its ledger entry (text
+    version, time, channel) and audit entry, in one transaction."""
     room, member = store.get_room_and_member(room_id, caller.user_id)
     room = require_room(room, room_id)
     require_member(caller, room, member)
-    item = store.recordings.put_consent(room_id, caller.user_id, iso(now))
+    version, channel, evidence = _consent_evidence(room, caller, request, decision="given", now=now)
+    item = store.recordings.put_consent(room_id, caller.user_id, iso(now), evidence=evidence)
     logger.info("recording consent given", extra={"action": "recording.consent", "actor": caller.user_id,
-                                                  "room_id": room_id, "target": caller.user_id})
+                                                  "room_id": room_id, "target": caller.user_id,
+                                                  "text_version": version, "channel": channel})
     return RecordingConsentView(room_id=room_id, user_id=caller.user_id, consented=True,
-                                consented_at=item.consented_at)
+                                consented_at=item.consented_at, text_version=version, channel=channel)
 
 
-def withdraw_consent(room_id: str, *, caller: Caller, now: datetime) -> RecordingConsentView:
-    """Withdrawal applies to recordings started from now on."""
+def withdraw_consent(room_id: str, request: ConsentRequest | None = None, *, caller: Caller,
+                     now: datetime) -> RecordingConsentView:
+    """Withdraw consent: recorded in the ledger, and a running *optional* recording is stopped at once.
+    LiveKit egress cannot pause a file, so the file ends here (a split, not a pause): the host may
+    start a new recording, a new file, once everyone connected consents again. Automatic and
+    compliance recordings do not rest on consent and keep running; the withdrawal is on record."""
     room, member = store.get_room_and_member(room_id, caller.user_id)
     room = require_room(room, room_id)
     require_member(caller, room, member)
-    store.recordings.delete_consent(room_id, caller.user_id)
+    version, channel, evidence = _consent_evidence(room, caller, request, decision="withdrawn", now=now)
+    store.recordings.delete_consent(room_id, caller.user_id, evidence=evidence)
     logger.info("recording consent withdrawn", extra={"action": "recording.consent_withdraw",
                                                       "actor": caller.user_id, "room_id": room_id,
                                                       "target": caller.user_id, "at": iso(now)})
-    return RecordingConsentView(room_id=room_id, user_id=caller.user_id, consented=False)
+    stopped = _stop_for_withdrawal(room, caller, now=now) if room.recording == "optional" else []
+    return RecordingConsentView(room_id=room_id, user_id=caller.user_id, consented=False, text_version=version,
+                                channel=channel, recordings_stopped=stopped)
+
+
+def _stop_for_withdrawal(room: RoomItem, caller: Caller, *, now: datetime) -> list[str]:
+    """Stop every running manual recording of the room (a withdrawal of consent)."""
+    stopped = []
+    for rec in store.recordings.list_recordings(room.room_id):
+        if rec.trigger != "manual" or not rec.egress_id or rec.egress_status not in ("starting", "active"):
+            continue
+        try:
+            lk_egress.stop_egress(rec.egress_id)
+        except lk_egress.EgressNotRunning:
+            continue
+        at = iso(now)
+        store.recordings.mark_stop_requested(room.room_id, rec.recording_id, by=caller.user_id, now=at)
+        audit.record(room, at=now, actor=caller.user_id, action="recording.stopped", target=rec.recording_id,
+                     details={"reason": "consent_withdrawn", "egress_id": rec.egress_id})
+        logger.info("recording stopped: consent withdrawn", extra={
+            "action": "recording.stop", "actor": caller.user_id, "room_id": room.room_id,
+            "target": rec.recording_id, "reason": "consent_withdrawn"})
+        stopped.append(rec.recording_id)
+    return stopped
+
+
+def consent_ledger(room_id: str) -> list[ConsentLedgerEntryView]:
+    return [ConsentLedgerEntryView(at=e.at, user_id=e.user_id, decision=e.decision, text_version=e.text_version,
+                                   channel=e.channel, actor=e.actor)
+            for e in audit_store.list_consent_ledger(room_id)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from rooms import metric_names, store
+from rooms import audit, metric_names, store
 from rooms.access import Caller, require_member, require_room
 from rooms.clock import iso
 from rooms.errors import Conflict, Forbidden, Gone
@@ -97,7 +97,10 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
     )
     try:
         done = store.record_issued_token(
-            room=room, member=member, record=record, room_updates=room_updates, room_condition=room_condition
+            room=room, member=member, record=record, room_updates=room_updates, room_condition=room_condition,
+            audit=[audit.entry(room, at=issued_at, actor=caller.user_id, action="token.issued",
+                               target=member.user_id, details={"role": role, "waiting": waiting, "jti": jti,
+                                                               "expires_at": expires_at})],
         )
     except PermissionError:
         raise Forbidden("your membership of this room was revoked", code="membership_revoked") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import metric_names, store
+from rooms import audit, metric_names, store
 from rooms.access import Caller
 from rooms.clock import iso
 from rooms.errors import Conflict, NotFound
@@ -19,15 +19,15 @@ def grant_membership(
     room_id: str, user_id: str, request: GrantMemberRequest, *, caller: Caller, now: datetime
 ) -> tuple[MemberView, bool]:
     """Grant (or update) a membership on a live room. Re-granting a revoked member reinstates them."""
-    role = request.role
-    if role is None:
-        room = store.get_room(room_id)
-        if room is None:
-            raise NotFound(f"room {room_id} not found", code="room_not_found")
-        role = room.attendee_role
+    room = store.get_room(room_id)
+    if room is None:
+        raise NotFound(f"room {room_id} not found", code="room_not_found")
+    role = request.role or room.attendee_role
+    entry = audit.entry(room, at=now, actor=caller.user_id, action="member.granted", target=user_id,
+                        details={"role": role})
     try:
         member, created = store.put_member(
-            room_id, user_id, role=role, name=request.name, now=iso(now), actor=caller.user_id
+            room_id, user_id, role=role, name=request.name, now=iso(now), actor=caller.user_id, audit=[entry]
         )
     except LookupError:
         room = store.get_room(room_id)
@@ -46,12 +46,16 @@ def grant_membership(
 def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: datetime) -> MemberView:
     """Revoke a membership: the live token is revoked and, if connected, the participant is removed
     from LiveKit with ``revoke_token_ts`` so the old token cannot rejoin."""
-    member = store.revoke_member(room_id, user_id, now=iso(now), actor=caller.user_id)
-    if member is None:
-        if store.get_room(room_id) is None:
-            raise NotFound(f"room {room_id} not found", code="room_not_found")
-        raise NotFound(f"{user_id} is not a member of room {room_id}", code="member_not_found")
     room = store.get_room(room_id)
+    if room is None:
+        raise NotFound(f"room {room_id} not found", code="room_not_found")
+    entry = audit.entry(room, at=now, actor=caller.user_id, action="member.revoked", target=user_id)
+    member = store.revoke_member(room_id, user_id, now=iso(now), actor=caller.user_id, audit=[entry])
+    if member is None:
+        raise NotFound(f"{user_id} is not a member of room {room_id}", code="member_not_found")
+    if member.token_jti:  # (the token record's revocation is its own write: best-effort entry)
+        audit.record(room, at=now, actor=caller.user_id, action="token.revoked", target=user_id,
+                     details={"jti": member.token_jti})
     removed = False
     if room is not None and room.livekit_created_at and is_live(room.status):
         removed = room_service.remove_participant(

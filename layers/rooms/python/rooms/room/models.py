@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rooms.attendance.models import SessionVerdict
 from rooms.room.templates import (
     MemberRole,
     RecordingPolicy,
@@ -131,6 +132,9 @@ class RoomView(BaseModel):
     participant_count: int | None = Field(None, description="Attendance summary, once the room has ended")
     peak_concurrent: int | None = Field(None, description="Attendance summary, once the room has ended")
     duration_seconds: int | None = Field(None, description="First join to last leave, once the room has ended")
+    verdict: SessionVerdict | None = Field(None, description="The session's verdict, settled by the sweeper after "
+                                                             "a scheduled session (GET .../attendance computes it "
+                                                             "for any ended room)")
 
 
 class GrantMemberRequest(_In):

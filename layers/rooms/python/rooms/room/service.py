@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from rooms import metric_names, store
 from rooms.access import Caller, require_member_or_admin, require_room
+from rooms.attendance.view import EvidencePolicy
 from rooms.clock import iso
 from rooms.errors import InvalidInput
 from rooms.observability import logger, metrics
@@ -18,6 +19,7 @@ from rooms.room.status import RoomStatus
 from rooms.room.templates import SERVICE_PROFILES, Template
 from rooms.room.views import room_view
 from rooms.settings import Settings, get_settings
+from rooms.store import users as user_index
 from rooms.store.table import due_keys
 
 
@@ -120,6 +122,7 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
         metadata=request.metadata,
         sip=request.sip.model_dump() if request.sip else None,
         livekit_room=room_id,
+        evidence_policy=EvidencePolicy.of_template(plan.template).as_dict(),
         created_at=created_at,
         created_by=caller.user_id,
         schedule_version=schedule_version,
@@ -144,6 +147,9 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
         raise InvalidInput(f"{len(members)} members (host included) exceed max_participants "
                            f"{plan.max_participants}", code="members_over_max_participants", field="members")
 
+    # The user index first (store.users): a link without a membership is harmless, a membership without
+    # its link would escape an erasure.
+    user_index.write_links(user_index.link(m.user_id, room_id, now=created_at) for m in members)
     room, created = phone.create_room_with_dial_in(item, members, sip=request.sip, actor=caller.user_id,
                                                    settings=settings)
     if created:

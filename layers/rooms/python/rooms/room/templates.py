@@ -6,6 +6,7 @@ another recording policy) but never exceed its ceiling.
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -15,6 +16,22 @@ RecordingPolicy = Literal["none", "optional", "automatic", "compliance"]
 MemberRole = Literal["host", "participant", "viewer"]
 
 ROOM_TYPES: tuple[str, ...] = ("individual", "workshop", "course", "webinar", "broadcast")
+
+
+class BillingBand(BaseModel):
+    """A named band of billable minutes (e.g. US psychotherapy CPT 90834: 38-52 minutes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    min_minutes: int = Field(ge=0, le=1440, description="Lowest whole billable minute of the band")
+    max_minutes: int | None = Field(None, ge=0, le=1440, description="Highest whole minute; none: open-ended")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BillingBand:
+        if self.max_minutes is not None and self.max_minutes < self.min_minutes:
+            raise ValueError("max_minutes must not be below min_minutes")
+        return self
 
 
 class TemplateSettings(BaseModel):
@@ -33,11 +50,32 @@ class TemplateSettings(BaseModel):
     empty_timeout_seconds: int | None = Field(None, ge=10, le=86400)
     clients_can_access_recordings: bool = False
     recording_downloads_enabled: bool = True
+    # --- evidence (verdicts, billing bands, consent): copied onto each room when it is created, so a
+    # room is always judged by the policy it was booked under (rooms.attendance.verdict).
+    attended_min_seconds: int = Field(
+        0, ge=0, le=86400, description="Billable seconds a person needs to count as having attended"
+    )
+    no_show_grace_minutes: int | None = Field(
+        None, ge=0, le=1440,
+        description="A party not connected by scheduled_start + this counts as absent (a no-show) even if "
+                    "they come later; none: only the attended rule decides",
+    )
+    schedule_tolerance_minutes: int = Field(
+        5, ge=0, le=1440, description="How far from scheduled_end a session may end and still be 'held'"
+    )
+    billing_bands: list[BillingBand] = Field(default_factory=list, max_length=20)
+    consent_text_version: str | None = Field(
+        None, max_length=64, description="Version of the recording-consent text shown to members"
+    )
 
     @model_validator(mode="after")
     def _default_within_limit(self) -> TemplateSettings:
         if self.max_participants > self.max_participants_limit:
             raise ValueError("max_participants must not exceed max_participants_limit")
+        bands = sorted(self.billing_bands, key=lambda b: b.min_minutes)
+        for low, high in itertools.pairwise(bands):
+            if low.max_minutes is None or low.max_minutes >= high.min_minutes:
+                raise ValueError(f"billing_bands {low.name!r} and {high.name!r} overlap")
         return self
 
 
@@ -55,6 +93,8 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             max_participants=2,
             max_participants_limit=2,
             recording="none",
+            attended_min_seconds=300,
+            no_show_grace_minutes=15,
         ),
         Template(
             name="workshop",
@@ -65,6 +105,8 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             recording="optional",
             recording_consent_required=True,
             waiting_room=True,
+            attended_min_seconds=300,
+            consent_text_version="1",
         ),
         Template(
             name="course",
@@ -75,6 +117,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             recording="automatic",
             waiting_room=True,
             clients_can_access_recordings=True,
+            attended_min_seconds=300,
         ),
         Template(
             name="webinar",
@@ -85,6 +128,8 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             recording="optional",
             attendee_role="viewer",
             clients_can_access_recordings=True,
+            attended_min_seconds=60,
+            consent_text_version="1",
         ),
         Template(
             name="broadcast",
@@ -95,6 +140,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             recording="automatic",
             attendee_role="viewer",
             clients_can_access_recordings=True,
+            attended_min_seconds=60,
         ),
     )
 }

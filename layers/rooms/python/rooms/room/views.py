@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rooms.attendance.models import SessionVerdict
 from rooms.phone.numbers import dial_in_details
 from rooms.room.models import MemberView, NoShowView, RoomUrls, RoomView
 from rooms.store import Member, RoomItem
@@ -39,6 +40,7 @@ def room_view(room: RoomItem) -> RoomView:
         participant_count=_int_or_none(room.participant_count),
         peak_concurrent=_int_or_none(room.peak_concurrent),
         duration_seconds=_int_or_none(room.duration_seconds),
+        verdict=SessionVerdict(**room.verdict.as_dict()) if room.verdict else None,
     )
 
 

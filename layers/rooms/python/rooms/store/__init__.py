@@ -22,6 +22,11 @@ GSI read; nothing here ever Scans.
 | EgressLookup      | EGRESS#{egress_id} | EGRESS                              | -                                   | egress id → recording when the file path does not say; tombstone (TTL 30 days) after a delete so late egress webhooks are ignored |
 | PendingBookingEvent | ROOM#{room_id}   | PENDING#{version}                   | -                                   | a booking-platform event that came before its room (Booking Rescheduled before Booking Confirmed): put only while the room does not exist (same transaction), applied oldest first and deleted when the room is created (Query begins_with PENDING#); TTL 90 days |
 | BookingEventMarker | BEVENT#{event_id} | BEVENT                             | -                                   | at-least-once booking-platform events: written once the event's work is done, so a redelivery changes nothing; TTL 7 days |
+| AuditEntry        | ROOM#{room_id}     | AUDIT#{at}#{write order}#{entry_id} | -                                   | the room's audit trail, oldest first (Query begins_with AUDIT#); put with attribute_not_exists (append-only), in the action's transaction where it has one; TTL AUDIT_RETENTION_DAYS (stripped under a legal hold); no person's id in the key, so an erasure pseudonymises it in place |
+| ConsentLedgerEntry| ROOM#{room_id}     | CONSENTLOG#{at}#{write order}#{id}  | -                                   | consent given / withdrawn: who, text version, channel (Query begins_with CONSENTLOG#); written with the consent and its audit entry in one transaction |
+| RetentionItem     | ROOM#{room_id}     | RETENTION                           | DUE#{day} / {due_at}#retention:{room} | per-kind retention deadlines of an ended room (quality, recordings, attendance, audit); in the due index at the earliest pending one, out of it while the room is under a legal hold |
+| UserRoomLink      | USER#{user_id}     | ROOM#{room_id}                      | -                                   | the user index: the rooms holding a person's data (Query of the user's partition, strongly consistent; items per user, not a GSI); written before the room's creation transaction and inside put_member's; read by DELETE /users/{user_id}/data |
+| ErasureProof      | ERASURE#{erasure_id} | ERASURE                           | -                                   | what an erasure did, signed; names the person only by HMAC(evidence key, user_id) |
 
 Any entity may join the due index: ``store.due`` reads it (one Query per day bucket, ``gsi1sk <= now``)
 and claims items for one sweep at a time (``due_lease``/``due_lease_until`` on the item).
@@ -30,7 +35,7 @@ The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetIte
 typed items of several entities.
 """
 
-from rooms.store import booking, recordings
+from rooms.store import audit, booking, recordings, retention, users
 from rooms.store.attendance import (
     QualityItem,
     RoomAttendance,
@@ -52,6 +57,7 @@ from rooms.store.phone import (
     take_dial_out_slot,
 )
 from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
+from rooms.store.retention import RetentionItem
 from rooms.store.rooms import (
     JoinTokenRecord,
     Member,
@@ -85,6 +91,7 @@ __all__ = [
     "QualityItem",
     "RecordingConsent",
     "RecordingItem",
+    "RetentionItem",
     "RoomAttendance",
     "RoomItem",
     "SegmentFacts",
@@ -96,6 +103,7 @@ __all__ = [
     "TrackItem",
     "WebhookEventItem",
     "applying_event",
+    "audit",
     "bind",
     "booking",
     "claim_due",
@@ -122,6 +130,8 @@ __all__ = [
     "recordings",
     "release_due",
     "release_pin",
+    "retention",
     "revoke_member",
     "take_dial_out_slot",
+    "users",
 ]

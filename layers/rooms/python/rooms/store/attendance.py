@@ -300,16 +300,20 @@ def append_quality_sample(room_id: str, identity: str, sample: dict) -> bool:
 # --- admission (waiting room) ---------------------------------------------------------------------------
 
 
-def admit_member(room_id: str, user_id: str, *, now: str, actor: str) -> Member | None:
+def admit_member(room_id: str, user_id: str, *, now: str, actor: str, audit: list | None = None) -> Member | None:
     """Remember that the host admitted this member (the first admission's time is kept), so their
-    next token and reconnects skip the waiting room. None when not an active member."""
+    next token and reconnects skip the waiting room. None when not an active member. ``audit``
+    entries commit with it (store.audit)."""
+    from rooms.store.audit import update_with_entries
+
     bind()
     member = Member(*Member.key(room_id, user_id))
+    actions = [Member.admitted_at.set(Member.admitted_at | now), Member.admitted_by.set(actor)]
+    if audit:
+        return member if update_with_entries(member, actions=actions, condition=Member.status == "active",
+                                             entries=audit) else None
     try:
-        member.update(
-            actions=[Member.admitted_at.set(Member.admitted_at | now), Member.admitted_by.set(actor)],
-            condition=Member.status == "active",
-        )
+        member.update(actions=actions, condition=Member.status == "active")
     except UpdateError as err:
         if condition_failed(err):
             return None

@@ -20,7 +20,15 @@ from pynamodb.transactions import TransactWrite
 
 from rooms.room.status import LIVE_STATUSES
 from rooms.store.conditions import cancelled_by_condition, condition_failed
-from rooms.store.rooms import JoinTokenRecord, Member, RoomItem, _retrying_conflicts, list_members, room_pk
+from rooms.store.rooms import (
+    JoinTokenRecord,
+    Member,
+    RoomItem,
+    _retrying_conflicts,
+    list_members,
+    room_pk,
+    user_link,
+)
 from rooms.store.table import TableItem, bind, due_keys
 
 PENDING_RETENTION_DAYS = 90
@@ -36,9 +44,10 @@ class RoomChanged(Exception):
 
 
 def update_room(room: RoomItem, changes: dict[str, Any], *, due: datetime | object | None, now: str,
-                version: str, livekit_open: bool) -> RoomItem:
+                version: str, livekit_open: bool, audit: list | None = None) -> RoomItem:
     """Write ``changes`` (attribute name → value, None removes it) to a live room, with its new due key
-    (``due``: when the sweeper should look at it next; None: out of the index; ``KEEP_DUE``).
+    (``due``: when the sweeper should look at it next; None: out of the index; ``KEEP_DUE``), and its
+    ``audit`` entries in the same transaction (store.audit).
 
     Conditional on: the room still live, LiveKit's room still open or not as the caller saw it (what
     may change depends on it) and the room's schedule version older than ``version``. Raises
@@ -63,6 +72,12 @@ def update_room(room: RoomItem, changes: dict[str, Any], *, due: datetime | obje
     condition &= RoomItem.schedule_version.does_not_exist() | (RoomItem.schedule_version < version)
     condition &= RoomItem.livekit_created_at.exists() if livekit_open else RoomItem.livekit_created_at.does_not_exist()
     target = RoomItem(*RoomItem.key(room.room_id))
+    if audit:
+        from rooms.store.audit import update_with_entries
+
+        if not update_with_entries(target, actions=actions, condition=condition, entries=audit):
+            raise RoomChanged(room.room_id)
+        return target
     try:
         target.update(actions=actions, condition=condition)
     except UpdateError as err:
@@ -115,10 +130,12 @@ def revoke_live_tokens(room_id: str, *, now: str) -> int:
 
 
 def apply_member_event(room: RoomItem, user_id: str, *, active: bool, role: str, name: str | None,
-                       version: str, now: str, actor: str) -> Member | None:
+                       version: str, now: str, actor: str, audit: list | None = None) -> Member | None:
     """Grant (``active``) or revoke a membership as of ``version``: written only when the member holds
     an older event version (or none). A revoke of someone never granted leaves a revoked member behind,
-    so that the older grant arriving after it stays revoked. A grant needs the room live.
+    so that the older grant arriving after it stays revoked. A grant needs the room live. The user
+    index link (store.users: an erasure finds the member through it) and the ``audit`` entries commit
+    in the same transaction.
 
     Returns the member as written, None when the member already holds this or a newer version.
     Raises LookupError("room") when a grant finds the room no longer live.
@@ -142,6 +159,7 @@ def apply_member_event(room: RoomItem, user_id: str, *, active: bool, role: str,
     if name is not None:
         actions.append(Member.name.set(name))
     condition = Member.event_version.does_not_exist() | (Member.event_version < version)
+    puts = [user_link(user_id, room.room_id, now=now), *(audit or ())]
 
     def attempt() -> None:
         with TransactWrite(connection=Member._get_connection().connection) as tx:
@@ -149,13 +167,17 @@ def apply_member_event(room: RoomItem, user_id: str, *, active: bool, role: str,
                 tx.condition_check(RoomItem, *RoomItem.key(room.room_id),
                                    condition=RoomItem.status.is_in(*LIVE_STATUSES))
             tx.update(member, actions=actions, condition=condition)
+            tx.save(puts[0])  # the link says only "look in this room": written over freely
+            for entry in puts[1:]:
+                tx.save(entry, condition=TableItem.pk.does_not_exist())  # append-only (store.audit)
 
     try:
         _retrying_conflicts(attempt)
     except TransactWriteError as err:
+        # (pynamodb sends condition checks first, then puts, then the update)
         if active and cancelled_by_condition(err, 0):
             raise LookupError("room") from err
-        if cancelled_by_condition(err, 1 if active else 0):
+        if cancelled_by_condition(err, (1 if active else 0) + len(puts)):
             return None
         raise
     return Member.get(*Member.key(room.room_id, user_id), consistent_read=True)

@@ -255,7 +255,7 @@ def recording_identity_actions(room_id: str, recording_id: str, now: str) -> lis
 
 
 def claim_and_create_recording(recording: RecordingItem, slot: ActiveRecording, *,
-                               seen_recording_id: str | None) -> None:
+                               seen_recording_id: str | None, audit: list | None = None) -> None:
     """Write a new recording (host start) and take the room's recording slot, atomically.
 
     The slot is taken only if it is as we read it (absent, or held by ``seen_recording_id``): two
@@ -270,6 +270,8 @@ def claim_and_create_recording(recording: RecordingItem, slot: ActiveRecording, 
         with TransactWrite(connection=RecordingItem._get_connection().connection) as tx:
             tx.save(recording, condition=RecordingItem.pk.does_not_exist())
             tx.save(slot, condition=condition)
+            for entry in audit or ():
+                tx.save(entry, condition=TableItem.pk.does_not_exist())
     except TransactWriteError as err:
         # TransactionConflict: another start's transaction on the slot was in flight at the same time.
         if {CONDITION_FAILED, TRANSACTION_CONFLICT} & set(cancellation_codes(err)):
@@ -419,11 +421,13 @@ def mark_notified(room_id: str, recording_id: str, now: str) -> bool:
     return True
 
 
-def delete_recording(recording: RecordingItem, *, now: datetime) -> None:
+def delete_recording(recording: RecordingItem, *, now: datetime, audit: list | None = None) -> None:
     """Delete the record; its egress id stays as a tombstone (TTL) so late egress webhooks are ignored."""
     bind()
     with TransactWrite(connection=RecordingItem._get_connection().connection) as tx:
         tx.delete(recording)
+        for entry in audit or ():
+            tx.save(entry, condition=TableItem.pk.does_not_exist())
         if recording.egress_id:
             tombstone = EgressLookup(
                 *EgressLookup.key_of(recording.egress_id), egress_id=recording.egress_id,
@@ -434,14 +438,22 @@ def delete_recording(recording: RecordingItem, *, now: datetime) -> None:
             tx.save(tombstone)
 
 
-def put_consent(room_id: str, user_id: str, now: str) -> RecordingConsent:
+def put_consent(room_id: str, user_id: str, now: str, *, evidence: list | None = None) -> RecordingConsent:
+    """The member's consent (what a recording start checks), with its ledger and audit entries
+    (``evidence``: store.audit items, append-only) in the same transaction."""
     bind()
     item = RecordingConsent(*RecordingConsent.key_of(room_id, user_id), room_id=room_id, user_id=user_id,
                             consented_at=now)
-    item.save()
+    with TransactWrite(connection=RecordingConsent._get_connection().connection) as tx:
+        tx.save(item)
+        for entry in evidence or ():
+            tx.save(entry, condition=TableItem.pk.does_not_exist())
     return item
 
 
-def delete_consent(room_id: str, user_id: str) -> None:
+def delete_consent(room_id: str, user_id: str, *, evidence: list | None = None) -> None:
     bind()
-    RecordingConsent(*RecordingConsent.key_of(room_id, user_id)).delete()
+    with TransactWrite(connection=RecordingConsent._get_connection().connection) as tx:
+        tx.delete(RecordingConsent(*RecordingConsent.key_of(room_id, user_id)))
+        for entry in evidence or ():
+            tx.save(entry, condition=TableItem.pk.does_not_exist())

@@ -86,6 +86,11 @@ class RoomItem(TableItem, discriminator="room"):
     # Booking lifecycle (rooms.store.booking): the version ({time}#{event id}) of the last change of the
     # schedule, so an older reschedule that arrives late changes nothing.
     schedule_version = UnicodeAttribute(null=True)
+    # --- evidence (issue 18): the template's evidence policy at creation (rooms.attendance.view.EvidencePolicy),
+    # the verdict the sweeper settled, and a legal hold that blocks every deletion.
+    evidence_policy = MapAttribute(null=True)
+    verdict = MapAttribute(null=True)
+    legal_hold = MapAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str) -> tuple[str, str]:
@@ -207,26 +212,32 @@ def create_room_with_members(
 
 
 def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: str = RoomStatus.ENDED,
-             due_actions: list | None = None) -> tuple[RoomItem | None, bool]:
+             due_actions: list | None = None, audit: list | None = None) -> tuple[RoomItem | None, bool]:
     """Move a live room to ``ended`` (or ``expired``). Returns (room, changed); changed is False if it
     had already ended. ``due_actions`` set its due keys (e.g. to settle it); by default they are removed.
+    ``audit`` entries commit with it (store.audit).
     """
+    from rooms.store.audit import update_with_entries
+
     bind()
     room = RoomItem(*RoomItem.key(room_id))
     if due_actions is None:
         due_actions = [RoomItem.gsi1pk.remove(), RoomItem.gsi1sk.remove()]
+    actions = [
+        RoomItem.status.set(status),
+        RoomItem.ended_at.set(now),
+        RoomItem.ended_by.set(actor),
+        RoomItem.end_reason.set(reason),
+        RoomItem.updated_at.set(now),
+        *due_actions,
+    ]
+    condition = RoomItem.status.is_in(*LIVE_STATUSES)
+    if audit:
+        if update_with_entries(room, actions=actions, condition=condition, entries=audit):
+            return room, True
+        return get_room(room_id, consistent=True), False
     try:
-        room.update(
-            actions=[
-                RoomItem.status.set(status),
-                RoomItem.ended_at.set(now),
-                RoomItem.ended_by.set(actor),
-                RoomItem.end_reason.set(reason),
-                RoomItem.updated_at.set(now),
-                *due_actions,
-            ],
-            condition=RoomItem.status.is_in(*LIVE_STATUSES),
-        )
+        room.update(actions=actions, condition=condition)
         return room, True
     except UpdateError as err:
         if not condition_failed(err):
@@ -276,9 +287,12 @@ def ended(*, at: str, reason: str, status: str = RoomStatus.ENDED) -> list:
     ]
 
 
-def settled(*, at: str, no_show: dict | None) -> list:
-    """The room's session is settled (once, ``NOT_SETTLED``), with its no-show if there was one."""
+def settled(*, at: str, no_show: dict | None, verdict: dict | None = None) -> list:
+    """The room's session is settled (once, ``NOT_SETTLED``): its verdict (rooms.attendance.verdict) and
+    its no-show if there was one."""
     updates = [RoomItem.settled_at.set(at)]
+    if verdict is not None:
+        updates.append(RoomItem.verdict.set(verdict))
     if no_show is not None:
         updates.append(RoomItem.no_show.set(no_show))
     return updates
@@ -322,8 +336,15 @@ def list_members(room_id: str) -> list[Member]:
     )
 
 
+def user_link(user_id: str, room_id: str, *, now: str) -> TableItem:
+    from rooms.store.users import link
+
+    return link(user_id, room_id, now=now)
+
+
 def put_member(
-    room_id: str, user_id: str, *, role: str, name: str | None, now: str, actor: str | None
+    room_id: str, user_id: str, *, role: str, name: str | None, now: str, actor: str | None,
+    audit: list | None = None,
 ) -> tuple[Member, bool]:
     """Grant (or re-grant) membership on a live room, atomically with a check of the room's status.
 
@@ -352,6 +373,9 @@ def put_member(
                 RoomItem, *RoomItem.key(room_id), condition=RoomItem.status.is_in(*LIVE_STATUSES)
             )
             tx.update(member, actions=actions)
+            tx.save(user_link(user_id, room_id, now=now))  # the user index (store.users)
+            for entry in audit or ():
+                tx.save(entry, condition=TableItem.pk.does_not_exist())
 
     try:
         _retrying_conflicts(attempt)
@@ -363,24 +387,30 @@ def put_member(
     return stored, stored.grants == 1
 
 
-def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None) -> Member | None:
-    """Revoke a membership and the member's live token. Returns the member as it was, or None."""
+def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None,
+                  audit: list | None = None) -> Member | None:
+    """Revoke a membership and the member's live token. Returns the member as it was, or None.
+    ``audit`` entries commit with the revocation (store.audit)."""
+    from rooms.store.audit import update_with_entries
+
     bind()
     member = Member(*Member.key(room_id, user_id))
-    try:
-        member.update(
-            actions=[
-                Member.status.set("revoked"),
-                Member.revoked_at.set(now),
-                Member.revoked_by.set(actor),
-                Member.admitted_at.remove(),
-            ],
-            condition=Member.pk.exists(),
-        )
-    except UpdateError as err:
-        if condition_failed(err):
+    actions = [
+        Member.status.set("revoked"),
+        Member.revoked_at.set(now),
+        Member.revoked_by.set(actor),
+        Member.admitted_at.remove(),
+    ]
+    if audit:
+        if not update_with_entries(member, actions=actions, condition=Member.pk.exists(), entries=audit):
             return None
-        raise
+    else:
+        try:
+            member.update(actions=actions, condition=Member.pk.exists())
+        except UpdateError as err:
+            if condition_failed(err):
+                return None
+            raise
     if member.token_sk:
         record = JoinTokenRecord(room_pk(room_id), member.token_sk)
         try:
@@ -404,6 +434,7 @@ def record_issued_token(
     record: JoinTokenRecord,
     room_updates: list | None = None,
     room_condition: Condition | None = None,
+    audit: list | None = None,
 ) -> bool:
     """Make ``record`` the member's one live token, in one transaction.
 
@@ -444,6 +475,8 @@ def record_issued_token(
             )
             if room_updates:
                 tx.update(room, actions=room_updates, condition=room_condition)
+            for entry in audit or ():
+                tx.save(entry, condition=TableItem.pk.does_not_exist())
     except TransactWriteError as err:
         if lost_a_race(err):
             return False  # raced another issue for this member: the caller re-reads and retries
