@@ -4,9 +4,10 @@ Items per user, not a GSI: ``USER#{user_id}`` / ``ROOM#{room_id}``, one per room
 a member of. Every identity our rooms hold data for is a member's (join tokens are issued to members
 only; a dial-out that joins as a person does so as a member), so the membership is the one place to
 maintain it. Written before the room's creation transaction (a link without a membership is harmless:
-erasure finds nothing there and drops it) and inside ``put_member``'s transaction; a Query of the user's
-partition gives their rooms, strongly consistent, without an index to provision (no GSI: the table's
-only GSI is the sparse due index). Links stay when a membership is revoked: the data stays too.
+erasure finds nothing there and drops it) and inside ``put_member``'s transaction (and a booking
+event's ``store.booking.apply_member_event``'s); a Query of the user's partition gives their rooms,
+strongly consistent, without an index to provision (no GSI: the table's only GSI is the sparse due
+index). Links stay when a membership is revoked: the data stays too.
 
 Erasure rewrites one room partition at a time: it reads every item of the room (one Query), deletes what
 is only about the person, and pseudonymises what is evidence about others too (attendance, audit trail,
