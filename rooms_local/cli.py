@@ -444,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_invoke)
 
     p = sub.add_parser("emit", help="put a booking-platform event (events/booking_*.json) on the stack's bus")
-    p.add_argument("event")
+    p.add_argument("event", help="an EventBridge event file: a path, or a sample in events/ (booking_confirmed)")
     p.set_defaults(fn=cmd_emit)
 
     p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")

@@ -47,7 +47,7 @@ def test_a_wrong_method_answers_405_with_allow(api):
     assert r.json()["code"] == "method_not_allowed"
     r = api.admin("PUT", "/rooms/rm-x")
     assert r.status_code == 405
-    assert set(r.headers["Allow"].split(", ")) == {"GET", "DELETE"}
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
 
 
 @pytest.mark.parametrize(("content_type", "data", "as_text"), [
