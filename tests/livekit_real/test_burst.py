@@ -100,7 +100,9 @@ def test_fifty_real_participants_join_and_leave_and_every_delivery_is_answered(r
     assert set(attendance) <= set(burst["users"])
 
 
-@pytest.mark.xfail(strict=True, reason="our webhook handler takes 1-3 s per participant event during the burst; "
+# Not strict: whether LiveKit's 30 s queue limit is reached depends on the machine's load (it was on every
+# loaded run here); a quiet machine may pass. Issue 12 item 9 makes it a plain test.
+@pytest.mark.xfail(strict=False, reason="our webhook handler takes 1-3 s per participant event during the burst; "
                    "LiveKit sends a room's webhooks one at a time and drops those queued over 30 s, so joins and "
                    "leaves are lost and attendance is not exact (and the SDK's aborted first attempts arrive as "
                    "participant_connection_aborted with a joined_at); issue 12 items 9 and 6")
