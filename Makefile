@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test unit integration infra bench openapi lint fmt clean layer synth deploy
+.PHONY: install up up-real test unit integration real livekit infra bench openapi lint fmt clean layer synth deploy
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,14 +17,28 @@ install: $(STAMP)
 up: install  ## start the local stack (moto + LiveKit emulator + API on :3000) and walk through it
 	$(BIN)/rooms up
 
-test: install  ## the whole suite: unit, integration (local stack over HTTP), infra (cdk synth + nag + cfn-lint)
-	$(BIN)/python -m pytest
+up-real: install  ## the same stack on the real livekit-server in a network namespace (root; `make livekit` first)
+	$(BIN)/rooms up --livekit server
+
+# The real-LiveKit tier (tests/livekit_real) runs when livekit-server is built (make livekit) and we are
+# root (network namespaces); otherwise it is skipped, saying why. PYTEST_ARGS: extra pytest arguments.
+test: install  ## the whole suite: unit, integration (local stack over HTTP), infra (cdk synth + nag + cfn-lint), real LiveKit
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
 integration: install
 	$(BIN)/python -m pytest tests/integration
+
+real: install  ## only the real-LiveKit tier (tests/livekit_real); ROOMS_REQUIRE_REAL_LIVEKIT=1 makes a skip fail
+	$(BIN)/python -m pytest tests/livekit_real $(PYTEST_ARGS)
+
+# The pinned livekit-server (go install ...@v1.13.5, CGO off) into .cache/livekit/bin, or
+# $$ROOMS_LIVEKIT_BIN_DIR; rebuilt only when the pin changes. Needs Go 1.26 (a Go that honours
+# GOTOOLCHAIN fetches it from the module proxy). Stdlib only: no venv needed.
+livekit:  ## build the pinned livekit-server (first build ~5 min, then instant)
+	$(PY) -m rooms_local.livekit_server.build
 
 bench: install  ## cold-import ratios vs boto3 and DynamoDB round trips, measured in one run
 	$(BIN)/python -m rooms_local.bench

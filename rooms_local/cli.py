@@ -1,6 +1,7 @@
 """``rooms``: the local stack's command line (SPEC "Local stack" contract).
 
-    rooms up [--sweep-every 60]   start everything (and the sweeper's timer), show it working
+    rooms up [--sweep-every 60] [--livekit emulator|server]
+                                  start everything (and the sweeper's timer), show it working
     rooms token --sub USER [--name NAME] [--admin]
     rooms invoke FUNCTION EVENT_FILE
     rooms join --token JWT [--publish audio,video]
@@ -32,19 +33,28 @@ def cmd_up(args: argparse.Namespace) -> int:
     from rooms_local.stack import LocalStack
 
     config = LocalConfig.from_env()
+    if args.livekit:
+        config = replace(config, livekit=args.livekit)
     if not args.verbose:  # function logs and EMF metrics are JSON lines (as in CloudWatch): quiet unless asked
         config = replace(config, extra_env={**config.extra_env, "POWERTOOLS_LOG_LEVEL": "WARNING",
                                             "POWERTOOLS_METRICS_DISABLED": "true"})
     stack = LocalStack(config, access_log=True, sweep_every=args.sweep_every or None).start()
     try:
+        config = stack.config  # with the real server: its namespace address, the gateway's extra address
+        real = stack.livekit_server
+        kind = ("livekit-server in a network namespace" if real else
+                "outside, from LIVEKIT_URL" if config.external_livekit_url else "emulator")
         print(f"Rooms local stack is up:\n"
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
-              f"  LiveKit webhook function URL     {config.webhook_url}\n"
-              f"  LiveKit                          {config.livekit_url}"
-              f"{'' if config.external_livekit_url else '  (emulator, devkey/secret)'}\n"
+              f"  LiveKit webhook function URL     {real.webhook_url if real else config.webhook_url}\n"
+              f"  LiveKit                          {config.livekit_url}  ({kind}"
+              f"{'' if kind.startswith('outside') else f', {config.livekit_api_key}/{config.livekit_api_secret}'})\n"
               f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n"
               f"  room sweeper                     "
               f"{f'every {args.sweep_every:g} s' if args.sweep_every else 'off'} (the EventBridge schedule)\n")
+        if real:
+            print(_REAL.format(ns=real.netns.name, host_ip=real.netns.host_ip, inside_ip=real.netns.inside_ip,
+                               port=config.api_port, ws=real.ws_url, http=real.url, log=real.log_path))
         if not args.no_demo:
             run_demo(config)
         print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
@@ -67,6 +77,16 @@ _TRY = """Try it (another terminal):
   rooms invoke create_room events/create_room.json
   rooms invoke room_sweeper events/schedule_sweep.json   # one sweep at the event's time
 Ctrl-C stops the stack."""
+
+
+_REAL = """Real LiveKit (livekit-server + Redis) runs in network namespace {ns}:
+  host side {host_ip} (the API also listens on {host_ip}:{port}), namespace side {inside_ip}
+  clients connect to {ws} from inside the namespace (WebRTC ignores loopback), e.g.
+    ip netns exec {ns} <your client> ...      # e.g. a LiveKit rtc SDK script, or chromium
+  server log: {log}
+  `rooms join/leave/dial-in/state` drive the emulator only: use real clients here; for
+  `rooms invoke` in another terminal: export LIVEKIT_URL={http}
+"""
 
 
 _TRY_BODY = {"booking_id": "b-42", "service_type": "therapy", "host": {"user_id": "dr-smith"},
@@ -167,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true", help="print the functions' INFO logs (JSON lines)")
     p.add_argument("--sweep-every", type=float, default=60.0, metavar="SECONDS",
                    help="run the room sweeper on this timer, as the EventBridge schedule does (0: off)")
+    p.add_argument("--livekit", choices=("emulator", "server"), default=None,
+                   help="which LiveKit to start: 'emulator' (ours, in process; the default, also via "
+                        "ROOMS_LIVEKIT) or 'server' (the real livekit-server + Redis in a network namespace: "
+                        "needs root and `make livekit`). LIVEKIT_URL instead: use a LiveKit you run yourself")
     p.set_defaults(fn=cmd_up)
 
     p = sub.add_parser("token", help="print a bearer token the local API accepts")

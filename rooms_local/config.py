@@ -16,6 +16,8 @@ EVENTS_DIR = ROOT / "events"
 DEV_SIP_NUMBERS = {"US": "+12025550100", "UK": "+442079460000", "AU": "+61255500000"}
 DEV_SIP_OUTBOUND_NUMBER = "+12025550199"
 
+LIVEKIT_KINDS = ("emulator", "server")
+
 DEV_JWT_ISSUER = "http://127.0.0.1:3000/local-issuer"
 DEV_JWT_AUDIENCE = "rooms"
 DEV_JWT_SECRET = "rooms-local-dev-signing-secret-not-for-production"
@@ -29,8 +31,13 @@ class LocalConfig:
     moto_port: int = 5000
     livekit_api_key: str = "devkey"
     livekit_api_secret: str = "secret"
-    # A real LiveKit: set LIVEKIT_URL (+ key/secret) and the emulator is not started.
+    # Which LiveKit the stack starts: "emulator" (ours, in process: the default) or "server" (the real
+    # livekit-server + Redis in a network namespace: rooms_local/livekit_server, needs root and the
+    # binary from `make livekit`). A LiveKit the stack does not start: set LIVEKIT_URL (+ key/secret).
+    livekit: str = "emulator"
     external_livekit_url: str | None = None
+    # Extra addresses the gateway listens on besides `host` (the real server's namespace reaches us there).
+    gateway_extra_hosts: tuple[str, ...] = ()
     table_name: str = "rooms-local"
     recordings_bucket: str = "rooms-recordings-local"
     event_bus_name: str = "default"
@@ -39,6 +46,10 @@ class LocalConfig:
     jwt_audience: str = DEV_JWT_AUDIENCE
     jwt_secret: str = DEV_JWT_SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.livekit not in LIVEKIT_KINDS:
+            raise ValueError(f"livekit must be one of {', '.join(LIVEKIT_KINDS)}, not {self.livekit!r}")
 
     @classmethod
     def from_env(cls) -> LocalConfig:
@@ -50,6 +61,7 @@ class LocalConfig:
             moto_port=int(env.get("MOTO_PORT", "5000")),
             livekit_api_key=env.get("LIVEKIT_API_KEY", "devkey"),
             livekit_api_secret=env.get("LIVEKIT_API_SECRET", "secret"),
+            livekit=env.get("ROOMS_LIVEKIT", "emulator"),
             external_livekit_url=env.get("LIVEKIT_URL") or None,
             table_name=env.get("TABLE_NAME", "rooms-local"),
             recordings_bucket=env.get("RECORDINGS_BUCKET", "rooms-recordings-local"),

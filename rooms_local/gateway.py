@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -145,14 +146,27 @@ def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One POST to the webhook function URL, as the gateway saw it (what LiveKit sent, what we said)."""
+
+    received_at: float  # unix seconds
+    remote_addr: str
+    authorization: str | None
+    body: bytes
+    status: int
+
+
 class Gateway:
     def __init__(self, config: LocalConfig, runner: FunctionRunner, access_log: bool = False) -> None:
         self.access_log = access_log
         self.config = config
         self.runner = runner
         self.routes = load_routes()
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._servers: list = []
+        self._threads: list[threading.Thread] = []
+        # The last webhook deliveries (the real-LiveKit tier reads what the server sent and our answers).
+        self.webhook_deliveries: deque[WebhookDelivery] = deque(maxlen=2000)
 
     # -- WSGI -------------------------------------------------------------------------------------------
     def __call__(self, environ, start_response):
@@ -169,9 +183,7 @@ class Gateway:
 
     def dispatch(self, request: Request) -> Response:
         if request.path == WEBHOOK_PATH:
-            if WEBHOOK_FUNCTION not in function_names():
-                return _json(404, {"message": "webhook_handler is not built yet"})
-            return lambda_result_to_response(self.runner.invoke(WEBHOOK_FUNCTION, function_url_event(request)))
+            return self._webhook(request)
         if request.path in ("/openapi.json", "/docs", "/docs/") or request.path.startswith("/docs/"):
             return self._docs(request)
         if request.path == "/health":
@@ -192,6 +204,17 @@ class Gateway:
             return lambda_result_to_response(self.runner.invoke(route.function, event))
         return _json(405 if method_allowed else 404, {"message": "Not Found"})
 
+    def _webhook(self, request: Request) -> Response:
+        received_at = time.time()
+        if WEBHOOK_FUNCTION not in function_names():
+            response = _json(404, {"message": "webhook_handler is not built yet"})
+        else:
+            response = lambda_result_to_response(self.runner.invoke(WEBHOOK_FUNCTION, function_url_event(request)))
+        self.webhook_deliveries.append(WebhookDelivery(received_at, request.remote_addr or "",
+                                                       request.headers.get("authorization"), request.get_data(),
+                                                       response.status_code))
+        return response
+
     def _docs(self, request: Request) -> Response:
         from rooms_local import openapi
 
@@ -205,17 +228,22 @@ class Gateway:
 
     # -- server -----------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._server = make_server(self.config.host, self.config.api_port, self, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="rooms-gateway", daemon=True)
-        self._thread.start()
+        # The configured host, plus any extra address (the host side of the real LiveKit's namespace,
+        # so that livekit-server's webhooks and clients inside the namespace reach us), same port.
+        for host in (self.config.host, *self.config.gateway_extra_hosts):
+            server = make_server(host, self.config.api_port, self, threaded=True)
+            thread = threading.Thread(target=server.serve_forever, name=f"rooms-gateway-{host}", daemon=True)
+            thread.start()
+            self._servers.append(server)
+            self._threads.append(thread)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers, self._threads = [], []
 
 
 def wait_until_up(url: str, timeout: float = 10.0) -> None:

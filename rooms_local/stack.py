@@ -1,5 +1,11 @@
-"""The whole local stack in one process: moto (DynamoDB, S3, EventBridge), the LiveKit development
-server, and the gateway running our functions. No AWS account, no Docker, no LiveKit account."""
+"""The whole local stack in one process: moto (DynamoDB, S3, EventBridge), a LiveKit, and the gateway
+running our functions. No AWS account, no Docker, no LiveKit account.
+
+The LiveKit is our emulator (in process, the default), or with ``LocalConfig.livekit == "server"`` the
+real livekit-server + Redis in a network namespace of ours (rooms_local/livekit_server): the functions
+then call it at the namespace address, and the gateway also listens on the host side of the namespace's
+veth, where the server sends its webhooks. ``LIVEKIT_URL`` (external_livekit_url): a LiveKit we do not
+start at all."""
 
 from __future__ import annotations
 
@@ -36,13 +42,29 @@ class LocalStack:
     access_log: bool = False
     s3_events: S3Notifier | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
+    # The real livekit-server (config.livekit == "server") and its network namespace.
+    netns: object | None = None
+    livekit_server: object | None = None
 
     def start(self) -> LocalStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalStack:
         _quiet_dev_noise()
+        real = self.config.livekit == "server" and not self.config.external_livekit_url
+        if real:
+            self._make_netns()
         self._apply_env()
         self._start_moto()
         self._provision_aws()
-        if not self.config.external_livekit_url:
+        if real:
+            self._start_livekit_server()
+            self._provision_sip()
+        elif not self.config.external_livekit_url:
             self._start_livekit()
             self._provision_sip()
         self._gateway = Gateway(self.config, self.runner, access_log=self.access_log)
@@ -66,6 +88,10 @@ class LocalStack:
         livekit_client.close_clients()
         if self._livekit is not None:
             self._livekit.stop()
+        if self.livekit_server is not None:
+            self.livekit_server.stop()
+        if self.netns is not None:
+            self.netns.remove()
         if self._moto is not None:
             self._moto.stop()
         for key, value in self._saved_env.items():
@@ -163,6 +189,37 @@ class LocalStack:
                 await lk.aclose()
 
         self._apply_env(asyncio.run(provision()))
+
+    @property
+    def webhook_deliveries(self) -> list:
+        """What reached the webhook function URL so far (gateway.WebhookDelivery), oldest first."""
+        return list(self._gateway.webhook_deliveries) if self._gateway else []
+
+    def _make_netns(self) -> None:
+        from dataclasses import replace
+
+        from rooms_local.livekit_server import Netns, server, unavailable_reason
+
+        if reason := unavailable_reason():
+            raise RuntimeError(f"the real livekit-server cannot run here: {reason}")
+        self.netns = Netns.create()
+        self.config = replace(self.config, external_livekit_url=f"http://{self.netns.inside_ip}:{server.HTTP_PORT}",
+                              gateway_extra_hosts=(*self.config.gateway_extra_hosts, self.netns.host_ip))
+
+    def _start_livekit_server(self) -> None:
+        from rooms.settings import get_settings
+        from rooms_local.gateway import WEBHOOK_PATH
+        from rooms_local.livekit_server import LiveKitServer
+
+        settings = get_settings()
+        self.livekit_server = LiveKitServer(
+            self.netns,
+            api_key=self.config.livekit_api_key,
+            api_secret=self.config.livekit_api_secret,
+            webhook_url=f"http://{self.netns.host_ip}:{self.config.api_port}{WEBHOOK_PATH}",
+            empty_timeout=settings.empty_timeout_seconds,
+            departure_timeout=settings.departure_timeout_seconds,
+        ).start()
 
     def _start_livekit(self) -> None:
         from rooms_local.livekit_emulator import LiveKitEmulator
