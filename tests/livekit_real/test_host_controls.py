@@ -112,9 +112,7 @@ def test_membership_revocation_removes_a_connected_member_and_its_rejoin(real, s
     assert r.status_code == 403, r.text
 
 
-@pytest.mark.parametrize("role", ["participant", pytest.param("host", marks=pytest.mark.xfail(
-    strict=True, reason="the host's join token carries roomAdmin + roomRecord, which livekit-server accepts on "
-    "RoomService and Egress Twirp calls (roomRecord is project-wide); issue 12 item 1"))])
+@pytest.mark.parametrize("role", ["participant", "host"])
 def test_a_browser_token_is_refused_by_the_server_api(real, session, role):
     from livekit import api
 

@@ -119,9 +119,6 @@ def _signal_only(url: str, token: str) -> int:
     return asyncio.run(go())
 
 
-@pytest.mark.xfail(strict=True, reason="participant_connection_aborted carries a non-zero joined_at and today's "
-                   "handler records it as a segment: a connection that never connected is attendance; "
-                   "issue 12 item 6")
 def test_an_aborted_connection_is_not_attendance(real):
     ids = fresh_ids()
     room = real.create_room(service_session_id=ids["session"], room_type="workshop", recording="none",

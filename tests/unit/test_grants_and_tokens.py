@@ -26,7 +26,7 @@ def _mint(role, waiting=False, now=None):
 
 EXPECTED = {
     "host": dict(room_join=True, can_publish=True, can_subscribe=True, can_publish_data=True,
-                 room_admin=True, room_record=True, recorder=None, hidden=None),
+                 room_admin=None, room_record=None, recorder=None, hidden=None),
     "participant": dict(room_join=True, can_publish=True, can_subscribe=True, can_publish_data=True,
                         room_admin=None, room_record=None, recorder=None, hidden=None),
     "viewer": dict(room_join=True, can_publish=False, can_subscribe=True, can_publish_data=False,
@@ -43,6 +43,7 @@ def test_each_role_carries_exactly_the_spec_grants(role):
     assert got == EXPECTED[role]
     assert claims.video.room == "r1"
     assert claims.video.room_create is None and claims.video.room_list is None
+    assert not claims.video.ingress_admin and not (claims.sip and (claims.sip.admin or claims.sip.call))
     assert claims.identity == "u1" and claims.name == "User One"
 
 
@@ -55,7 +56,7 @@ def test_waiting_room_token_can_neither_publish_nor_subscribe(role):
 
 def test_host_never_waits():
     video = _verify(_mint("host", waiting=True).jwt).video
-    assert video.can_publish and video.can_subscribe and video.room_admin
+    assert video.can_publish and video.can_subscribe and not video.room_admin
 
 
 def test_same_claims_as_livekit_access_token():
@@ -66,7 +67,7 @@ def test_same_claims_as_livekit_access_token():
         api.AccessToken(KEY, SECRET)
         .with_identity("u1").with_name("User One")
         .with_grants(api.VideoGrants(room_join=True, room="r1", can_publish=True, can_subscribe=True,
-                                     can_publish_data=True, room_admin=True, room_record=True))
+                                     can_publish_data=True))
         .with_metadata('{"booking_id":"b1","room_id":"r1"}')
         .with_attributes({"rooms.role": "host"})
         .with_ttl(timedelta(hours=2)).to_jwt()
