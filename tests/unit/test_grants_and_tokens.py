@@ -98,3 +98,25 @@ def test_admitted_permission_matches_role_grants():
     assert admitted_permission("viewer") == {"can_publish": False, "can_subscribe": True,
                                              "can_publish_data": False}
     assert video_grants("viewer", "x")["room"] == "x"
+
+
+def test_room_config_claim_is_what_access_token_writes_and_livekit_reads():
+    """The roomConfig claim (LiveKit auto-creates a missing room with it) equals AccessToken's
+    with_room_config for the same RoomConfiguration, and TokenVerifier parses it back to it."""
+    from livekit.protocol.room import RoomConfiguration
+
+    from rooms.livekit_gateway.room_service import RoomConfig
+
+    config = RoomConfig(name="r1", max_participants=3, empty_timeout=1200, departure_timeout=20,
+                        metadata='{"room_id":"r1"}')
+    ours = mint_join_token(api_key=KEY, api_secret=SECRET, room="r1", identity="u1", name="", role="participant",
+                           jti="j1", now=datetime.now(UTC), ttl=timedelta(minutes=10),
+                           room_config=config.claim()).jwt
+    expected = RoomConfiguration(name="r1", max_participants=3, empty_timeout=1200, departure_timeout=20,
+                                 metadata='{"room_id":"r1"}')
+    theirs = (api.AccessToken(KEY, SECRET).with_identity("u1")
+              .with_grants(api.VideoGrants(room_join=True, room="r1")).with_room_config(expected).to_jwt())
+    decode = lambda t: jwt.decode(t, SECRET, algorithms=["HS256"])["roomConfig"]  # noqa: E731
+    assert decode(ours) == decode(theirs)
+    assert _verify(ours).room_config == expected
+    assert config.message(api) == expected

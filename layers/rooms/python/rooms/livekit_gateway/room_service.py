@@ -6,7 +6,6 @@ Answers are plain dataclasses, so no code outside this package depends on protob
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,22 +111,48 @@ def mute_track(room: str, identity: str, track_sid: str, *, muted: bool) -> bool
 
 
 @dataclass(frozen=True)
+class RoomConfig:
+    """The settings a LiveKit room must have however it comes to exist: our CreateRoom, a client's join
+    (auto-create takes the token's ``roomConfig``) or a dial-in caller (the dispatch rule's
+    ``room_config``). LiveKit applies them only at the room's creation: CreateRoom on a live room
+    returns it unchanged."""
+
+    name: str
+    max_participants: int
+    empty_timeout: int
+    departure_timeout: int
+    metadata: str
+
+    def claim(self) -> dict[str, object]:
+        """The ``roomConfig`` JWT claim: what ``AccessToken.with_room_config`` writes (protobuf JSON of
+        ``livekit.RoomConfiguration``: camelCase, defaults left out). Written by hand so the token route
+        does not import protobuf; a unit test compares it with livekit-api's."""
+        claim: dict[str, object] = {
+            "name": self.name,
+            "emptyTimeout": self.empty_timeout,
+            "departureTimeout": self.departure_timeout,
+            "maxParticipants": self.max_participants,
+            "metadata": self.metadata,
+        }
+        return {key: value for key, value in claim.items() if value}
+
+    def message(self, api: Any) -> Any:
+        """As a ``livekit.RoomConfiguration`` (for the SIP dispatch rule)."""
+        return api.RoomConfiguration(name=self.name, max_participants=self.max_participants,
+                                     empty_timeout=self.empty_timeout, departure_timeout=self.departure_timeout,
+                                     metadata=self.metadata)
+
+
+@dataclass(frozen=True)
 class LiveKitRoom:
     name: str
     sid: str
     num_participants: int
 
 
-def ensure_room(
-    name: str,
-    *,
-    max_participants: int,
-    empty_timeout: int,
-    departure_timeout: int,
-    metadata: dict[str, Any],
-    auto_egress: Any | None = None,
-) -> LiveKitRoom:
-    """Create the LiveKit room (CreateRoom is create-or-update, so a repeat is harmless).
+def ensure_room(config: RoomConfig, *, auto_egress: Any | None = None) -> LiveKitRoom:
+    """Create the LiveKit room. CreateRoom on a live room returns it unchanged (LiveKit's roommanager):
+    nothing here updates a live room, so its config also travels in join tokens and dispatch rules.
 
     ``auto_egress`` (an ``egress.FileTarget``) records the room from its creation (LiveKit's
     ``CreateRoomRequest.egress.room``; it starts only when the room is first created).
@@ -135,11 +160,11 @@ def ensure_room(
 
     async def call(lk: Any, api: Any) -> Any:
         request = api.CreateRoomRequest(
-            name=name,
-            max_participants=max_participants,
-            empty_timeout=empty_timeout,
-            departure_timeout=departure_timeout,
-            metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True),
+            name=config.name,
+            max_participants=config.max_participants,
+            empty_timeout=config.empty_timeout,
+            departure_timeout=config.departure_timeout,
+            metadata=config.metadata,
         )
         if auto_egress is not None:
             from rooms.livekit_gateway.egress_service import room_composite_request

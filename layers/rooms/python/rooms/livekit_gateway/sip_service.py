@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rooms.livekit_gateway.client import run, run_or
+from rooms.livekit_gateway.room_service import RoomConfig
 
 
 class DispatchRuleExists(Exception):
@@ -32,9 +33,11 @@ class SipParticipant:
 
 
 def create_pin_dispatch_rule(
-    *, room_name: str, pin: str, trunk_id: str, name: str, attributes: dict[str, str], hide_phone_number: bool
+    *, room_name: str, pin: str, trunk_id: str, name: str, attributes: dict[str, str], hide_phone_number: bool,
+    room_config: RoomConfig | None = None,
 ) -> str:
-    """A direct dispatch rule: callers of ``trunk_id`` who enter ``pin`` join ``room_name``. Its id."""
+    """A direct dispatch rule: callers of ``trunk_id`` who enter ``pin`` join ``room_name``. Its id.
+    ``room_config`` is what LiveKit creates the room with when a caller arrives while it does not exist."""
 
     async def call(lk: Any, api: Any) -> Any:
         rule = api.SIPDispatchRuleInfo(
@@ -44,6 +47,8 @@ def create_pin_dispatch_rule(
             attributes=attributes,
             hide_phone_number=hide_phone_number,
         )
+        if room_config is not None:
+            rule.room_config.CopyFrom(room_config.message(api))
         try:
             return await lk.sip.create_dispatch_rule(api.CreateSIPDispatchRuleRequest(dispatch_rule=rule))
         except api.ServerError as err:

@@ -10,6 +10,7 @@ from rooms.access import Caller, require_host, require_member_or_admin, require_
 from rooms.clock import iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
 from rooms.livekit_gateway import sip_service as livekit_sip
+from rooms.livekit_gateway.room_service import RoomConfig
 from rooms.observability import logger, metrics
 from rooms.phone.numbers import (
     UNREACHABLE_SIP_STATUSES,
@@ -67,9 +68,10 @@ def create_room_with_dial_in(
 # --- LiveKit room opened / room ended: the dispatch rule ----------------------------------------------
 
 
-def on_livekit_room_open(room: RoomItem, *, now: datetime) -> None:
+def on_livekit_room_open(room: RoomItem, *, now: datetime, config: RoomConfig) -> None:
     """Create the room's PIN dispatch rule once its LiveKit room exists (no-op when there is one, or no
-    SIP). Never fails the caller: video must work when SIP does not; a failure is retried next time."""
+    SIP). Never fails the caller: video must work when SIP does not; a failure is retried next time.
+    The rule carries the room's ``config``: a caller into a room LiveKit closed recreates it with it."""
     sip = sip_of(room)
     if not sip.get("pin") or sip.get("dispatch_rule_id") or not is_live(room.status):
         return
@@ -83,6 +85,7 @@ def on_livekit_room_open(room: RoomItem, *, now: datetime) -> None:
             name=f"rooms:{room.room_id}",
             attributes={"rooms.room_id": room.room_id, "rooms.via": "phone"},
             hide_phone_number=settings.sip_hide_phone_numbers,
+            room_config=config,
         )
     except livekit_sip.DispatchRuleExists:
         logger.info("dispatch rule already created by a concurrent opening", extra=log)
