@@ -81,9 +81,6 @@ def test_a_removed_participants_old_token_connects_again_on_self_hosted(real, se
     real.webhooks.wait(name, "participant_joined", ids["client"], count=2)
 
 
-@pytest.mark.xfail(strict=True, reason="self-hosted LiveKit lets a removed participant rejoin with the same token "
-                   "and our participant_joined handler keeps them (host removal revokes nothing we check); "
-                   "issue 12 item 2: every rejoin of a removed identity is removed within one webhook, no loop")
 def test_a_removed_participant_who_rejoins_is_removed_again_without_a_loop(real, session):
     ids, proc, name = session["ids"], session["proc"], session["name"]
     assert real.call("DELETE", f"/rooms/{session['rid']}/participants/{ids['client']}",

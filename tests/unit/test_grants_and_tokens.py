@@ -120,3 +120,16 @@ def test_room_config_claim_is_what_access_token_writes_and_livekit_reads():
     assert decode(ours) == decode(theirs)
     assert _verify(ours).room_config == expected
     assert config.message(api) == expected
+
+
+def test_join_tokens_are_short_lived_by_default_and_two_hours_at_most(monkeypatch):
+    """Self-hosted LiveKit ignores revoke_token_ts: a join token's lifetime bounds its reuse."""
+    import pydantic
+
+    from rooms.settings import Settings
+
+    monkeypatch.delenv("TOKEN_TTL_SECONDS", raising=False)
+    assert Settings().token_ttl_seconds == 600
+    assert Settings(token_ttl_seconds=7200).token_ttl_seconds == 7200
+    with pytest.raises(pydantic.ValidationError):
+        Settings(token_ttl_seconds=7201)

@@ -127,9 +127,11 @@ def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, n
 
 
 def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> HostActionResult:
-    """Remove a participant from the session. Their current token stops working (``revoke_token_ts``)
-    and their admission is forgotten, so in a waiting-room room they wait again if they come back;
-    keeping someone out for good is the platform's membership revocation."""
+    """Remove a participant from the session. Their current token stops working: LiveKit Cloud refuses
+    it (``revoke_token_ts``); on self-hosted LiveKit, which ignores that, the token is no longer the
+    member's live one, so a rejoin with it is removed on its participant_joined. Their admission is
+    forgotten, so in a waiting-room room they wait again if they come back with a new token; keeping
+    someone out for good is the platform's membership revocation."""
     room = _host_room(room_id, caller)
     if identity == caller.user_id:
         raise InvalidInput("the host cannot remove themselves", code="cannot_remove_self", field="identity")
@@ -142,7 +144,7 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
     if not removed:
         raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
                        field="identity")
-    attendance_store.clear_admission(room_id, identity)
+    attendance_store.forget_session(room_id, identity)
     metrics.add_metric(name="ParticipantsRemoved", unit="Count", value=1)
     _log("participant.remove", caller, room, identity)
     return HostActionResult(room_id=room_id, identity=identity, action="remove", connected=True)
