@@ -47,14 +47,14 @@ def test_host_mute_mutes_the_real_track(real, session):
                what="the host seeing the client muted")
 
 
-@pytest.mark.xfail(strict=True, reason="remote unmute is refused by a default livekit-server (failed_precondition, "
-                   "room.enable_remote_unmute off) and our API answers 500; issue 12 item 7: a clear 409")
 def test_remote_unmute_on_a_default_server_is_a_clear_409(real, session):
     ids = session["ids"]
     path = f"/rooms/{session['rid']}/participants/{ids['client']}/mute"
     assert real.call("POST", path, as_user=ids["host"], json={"track": "audio"}).status_code == 200
     r = real.call("POST", path, as_user=ids["host"], json={"track": "audio", "muted": False})
     assert r.status_code == 409 and r.json()["code"] == "remote_unmute_disabled", (r.status_code, r.text)
+    r = real.call("POST", f"{path[:-len('/mute')]}/ask-unmute", as_user=ids["host"], json={"track": "audio"})
+    assert r.status_code == 200 and r.json()["action"] == "ask_unmute", r.text  # SendData accepted by the server
 
 
 def test_host_remove_removes_the_real_participant(real, session):

@@ -6,6 +6,7 @@ Answers are plain dataclasses, so no code outside this package depends on protob
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,13 +99,36 @@ def update_permission(room: str, identity: str, *, can_publish: bool, can_subscr
     return participant_info(response) if response is not None else None
 
 
+class RemoteUnmuteDisabled(Exception):
+    """LiveKit refused a remote unmute (``failed_precondition``): the server's
+    ``room.enable_remote_unmute`` is off, its default (for privacy)."""
+
+
 def mute_track(room: str, identity: str, track_sid: str, *, muted: bool) -> bool:
-    """Mute (or unmute) one published track (MutePublishedTrack). False when it is gone."""
+    """Mute (or unmute) one published track (MutePublishedTrack). False when it is gone. livekit-server
+    answers success for an unknown track sid, so callers check the track exists first."""
 
     async def call(lk: Any, api: Any) -> Any:
-        return await lk.room.mute_published_track(
-            api.MuteRoomTrackRequest(room=room, identity=identity, track_sid=track_sid, muted=muted)
-        )
+        try:
+            return await lk.room.mute_published_track(
+                api.MuteRoomTrackRequest(room=room, identity=identity, track_sid=track_sid, muted=muted)
+            )
+        except api.ServerError as err:
+            if err.code == "failed_precondition" and not muted:
+                raise RemoteUnmuteDisabled(err.message) from None
+            raise
+
+    return run_or(call, None) is not None
+
+
+def send_data(room: str, identities: list[str], *, topic: str, payload: dict[str, Any]) -> bool:
+    """A reliable data message (SendData) to these participants, on ``topic``. False when the room is gone."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        return await lk.room.send_data(api.SendDataRequest(
+            room=room, destination_identities=identities, topic=topic, kind=api.DataPacket.Kind.RELIABLE,
+            data=json.dumps(payload, separators=(",", ":"), sort_keys=True).encode(),
+        ))
 
     return run_or(call, None) is not None
 
