@@ -230,3 +230,26 @@ def test_phone_participants_show_in_attendance_via_phone(api, stack, ids, sip_ro
     assert len(by_identity[ids["client"]]) == 1  # video then phone: still one record
     assert [e["via"] for e in by_identity[caller["identity"]]] == ["phone"]
     assert by_identity[ids["host"]][0]["via"] == "video"
+
+
+def test_a_callers_number_never_reaches_the_logs_in_full_even_when_livekit_shows_it(
+        api, stack, ids, monkeypatch, capsys, caplog):
+    """With SIP_HIDE_PHONE_NUMBERS=false LiveKit names the caller sip_<number>: every webhook and
+    attendance log line still carries it masked."""
+    from rooms.settings import get_settings
+
+    monkeypatch.setenv("SIP_HIDE_PHONE_NUMBERS", "false")  # the functions run in this process
+    get_settings.cache_clear()
+    try:
+        room = _create(api, ids, sip={"enabled": True, "region": "UK"})
+        _open(api, room, ids["host"])
+    finally:
+        monkeypatch.delenv("SIP_HIDE_PHONE_NUMBERS")
+        get_settings.cache_clear()
+    caller = control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], room["dial_in"]["pin"], CALLER)
+    assert caller["identity"] == f"sip_{CALLER}"  # LiveKit's own naming when numbers are shown
+    control.drain_webhooks(stack.config.livekit_url)
+    out = capsys.readouterr()
+    logged = out.out + out.err + "\n".join(str(vars(record)) for record in caplog.records)  # with the fields
+    assert "participant join" in logged and "sip_+44*******123" in logged
+    assert CALLER not in logged

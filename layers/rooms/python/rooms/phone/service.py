@@ -12,10 +12,10 @@ from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Upst
 from rooms.livekit_gateway import sip_service as livekit_sip
 from rooms.livekit_gateway.room_service import RoomConfig
 from rooms.observability import logger, metrics
+from rooms.phone.masking import mask_phone_number
 from rooms.phone.numbers import (
     UNREACHABLE_SIP_STATUSES,
     dial_in_details,
-    mask_phone_number,
     phone_identity,
     pin_candidates,
     sip_of,
