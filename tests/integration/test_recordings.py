@@ -197,10 +197,11 @@ def test_automatic_notifications_make_a_recording_available(api, stack, ids, dev
     room = _live_room(api, stack, ids, template=_template(api), client_joins=False)
     rec = _start(api, room["room_id"], ids["host"])
     api.call("POST", f"/rooms/{room['room_id']}/recordings/{rec['recording_id']}/stop", as_user=ids["host"])
-    deadline = time.monotonic() + 10
+    # The S3 event and egress_ended arrive in either order: wait for both facts, not just the first.
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         (view,) = _recordings(api, room["room_id"], ids["host"])
-        if view["status"] == "available":
+        if view["status"] == "available" and view["egress_status"] == "complete":
             break
         time.sleep(0.2)
     assert view["status"] == "available" and view["egress_status"] == "complete"
