@@ -14,6 +14,11 @@ class DispatchRuleExists(Exception):
     of the same room created it first)."""
 
 
+class PinClash(Exception):
+    """LiveKit refused the rule because another rule on the trunk already answers this PIN for another
+    room (livekit-server answers ``invalid_argument``, not ``already_exists``)."""
+
+
 class SipCallFailed(Exception):
     """The phone call could not be placed: the SIP status LiveKit reported (486 Busy Here, …)."""
 
@@ -52,8 +57,17 @@ def create_pin_dispatch_rule(
         try:
             return await lk.sip.create_dispatch_rule(api.CreateSIPDispatchRuleRequest(dispatch_rule=rule))
         except api.ServerError as err:
-            if err.code == "already_exists":
+            if err.code not in ("already_exists", "invalid_argument"):
+                raise
+            # Whose rule holds this PIN? Ours (a concurrent opening of the same room) or another room's.
+            rules = await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest(trunk_ids=[trunk_id]))
+            direct = [r.rule.dispatch_rule_direct for r in rules.items
+                      if r.rule.WhichOneof("rule") == "dispatch_rule_direct"]
+            holders = {d.room_name for d in direct if d.pin == pin}
+            if room_name in holders:
                 raise DispatchRuleExists(err.message) from None
+            if holders:
+                raise PinClash(err.message) from None
             raise
 
     return run(call).sip_dispatch_rule_id
