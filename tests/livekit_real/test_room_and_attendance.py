@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from tests.livekit_real.support import fresh_ids, real_handles, wait_until  # noqa: F401 - the `real` fixture
 
 LIFECYCLE = ("room_started", "participant_joined", "track_published", "participant_left", "room_finished")
@@ -81,9 +79,6 @@ def test_room_at_first_token_max_participants_webhooks_and_attendance_to_the_sec
     assert attendance[ids["client"]]["published"] == ["microphone"]
 
 
-@pytest.mark.xfail(strict=True, reason="a client reconnecting with its still-valid token after LiveKit's room_finished "
-                   "(departure timeout, before the scheduled end) auto-creates the room with server defaults: our "
-                   "max participants is lost (the config is not in the token's roomConfig); issue 12 item 3")
 def test_a_room_auto_created_by_a_reconnect_keeps_our_config(real):
     ids = fresh_ids()
     now = datetime.now(UTC)
@@ -103,6 +98,8 @@ def test_a_room_auto_created_by_a_reconnect_keeps_our_config(real):
         real.webhooks.wait(name, "room_started", count=2)
         live = real.live_room(name)
         assert live is not None and live.max_participants == 3, live
+        assert live.departure_timeout == int(real.config.function_env().get("DEPARTURE_TIMEOUT_SECONDS", 20))
+        assert f'"room_id":"{rid}"' in live.metadata
 
 
 def _signal_only(url: str, token: str) -> int:
@@ -123,9 +120,6 @@ def _signal_only(url: str, token: str) -> int:
     return asyncio.run(go())
 
 
-@pytest.mark.xfail(strict=True, reason="participant_connection_aborted carries a non-zero joined_at and today's "
-                   "handler records it as a segment: a connection that never connected is attendance; "
-                   "issue 12 item 6")
 def test_an_aborted_connection_is_not_attendance(real):
     ids = fresh_ids()
     room = real.create_room(service_session_id=ids["session"], room_type="workshop", recording="none",

@@ -1,4 +1,5 @@
-"""Phone numbers and PINs: pure helpers (masking, formatting, PIN candidates, dial-in details)."""
+"""Phone numbers and PINs: pure helpers (formatting, PIN candidates, dial-in details; masking is
+``rooms.phone.masking``, applied by the logger to every record)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,6 @@ UNREACHABLE_SIP_STATUSES = {404, 484, 604}  # the number itself is wrong: the ca
 
 
 # --- pure helpers -------------------------------------------------------------------------------------
-
-
-def mask_phone_number(number: str | None) -> str:
-    """``+442079460789`` → ``+44*******789``: enough to tell calls apart in logs, not to dial."""
-    if not number:
-        return ""
-    if len(number) < 7:
-        return "+" + "*" * max(len(number) - 1, 0)
-    return number[:3] + "*" * (len(number) - 6) + number[-3:]
 
 
 def format_number(number: str) -> str:
@@ -75,17 +67,3 @@ def phone_identity(room_id: str, number: str) -> str:
     """The LiveKit identity of someone dialled out who is not a member: stable per room and number (a
     redial is a reconnect of one attendee) and free of the number itself."""
     return "phone-" + hashlib.sha256(f"{room_id}|{number}".encode()).hexdigest()[:16]
-
-
-def describe_sip_participant(participant: Any) -> dict[str, str]:
-    """Log fields for a SIP ``ParticipantInfo`` (webhooks): the caller's number masked."""
-    attributes = dict(participant.attributes)
-    identity = participant.identity
-    if identity.startswith("sip_+"):  # LiveKit names callers sip_<their number> unless numbers are hidden
-        identity = "sip_" + mask_phone_number(identity[4:])
-    return {
-        "identity": identity,
-        "via": "phone",
-        "phone_number": mask_phone_number(attributes.get("sip.phoneNumber")),
-        "sip_call_id": attributes.get("sip.callID", ""),
-    }
