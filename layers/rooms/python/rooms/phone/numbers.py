@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from rooms.phone.masking import mask_phone_number
 from rooms.room.models import DialIn, DialInNumber
 from rooms.room.status import is_live
 from rooms.store import RoomItem
@@ -67,3 +68,18 @@ def phone_identity(room_id: str, number: str) -> str:
     """The LiveKit identity of someone dialled out who is not a member: stable per room and number (a
     redial is a reconnect of one attendee) and free of the number itself."""
     return "phone-" + hashlib.sha256(f"{room_id}|{number}".encode()).hexdigest()[:16]
+
+
+def describe_sip_participant(participant: Any) -> dict[str, str]:
+    """Log fields for a SIP participant seen in a webhook: the caller's number masked (the shared logger
+    masks numbers too; this keeps the identity readable and adds the call's id)."""
+    attributes = dict(participant.attributes)
+    identity = participant.identity
+    if identity.startswith("sip_+"):  # LiveKit names callers sip_<their number> unless numbers are hidden
+        identity = "sip_" + mask_phone_number(identity[4:])
+    return {
+        "identity": identity,
+        "via": "phone",
+        "phone_number": mask_phone_number(attributes.get("sip.phoneNumber")),
+        "sip_call_id": attributes.get("sip.callID", ""),
+    }
