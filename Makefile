@@ -76,8 +76,14 @@ webapp/node_modules/.installed: webapp/package-lock.json
 	cd webapp && npm ci --no-audit --no-fund
 	touch $@
 
-webapp: webapp/node_modules/.installed  ## the reference web app: npm ci + type check + vite build → webapp/dist (served at :3000/room/...)
+# Rebuilt only when a source changes (CI builds once for both Playwright runs).
+WEBAPP_SOURCES := $(shell find webapp/src -type f 2>/dev/null) webapp/index.html webapp/vite.config.ts webapp/tsconfig.json webapp/package.json
+
+webapp/dist/index.html: webapp/node_modules/.installed $(WEBAPP_SOURCES)
 	cd webapp && npm run build
+	touch $@
+
+webapp: webapp/dist/index.html  ## the reference web app: npm ci + type check + vite build → webapp/dist (served at :3000/room/...)
 
 webapp-test: install webapp  ## Vitest (app logic), then Playwright on Debian's chromium against a local stack it starts
 	cd webapp && npx vitest run

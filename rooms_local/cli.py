@@ -54,7 +54,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack = LocalStack(config, access_log=True, sweep_every=args.sweep_every or None,
                        progress=lambda step: print(f"  - {step}", flush=True)).start()
     # stack.config: with the real server, its namespace address (other shells then reach the same LiveKit)
-    state_path = write_state(stack.config, stack.provisioned_env)
+    real_info = stack.livekit_server_info
+    state_path = write_state(stack.config, stack.provisioned_env, livekit_server=real_info)
     try:
         config = stack.config  # with the real server: its namespace address, the gateway's extra address
         real = stack.livekit_server
@@ -72,13 +73,14 @@ def cmd_up(args: argparse.Namespace) -> int:
               f"Local state (DynamoDB table, S3 bucket, LiveKit rooms) lives in this process's memory: it is "
               f"lost when it exits.\nOther shells find this stack in {state_path} (removed on exit): "
               f"`rooms token/invoke/join/state` need no variables.\n", flush=True)
-        if real:
-            print(_REAL.format(ns=real.netns.name, host_ip=real.netns.host_ip, inside_ip=real.netns.inside_ip,
-                               port=config.api_port, ws=real.ws_url, http=real.url, log=real.log_path))
+        if real_info:
+            print(_REAL.format(ns=real_info["netns"], host_ip=real_info["host_ip"], inside_ip=real_info["inside_ip"],
+                               port=config.api_port, ws=real_info["ws_url"], http=real_info["url"],
+                               log=real_info["log"]))
         if not args.no_demo:
-            run_demo(config)
+            run_demo(config, real_info)
         else:
-            print(room_urls_text(config))
+            print(room_urls_text(config, livekit_server=real_info))
         print(_TRY.format(api=config.api_url, body=json.dumps(_TRY_BODY, separators=(",", ":"))))
         if args.exit_after_demo:
             return 0
@@ -444,8 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_invoke)
 
     p = sub.add_parser("emit", help="put a booking-platform event (events/booking_*.json) on the stack's bus")
-    p.add_argument("event", metavar="EVENT",
-                   help="an EventBridge event file, or a sample's name in events/ (e.g. booking_confirmed.json)")
+    p.add_argument("event", help="an EventBridge event file: a path, or a sample in events/ (booking_confirmed)")
     p.set_defaults(fn=cmd_emit)
 
     p = sub.add_parser("join", help="a simulated LiveKit client joins with a token")

@@ -149,15 +149,19 @@ def state_file() -> Path:
     return Path(os.environ.get("ROOMS_STATE_FILE") or ROOT / ".local-stack" / "state.json")
 
 
-def write_state(config: LocalConfig, provisioned_env: dict[str, str], path: Path | None = None) -> Path:
-    """``provisioned_env``: the functions' variables the running stack created (SIP trunk ids)."""
+def write_state(config: LocalConfig, provisioned_env: dict[str, str], path: Path | None = None, *,
+                livekit_server: dict[str, str] | None = None) -> Path:
+    """``provisioned_env``: the functions' variables the running stack created (SIP trunk ids).
+    ``livekit_server``: with the real server, its namespace and addresses (``LocalStack.livekit_server_info``:
+    netns, host_ip, inside_ip, url, ws_url, api_url, log), for scripts that start a client inside it."""
     path = path or state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"pid": os.getpid(), "started_at": time.time(),
              "config": {k: getattr(config, k) for k in _STATE_FIELDS},
              "urls": {"api": config.api_url, "webhook": config.webhook_url, "livekit": config.livekit_url,
                       "moto": config.moto_url},
-             "provisioned_env": provisioned_env}
+             "provisioned_env": provisioned_env,
+             "livekit_server": livekit_server}
     tmp = path.with_name(path.name + ".tmp")
     # 0600: it holds the (dev) signing secrets. Written whole then renamed: a reader never sees half.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -25,7 +25,7 @@ def call(config: LocalConfig, method: str, path: str, *, token: str, body: Any =
         return err.code, json.loads(err.read() or b"null")
 
 
-def run_demo(config: LocalConfig) -> None:
+def run_demo(config: LocalConfig, livekit_server: dict[str, str] | None = None) -> None:
     admin = mint_dev_token(config, "platform-backend", admin=True)
     host = mint_dev_token(config, "dr-smith", name="Dr Smith")
     client = mint_dev_token(config, "jane", name="Jane")
@@ -59,15 +59,27 @@ def run_demo(config: LocalConfig) -> None:
     status, view = call(config, "GET", f"/rooms/{room['room_id']}", token=client)
     step(f"GET /rooms/{{id}} as the client: status {view.get('status')}", status, view)
     print(f"  room {room['room_id']} → LiveKit room {room['livekit_room']}\n")
-    print(room_urls_text(config, room))
+    print(room_urls_text(config, room, livekit_server))
 
 
-def room_urls_text(config: LocalConfig, room: dict[str, Any] | None = None) -> str:
-    """The Room URLs of the reference web app (webapp/, built with `make webapp`) to open in a browser."""
-    if room is None:
-        return (f"Web app (make webapp): {config.api_url}/room/booking/<booking_id>/, "
-                f"{config.api_url}/room/session/<service_session_id>/, {config.api_url}/room/<room_id>/\n")
-    lines = ["Open the room in a browser (build the app once with `make webapp`; sign in as dr-smith, then jane):"]
-    lines += [f"  {config.api_url}{path}" for path in (room.get("urls") or {}).values() if path]
+def room_urls_text(config: LocalConfig, room: dict[str, Any] | None = None,
+                   livekit_server: dict[str, str] | None = None) -> str:
+    """The Room URLs of the reference web app (webapp/, built with `make webapp`) to open in a browser.
+
+    ``livekit_server`` (``LocalStack.livekit_server_info``): the real server's namespace. The same URLs are
+    then also given on the gateway's namespace address, for a browser run inside the namespace (as the
+    real-media walk does), with the chromium flags that make that http:// origin a secure context."""
+    paths = ([p for p in (room.get("urls") or {}).values() if p] if room else
+             ["/room/booking/<booking_id>/", "/room/session/<service_session_id>/", "/room/<room_id>/"])
+    if room:
+        lines = ["Open the room in a browser (build the app once with `make webapp`; sign in as dr-smith, then jane):"]
+    else:
+        lines = ["Web app (make webapp), its Room URLs:"]
+    lines += [f"  {config.api_url}{path}" for path in paths]
+    if livekit_server:
+        ns, base = livekit_server["netns"], livekit_server["api_url"]
+        lines.append(f"  and for a browser inside namespace {ns} (the media's network, from which LiveKit is reached):")
+        lines += [f"  {base}{path}" for path in paths]
+        lines.append(f"    e.g. ip netns exec {ns} chromium --user-data-dir=$(mktemp -d) "
+                     f"--unsafely-treat-insecure-origin-as-secure={base} {base}{paths[0]}")
     return "\n".join(lines) + "\n"
-

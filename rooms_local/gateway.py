@@ -185,6 +185,7 @@ class Gateway:
         self.config = config
         self.runner = runner
         self.routes = load_routes()
+        self._own_origins = webapp_static.own_origins(config)
         self._servers: list = []
         self._threads: list[threading.Thread] = []
         # The last webhook deliveries (the real-LiveKit tier reads what the server sent and our answers).
@@ -206,7 +207,7 @@ class Gateway:
             traceback.print_exc(file=sys.stderr)
             response = _json(500, {"code": "internal_error", "message": "Internal Server Error",
                                    "request_id": request_id})
-        response = webapp_static.with_cors(request, response)
+        response = webapp_static.with_cors(request, response, self._own_origins)
         response.headers["apigw-requestid"] = request_id  # as API Gateway answers, to find the logs
         if self.access_log:
             print(f"[gateway] {request.method} {request.path} → {response.status_code} "

@@ -1,9 +1,11 @@
 """Runs our Lambda handlers in this process, as the Lambda service would call them.
 
 Each function's ``functions/<name>/handler.py`` is loaded by path under its own module name (every
-function's module is called ``handler`` in AWS). Invocations of one function run on a small pool of
-long-lived threads: like warm Lambda containers, each handles one request at a time and keeps its
-module-level state (clients, caches) between requests.
+function's module is called ``handler`` in AWS). Invocations of one function run on long-lived threads
+that keep its module-level state (clients, caches) between requests, as a warm Lambda container does.
+An HTTP API function gets one such thread: it handles one request at a time, as one container does
+(its Powertools resolver holds the request being resolved: see ``_workers_for``); the other functions
+get a small pool.
 """
 
 from __future__ import annotations
@@ -142,6 +144,17 @@ def run_invocation(handler, event: dict[str, Any], context: LambdaContext) -> An
     return contextvars.copy_context().run(invocation)
 
 
+def _workers_for(module: ModuleType, workers: int) -> int:
+    """One worker for an HTTP API function: its Powertools resolver (the module's ``app``) keeps the request
+    it is resolving on itself (``app.context["_route_args"]``, ``current_event``), so two requests at once
+    on one module mix their path parameters (a mute's ``identity`` vanished under the web app's polling).
+    Each warm Lambda container handles one request at a time, so one worker is what one container does;
+    the other functions (webhook, S3, schedule handlers) keep no request on module state."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    return 1 if isinstance(getattr(module, "app", None), BaseRouter) else workers
+
+
 class FunctionRunner:
     """Invoke functions by name: synchronously (API, function URL) or fire-and-forget (S3, schedules)."""
 
@@ -150,22 +163,23 @@ class FunctionRunner:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
 
-    def _pool(self, name: str) -> ThreadPoolExecutor:
+    def _pool(self, name: str, module: ModuleType) -> ThreadPoolExecutor:
         with self._lock:
             if name not in self._pools:
-                self._pools[name] = ThreadPoolExecutor(self._workers, thread_name_prefix=f"fn-{name}")
+                self._pools[name] = ThreadPoolExecutor(_workers_for(module, self._workers),
+                                                       thread_name_prefix=f"fn-{name}")
             return self._pools[name]
 
     def invoke(self, name: str, event: dict[str, Any], timeout: float = 60) -> Any:
         module = load_function(name)
         isolate_log_keys()
-        future = self._pool(name).submit(run_invocation, module.handler, event, LambdaContext(name))
+        future = self._pool(name, module).submit(run_invocation, module.handler, event, LambdaContext(name))
         return future.result(timeout=timeout)
 
     def invoke_async(self, name: str, event: dict[str, Any]) -> None:
         module = load_function(name)
         isolate_log_keys()
-        self._pool(name).submit(run_invocation, module.handler, event, LambdaContext(name))
+        self._pool(name, module).submit(run_invocation, module.handler, event, LambdaContext(name))
 
     def shutdown(self) -> None:
         for pool in self._pools.values():

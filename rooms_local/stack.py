@@ -245,6 +245,17 @@ class LocalStack:
         self._apply_env(self._provisioned_env)
 
     @property
+    def livekit_server_info(self) -> dict[str, str] | None:
+        """The real livekit-server's namespace and addresses (None on the emulator): ``api_url`` is the
+        gateway as a client inside the namespace reaches it (the web app's Room URLs there)."""
+        if self.livekit_server is None:
+            return None
+        return {"netns": self.netns.name, "host_ip": self.netns.host_ip, "inside_ip": self.netns.inside_ip,
+                "url": self.livekit_server.url, "ws_url": self.livekit_server.ws_url,
+                "api_url": f"http://{self.netns.host_ip}:{self.config.api_port}",
+                "log": str(self.livekit_server.log_path)}
+
+    @property
     def webhook_deliveries(self) -> list:
         """What reached the webhook function URL so far (gateway.WebhookDelivery), oldest first."""
         return list(self._gateway.webhook_deliveries) if self._gateway else []

@@ -7,7 +7,8 @@ platform does around it (host the frontend, sign people in). None of it exists i
   fallback: every ``/room/...`` path answers ``index.html``). ``/rooms/...`` stays the API.
 - ``POST /dev/sign-in {sub, name?, admin?}`` mints the bearer token ``rooms token`` prints: locally it
   stands in for the platform's sign-in. It is local-only: the CDK app has no such route.
-- CORS: origins in ``ROOMS_ALLOWED_ORIGINS`` (comma separated; the Vite dev server by default) get the
+- CORS: origins in ``ROOMS_ALLOWED_ORIGINS`` (comma separated; the Vite dev server by default), and the
+  gateway's own origins (every address it listens on: the app it serves calls the API there), get the
   headers API Gateway's CORS configuration would send, and preflights are answered here as API Gateway
   answers them itself (before any authorizer).
 """
@@ -62,9 +63,16 @@ def handle(config: LocalConfig, request: Request, dist: Path | None = None) -> R
     return None
 
 
-def with_cors(request: Request, response: Response) -> Response:
+def own_origins(config: LocalConfig) -> tuple[str, ...]:
+    """The origins the gateway serves the app from: each address it listens on (127.0.0.1, and with the
+    real livekit-server the host side of its namespace, where a browser inside the namespace opens it)."""
+    return tuple(f"http://{host}:{config.api_port}" for host in (config.host, *config.gateway_extra_hosts))
+
+
+def with_cors(request: Request, response: Response, also_allowed: tuple[str, ...] = ()) -> Response:
+    """``also_allowed``: origins allowed besides ``allowed_origins()`` (the gateway's own: ``own_origins``)."""
     origin = (request.headers.get("origin") or "").rstrip("/")
-    if origin and origin in allowed_origins():
+    if origin and (origin in also_allowed or origin in allowed_origins()):
         response.headers["access-control-allow-origin"] = origin
         response.headers["vary"] = "origin"
         response.headers["access-control-allow-headers"] = CORS_HEADERS

@@ -8,6 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.attendance import host_controls
 from rooms.attendance.models import (
+    AskUnmuteRequest,
     AttendanceView,
     HostActionResult,
     HostMessageRequest,
@@ -66,6 +67,13 @@ def post_mute(room_id: str, identity: str, request: Annotated[MuteRequest, Body(
           summary="Message one participant, e.g. a client in the waiting room (host)", tags=["host"])
 def post_message(room_id: str, identity: str, request: Annotated[HostMessageRequest, Body()]) -> HostActionResult:
     return host_controls.message(room_id, identity, request, caller=current_caller(app), now=utcnow())
+
+
+@app.post("/rooms/<room_id>/participants/<identity>/ask-unmute",
+          summary="Ask a participant to unmute: a data message their client shows (host)", tags=["host"])
+def post_ask_unmute(room_id: str, identity: str,
+                    request: Annotated[AskUnmuteRequest, Body()]) -> HostActionResult:
+    return host_controls.ask_unmute(room_id, identity, request, caller=current_caller(app), now=utcnow())
 
 
 @app.delete("/rooms/<room_id>/participants/<identity>", summary="Remove a participant from the session (host)",

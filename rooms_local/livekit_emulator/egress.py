@@ -15,6 +15,7 @@ import time
 
 import boto3
 from botocore.config import Config
+from google.protobuf import json_format
 from livekit.protocol import egress as proto_egress
 from livekit.protocol.egress import EgressInfo, EncodedFileOutput, FileInfo
 
@@ -187,6 +188,10 @@ class Egresses:
         if s3.content_disposition:
             extra["ContentDisposition"] = s3.content_disposition
         client.put_object(Bucket=s3.bucket, Key=key, Body=body, **extra)
+        if not output.disable_manifest:  # LiveKit egress uploads <dir>/<egress id>.json next to the file
+            manifest = posixpath.join(posixpath.dirname(key), f"{info.egress_id}.json")
+            client.put_object(Bucket=s3.bucket, Key=manifest, ContentType="application/json",
+                              Body=json_format.MessageToJson(info).encode())
         if endpoint:
             location = f"{endpoint.rstrip('/')}/{s3.bucket}/{key}"
         else:

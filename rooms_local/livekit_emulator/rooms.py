@@ -71,6 +71,9 @@ class Rooms:
         # Wired by the server to egress: auto-egress on first creation, and ending egress with the room.
         self.on_room_created: Callable[[Room, proto_room.CreateRoomRequest], None] = lambda room, req: None
         self.on_room_closed: Callable[[str], None] = lambda room_name: None
+        # livekit-server's room.enable_remote_unmute (off by default, for privacy)
+        self.enable_remote_unmute = False
+        self.sent_data: list[dict] = []  # SendData requests (nobody really listens: tests read them)
         self._stopped = False
 
     # --- RoomService -------------------------------------------------------------------------------
@@ -119,8 +122,10 @@ class Rooms:
         return proto_room.DeleteRoomResponse()
 
     def list_participants(self, request: proto_room.ListParticipantsRequest):
+        # livekit-server answers an empty list for a room that does not exist (no error)
         with self.lock:
-            participants = [copy_message(p) for p in self._room(request.room).participants.values()]
+            live = self.rooms.get(request.room)
+            participants = [copy_message(p) for p in live.participants.values()] if live else []
         return proto_room.ListParticipantsResponse(participants=participants)
 
     def get_participant(self, request: proto_room.RoomParticipantIdentity) -> ParticipantInfo:
@@ -138,14 +143,18 @@ class Rooms:
         return proto_room.RemoveParticipantResponse()
 
     def mute_published_track(self, request: proto_room.MuteRoomTrackRequest):
-        # LiveKit sends no webhook for a mute: only the track's state changes.
+        # LiveKit sends no webhook for a mute: only the track's state changes. As livekit-server does:
+        # remote unmute is refused unless room.enable_remote_unmute, and an unknown track sid succeeds
+        # with an empty track (nothing changes).
         with self.lock:
             participant = self._participant(request.room, request.identity)
+            if not request.muted and not self.enable_remote_unmute:
+                raise TwirpError("failed_precondition", "remote unmute not enabled")
             for track in participant.tracks:
                 if track.sid == request.track_sid:
                     track.muted = request.muted
                     return proto_room.MuteRoomTrackResponse(track=copy_message(track))
-        raise TwirpError("not_found", f"track {request.track_sid} not found")
+        return proto_room.MuteRoomTrackResponse()
 
     def update_participant(self, request: proto_room.UpdateParticipantRequest) -> ParticipantInfo:
         with self.lock:
@@ -188,6 +197,12 @@ class Rooms:
                 live.data_received.setdefault(identity, []).append({
                     "topic": request.topic, "data": request.data.decode("utf-8", "replace"),
                     "kind": "reliable" if request.kind == 0 else "lossy"})
+            self.sent_data.append({
+                "room": request.room, "topic": request.topic,
+                "destination_identities": list(request.destination_identities),
+                "reliable": request.kind == proto_models.DataPacket.RELIABLE,
+                "data": request.data.decode("utf-8", "replace"),
+            })
         return proto_room.SendDataResponse()
 
     # --- simulated clients -------------------------------------------------------------------------
@@ -265,7 +280,8 @@ class Rooms:
                 {"room": room, "identity": identity, "revokeTokenTs": ts}
                 for (room, identity), ts in self.revocations.items()
             ]
-        return {"rooms": rooms, "revocations": revocations}
+            sent_data = list(self.sent_data)
+        return {"rooms": rooms, "revocations": revocations, "sent_data": sent_data}
 
     def room_info(self, name: str) -> Room | None:
         with self.lock:

@@ -189,7 +189,8 @@ class LiveKitEmulator:
         return self._settled(self.sip.dial_in(number, str(body.get("pin") or ""), from_number))
 
     def _configure(self, body: dict) -> tuple[int, dict]:
-        unknown = set(body) - {"fail_egress", "fail_sip_numbers", "hold_webhooks", "webhook_urls"}
+        unknown = set(body) - {"fail_egress", "fail_sip_numbers", "hold_webhooks", "webhook_urls",
+                               "enable_remote_unmute"}
         if unknown:
             raise TwirpError("invalid_argument", f"unknown options: {sorted(unknown)}")
         if "fail_egress" in body:
@@ -201,6 +202,8 @@ class LiveKitEmulator:
                 self.sip.fail_numbers = {str(n): int(code) for n, code in numbers.items()}
             else:
                 self.sip.fail_numbers = {str(n): DEFAULT_SIP_FAILURE for n in numbers}
+        if "enable_remote_unmute" in body:
+            self.rooms.enable_remote_unmute = bool(body["enable_remote_unmute"])
         if "hold_webhooks" in body:
             self.notifier.hold = bool(body["hold_webhooks"])
         if "webhook_urls" in body:
@@ -212,6 +215,7 @@ class LiveKitEmulator:
             "fail_egress": self.egress.fail_egress,
             "fail_sip_numbers": dict(self.sip.fail_numbers),
             "hold_webhooks": self.notifier.hold,
+            "enable_remote_unmute": self.rooms.enable_remote_unmute,
             "webhook_urls": list(self.notifier.urls),
         }
 

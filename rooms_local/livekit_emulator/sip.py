@@ -115,8 +115,8 @@ class Sip:
         with self.lock:
             for other in self.rules.values():
                 if _collide(rule, other):
-                    raise TwirpError(
-                        "already_exists",
+                    raise TwirpError(  # livekit-server's code for it: invalid_argument, not already_exists
+                        "invalid_argument",
                         "Conflicting SIP Dispatch Rules: same Trunk+Number+PIN combination for "
                         f"{rule.sip_dispatch_rule_id!r} and {other.sip_dispatch_rule_id!r}",
                     )

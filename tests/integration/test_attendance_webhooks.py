@@ -107,9 +107,10 @@ def test_phone_participant_and_aborted_connections(api, stack):
     never = participant(room["client"], "PA_never", 0)
     dropped = participant(room["client"], "PA_dropped", T0 + 5)
     aborted = "participant_connection_aborted"
+    # LiveKit sends participant_connection_aborted (never participant_joined) for a connection that never
+    # became active, and its joined_at is set when the signal session had started (the "dropped" one)
     for ev in [joined(name, phone), joined(name, recorder),
                lw.event(aborted, room_name=name, created_at=T0 + 1, participant=never),
-               joined(name, dropped),
                lw.event(aborted, room_name=name, created_at=T0 + 65, participant=dropped),
                left(name, phone, T0 + 300)]:
         assert lw.deliver(url, ev).status_code == 200
@@ -117,9 +118,7 @@ def test_phone_participant_and_aborted_connections(api, stack):
     by_id = {p["identity"]: p for p in view["participants"]}
     assert "EG_recorder" not in by_id  # a recorder is not an attendee
     assert by_id["sip_+15550100"]["via"] == "phone" and by_id["sip_+15550100"]["total_seconds"] == 300
-    client = by_id[room["client"]]
-    assert client["total_seconds"] == 60 and len(client["segments"]) == 1  # the never-connected one is not there
-    assert client["segments"][0]["left_reason"] == "connection_aborted"
+    assert room["client"] not in by_id  # neither aborted connection is attendance
 
 
 def test_leave_without_its_join_and_a_late_leave_after_the_room_finished(api, stack):

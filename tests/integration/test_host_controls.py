@@ -3,6 +3,7 @@ emulator: every effect is checked in the server's own state."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -185,3 +186,36 @@ def test_quality_samples_are_summarized_on_attendance(api, lk, ids, booking_room
     assert quality["rtt_ms"] == {"min": 80.0, "avg": 100.0, "max": 120.0}
     assert quality["packet_loss_pct"] == {"min": 1.0, "avg": 2.0, "max": 3.0}
     assert quality["jitter_ms"] == {"min": 10.0, "avg": 20.0, "max": 30.0}
+
+
+def test_remote_unmute_is_a_clear_409_and_asking_to_unmute_sends_a_data_message(api, lk, ids):
+    """A default LiveKit server refuses remote unmute (failed_precondition): 409 remote_unmute_disabled,
+    never a 500; asking the participant to unmute is a data message to them alone."""
+    room = _workshop(api, ids, waiting_room=False)
+    rid, name = room["room_id"], room["livekit_room"]
+    control.join(lk, _token(api, rid, ids["host"])["token"])
+    control.join(lk, _token(api, rid, ids["client"])["token"], publish=["audio"])
+    path = f"/rooms/{rid}/participants/{ids['client']}"
+    assert api.call("POST", f"{path}/mute", as_user=ids["host"], json={"track": "audio"}).status_code == 200
+    r = api.call("POST", f"{path}/mute", as_user=ids["host"], json={"track": "audio", "muted": False})
+    assert r.status_code == 409 and r.json()["code"] == "remote_unmute_disabled", r.text
+    assert "enable_remote_unmute" in r.json()["message"] and "ask-unmute" in r.json()["message"]
+
+    r = api.call("POST", f"{path}/ask-unmute", as_user=ids["host"], json={"track": "audio"})
+    assert r.status_code == 200 and r.json()["action"] == "ask_unmute", r.text
+    (sent,) = [d for d in control.state(lk)["sent_data"] if d["room"] == name]
+    assert sent["destination_identities"] == [ids["client"]] and sent["topic"] == "rooms.host_request"
+    assert sent["reliable"] and json.loads(sent["data"]) | {"at": None} == {
+        "type": "ask_unmute", "track": "audio", "from": ids["host"], "at": None}
+    r = api.call("POST", f"{path}/ask-unmute", as_user=ids["client"], json={"track": "audio"})
+    assert r.status_code == 403
+    r = api.call("POST", f"{path}/ask-unmute", as_user=ids["host"], json={"track": "video"})
+    assert r.status_code == 404 and r.json()["code"] == "track_not_published"
+
+    control.configure(lk, enable_remote_unmute=True)  # a server configured for it
+    try:
+        r = api.call("POST", f"{path}/mute", as_user=ids["host"], json={"track": "audio", "muted": False})
+        assert r.status_code == 200 and r.json()["action"] == "unmute", r.text
+        assert not any(t["muted"] for t in _live(lk, name)[ids["client"]]["tracks"])
+    finally:
+        control.configure(lk, enable_remote_unmute=False)

@@ -47,7 +47,7 @@ def test_a_wrong_method_answers_405_with_allow(api):
     assert r.json()["code"] == "method_not_allowed"
     r = api.admin("PUT", "/rooms/rm-x")
     assert r.status_code == 405
-    assert set(r.headers["Allow"].split(", ")) == {"GET", "DELETE", "PATCH"}
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
 
 
 @pytest.mark.parametrize(("content_type", "data", "as_text"), [
@@ -116,3 +116,33 @@ def test_log_lines_carry_their_own_function_and_correlation_id_under_concurrency
     got = sorted((line["function_name"], line["correlation_id"]) for line in lines)
     assert got == sorted([("create_room", created.headers["apigw-requestid"]),
                           ("room_admin", listed.headers["apigw-requestid"])])
+
+
+def test_one_function_serves_one_request_at_a_time_so_callers_never_mix(api, ids, monkeypatch):
+    """Powertools keeps the request it resolves on the module's resolver (the event, the route's
+    arguments): two requests at once on one function would read each other's caller. As in a warm Lambda
+    container, the second waits. Here the member's request is held inside the function until the
+    stranger's arrives (or 3 s pass: with one request at a time it cannot)."""
+    module = load_function("room_query")
+    original = module.current_caller
+    member_in, stranger_in = threading.Event(), threading.Event()
+
+    def current_caller(app):
+        if not member_in.is_set():
+            member_in.set()
+            stranger_in.wait(timeout=3)
+        else:
+            stranger_in.set()
+        return original(app)
+
+    room = api.admin("POST", "/rooms", json={"booking_id": ids["booking"], "service_type": "therapy",
+                                             "host": {"user_id": ids["host"]},
+                                             "members": [{"user_id": ids["client"]}]}).json()
+    monkeypatch.setattr(module, "current_caller", current_caller)
+    with ThreadPoolExecutor(2) as pool:
+        member = pool.submit(api.call, "GET", f"/rooms/{room['room_id']}", as_user=ids["client"])
+        assert member_in.wait(timeout=30)
+        stranger = pool.submit(api.call, "GET", f"/rooms/{room['room_id']}", as_user=ids["other"])
+        member, stranger = member.result(), stranger.result()
+    assert member.status_code == 200, member.text
+    assert stranger.status_code in (403, 404), stranger.text

@@ -3,6 +3,7 @@ server's simulated caller, dial-out, cleanup when the room ends, and PINs of man
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -231,3 +232,55 @@ def test_phone_participants_show_in_attendance_via_phone(api, stack, ids, sip_ro
     assert len(by_identity[ids["client"]]) == 1  # video then phone: still one record
     assert [e["via"] for e in by_identity[caller["identity"]]] == ["phone"]
     assert by_identity[ids["host"]][0]["via"] == "video"
+
+
+def test_a_callers_number_never_reaches_the_logs_in_full_even_when_livekit_shows_it(
+        api, stack, ids, monkeypatch, capsys, caplog):
+    """With SIP_HIDE_PHONE_NUMBERS=false LiveKit names the caller sip_<number>: every webhook and
+    attendance log line still carries it masked."""
+    from rooms.settings import get_settings
+
+    monkeypatch.setenv("SIP_HIDE_PHONE_NUMBERS", "false")  # the functions run in this process
+    get_settings.cache_clear()
+    try:
+        room = _create(api, ids, sip={"enabled": True, "region": "UK"})
+        _open(api, room, ids["host"])
+    finally:
+        monkeypatch.delenv("SIP_HIDE_PHONE_NUMBERS")
+        get_settings.cache_clear()
+    caller = control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], room["dial_in"]["pin"], CALLER)
+    assert caller["identity"] == f"sip_{CALLER}"  # LiveKit's own naming when numbers are shown
+    control.drain_webhooks(stack.config.livekit_url)
+    out = capsys.readouterr()
+    logged = out.out + out.err + "\n".join(str(vars(record)) for record in caplog.records)  # with the fields
+    assert "participant join" in logged and "sip_+44*******123" in logged
+    assert CALLER not in logged
+
+
+def test_a_pin_clash_in_livekit_moves_the_room_to_another_pin_with_a_working_rule(api, stack, ids):
+    """LiveKit holds a rule for the room's PIN that our locks do not know (left behind, an operator's):
+    LiveKit answers invalid_argument; the room takes another free PIN and gets its dispatch rule."""
+    from livekit import api as lk
+
+    room = _create(api, ids, sip={"enabled": True, "region": "UK"})
+    pin = room["dial_in"]["pin"]
+    trunk = next(t for t in control.state(stack.config.livekit_url)["sip"]["inboundTrunks"]
+                 if DEV_SIP_NUMBERS["UK"] in t.get("numbers", []))["sipTrunkId"]
+
+    async def stale_rule():
+        async with lk.LiveKitAPI(stack.config.livekit_url, stack.config.livekit_api_key,
+                                 stack.config.livekit_api_secret) as client:
+            return await client.sip.create_dispatch_rule(lk.CreateSIPDispatchRuleRequest(
+                dispatch_rule=lk.SIPDispatchRuleInfo(rule=lk.SIPDispatchRule(
+                    dispatch_rule_direct=lk.SIPDispatchRuleDirect(room_name="left-behind", pin=pin)),
+                    trunk_ids=[trunk])))
+
+    asyncio.run(stale_rule())
+    token = _open(api, room, ids["host"])
+    new_pin = token["dial_in"]["pin"]
+    assert new_pin != pin
+    (rule,) = _rules_for(stack, room["livekit_room"])
+    assert rule["rule"]["dispatchRuleDirect"]["pin"] == new_pin
+    assert api.call("GET", f"/rooms/{room['room_id']}/dial-in", as_user=ids["client"]).json()["pin"] == new_pin
+    caller = control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], new_pin, CALLER)
+    assert caller["attributes"]["rooms.room_id"] == room["room_id"]

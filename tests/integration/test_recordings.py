@@ -132,6 +132,10 @@ def test_manual_recording_webhooks_then_s3_event_then_url(api, stack, ids, s3_ev
 
     result = s3_events.deliver(rec["storage"]["key"])
     assert result["processed"] == [{"key": rec["storage"]["key"], "outcome": "available"}]
+    s3 = boto3.client("s3", endpoint_url=stack.config.moto_url, region_name=stack.config.region)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=stack.config.recordings_bucket,
+                                                 Prefix=f"recordings/{room_id}/")["Contents"]]
+    assert keys == [rec["storage"]["key"]]  # disable_manifest: no <EG_id>.json next to it
     assert s3_events.deliver(rec["storage"]["key"])["processed"][0]["outcome"] == "already_available"
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert sum(1 for m in emitted if "RecordingsAvailable" in m) == 1  # once, though S3 delivered twice

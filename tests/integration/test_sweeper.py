@@ -387,10 +387,10 @@ def test_two_overlapping_sweeps_act_once_on_each_room(api, stack, start, publish
     lock = threading.Lock()
     real_ensure, real_delete, real_due_items = gateway.ensure_room, gateway.delete_room, store.due_items
 
-    def ensure_room(name, **kw):
+    def ensure_room(config, **kw):
         with lock:
-            calls[("create", name)] += 1
-        return real_ensure(name, **kw)
+            calls[("create", config.name)] += 1
+        return real_ensure(config, **kw)
 
     def delete_room(name):
         with lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from livekit import api
 
@@ -62,6 +64,10 @@ def test_start_and_stop_upload_a_real_file_and_report_nanoseconds(server, sink, 
 
     body = s3(s3_endpoint).get_object(Bucket=BUCKET, Key=result.filename)["Body"].read()
     assert len(body) == result.size and body[4:8] == b"ftyp" and b"moov" in body
+    # LiveKit egress also uploads a manifest next to the file unless disable_manifest
+    manifest = f"recordings/rec/{started.egress_id}.json"
+    assert json.loads(s3(s3_endpoint).get_object(Bucket=BUCKET, Key=manifest)["Body"].read())["egressId"] == (
+        started.egress_id)
 
     listed = call(
         server, lambda lk: lk.egress.list_egress(api.ListEgressRequest(egress_id=started.egress_id))

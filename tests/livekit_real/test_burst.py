@@ -2,8 +2,9 @@
 webhook the real server sends must be answered 200, and attendance must be exact: 50 attendees, each
 segment the server's own join and leave times.
 
-One burst runs per module (it is the slow part of the tier); two tests read it: what holds today, and
-what does not yet (LiveKit drops the webhooks our handler is too slow for: issue 12 item 9)."""
+One burst runs per module (it is the slow part of the tier); two tests read it: every delivery answered,
+and nothing dropped with attendance exact (LiveKit drops a room's webhooks queued over 30 s behind a
+slow answer: issue 12 item 9)."""
 
 from __future__ import annotations
 
@@ -100,7 +101,9 @@ def test_fifty_real_participants_join_and_leave_and_every_delivery_is_answered(r
     assert set(attendance) <= set(burst["users"])
 
 
-@pytest.mark.xfail(strict=True, reason="our webhook handler takes 1-3 s per participant event during the burst; "
+# Not strict: whether LiveKit's 30 s queue limit is reached depends on the machine's load (it was on every
+# loaded run here); a quiet machine may pass. Issue 12 item 9 makes it a plain test.
+@pytest.mark.xfail(strict=False, reason="our webhook handler takes 1-3 s per participant event during the burst; "
                    "LiveKit sends a room's webhooks one at a time and drops those queued over 30 s, so joins and "
                    "leaves are lost and attendance is not exact (and the SDK's aborted first attempts arrive as "
                    "participant_connection_aborted with a joined_at); issue 12 items 9 and 6")

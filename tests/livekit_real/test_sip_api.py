@@ -72,9 +72,6 @@ def test_the_server_refuses_a_second_rule_with_the_same_pin_on_a_trunk(real):
     assert real.admin("DELETE", f"/rooms/{room['room_id']}").status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="a PIN clash in LiveKit comes back as invalid_argument, which our code takes "
-                   "for a LiveKit failure: the room opens without a dispatch rule and its PIN never works; "
-                   "issue 12 item 8")
 def test_a_pin_clash_in_livekit_still_gives_the_room_a_working_dispatch_rule(real):
     ids = fresh_ids()
     room = _phone_room(real, ids)

@@ -26,7 +26,7 @@ def _mint(role, waiting=False, now=None):
 
 EXPECTED = {
     "host": dict(room_join=True, can_publish=True, can_subscribe=True, can_publish_data=True,
-                 room_admin=True, room_record=True, recorder=None, hidden=None),
+                 room_admin=None, room_record=None, recorder=None, hidden=None),
     "participant": dict(room_join=True, can_publish=True, can_subscribe=True, can_publish_data=True,
                         room_admin=None, room_record=None, recorder=None, hidden=None),
     "viewer": dict(room_join=True, can_publish=False, can_subscribe=True, can_publish_data=False,
@@ -43,6 +43,7 @@ def test_each_role_carries_exactly_the_spec_grants(role):
     assert got == EXPECTED[role]
     assert claims.video.room == "r1"
     assert claims.video.room_create is None and claims.video.room_list is None
+    assert not claims.video.ingress_admin and not (claims.sip and (claims.sip.admin or claims.sip.call))
     assert claims.identity == "u1" and claims.name == "User One"
 
 
@@ -55,7 +56,7 @@ def test_waiting_room_token_can_neither_publish_nor_subscribe(role):
 
 def test_host_never_waits():
     video = _verify(_mint("host", waiting=True).jwt).video
-    assert video.can_publish and video.can_subscribe and video.room_admin
+    assert video.can_publish and video.can_subscribe and not video.room_admin
 
 
 def test_same_claims_as_livekit_access_token():
@@ -66,7 +67,7 @@ def test_same_claims_as_livekit_access_token():
         api.AccessToken(KEY, SECRET)
         .with_identity("u1").with_name("User One")
         .with_grants(api.VideoGrants(room_join=True, room="r1", can_publish=True, can_subscribe=True,
-                                     can_publish_data=True, room_admin=True, room_record=True))
+                                     can_publish_data=True))
         .with_metadata('{"booking_id":"b1","room_id":"r1"}')
         .with_attributes({"rooms.role": "host"})
         .with_ttl(timedelta(hours=2)).to_jwt()
@@ -97,3 +98,38 @@ def test_admitted_permission_matches_role_grants():
     assert admitted_permission("viewer") == {"can_publish": False, "can_subscribe": True,
                                              "can_publish_data": False}
     assert video_grants("viewer", "x")["room"] == "x"
+
+
+def test_room_config_claim_is_what_access_token_writes_and_livekit_reads():
+    """The roomConfig claim (LiveKit auto-creates a missing room with it) equals AccessToken's
+    with_room_config for the same RoomConfiguration, and TokenVerifier parses it back to it."""
+    from livekit.protocol.room import RoomConfiguration
+
+    from rooms.livekit_gateway.room_service import RoomConfig
+
+    config = RoomConfig(name="r1", max_participants=3, empty_timeout=1200, departure_timeout=20,
+                        metadata='{"room_id":"r1"}')
+    ours = mint_join_token(api_key=KEY, api_secret=SECRET, room="r1", identity="u1", name="", role="participant",
+                           jti="j1", now=datetime.now(UTC), ttl=timedelta(minutes=10),
+                           room_config=config.claim()).jwt
+    expected = RoomConfiguration(name="r1", max_participants=3, empty_timeout=1200, departure_timeout=20,
+                                 metadata='{"room_id":"r1"}')
+    theirs = (api.AccessToken(KEY, SECRET).with_identity("u1")
+              .with_grants(api.VideoGrants(room_join=True, room="r1")).with_room_config(expected).to_jwt())
+    decode = lambda t: jwt.decode(t, SECRET, algorithms=["HS256"])["roomConfig"]  # noqa: E731
+    assert decode(ours) == decode(theirs)
+    assert _verify(ours).room_config == expected
+    assert config.message(api) == expected
+
+
+def test_join_tokens_are_short_lived_by_default_and_two_hours_at_most(monkeypatch):
+    """Self-hosted LiveKit ignores revoke_token_ts: a join token's lifetime bounds its reuse."""
+    import pydantic
+
+    from rooms.settings import Settings
+
+    monkeypatch.delenv("TOKEN_TTL_SECONDS", raising=False)
+    assert Settings().token_ttl_seconds == 600
+    assert Settings(token_ttl_seconds=7200).token_ttl_seconds == 7200
+    with pytest.raises(pydantic.ValidationError):
+        Settings(token_ttl_seconds=7201)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from livekit.protocol.models import ParticipantInfo
 from pydantic import ValidationError
 
+from rooms.phone.masking import mask_phone_number
 from rooms.phone.numbers import (
-    describe_sip_participant,
     dial_in_details,
     format_number,
-    mask_phone_number,
     phone_identity,
     pin_candidates,
 )
@@ -79,10 +77,29 @@ def test_dial_in_block_only_for_live_rooms_with_a_pin():
     assert dial_in_details(_room()) is None
 
 
-def test_sip_participants_are_logged_with_the_number_masked():
-    p = ParticipantInfo(identity="sip_+447700900123", kind=ParticipantInfo.SIP,
-                        attributes={"sip.phoneNumber": "+447700900123", "sip.callID": "SCL_1"})
-    described = describe_sip_participant(p)
-    assert "+447700900123" not in str(described)
-    assert described == {"identity": "sip_+44*******123", "via": "phone", "phone_number": "+44*******123",
-                         "sip_call_id": "SCL_1"}
+def test_the_shared_logger_masks_every_phone_number_in_a_record():
+    """Whatever SIP_HIDE_PHONE_NUMBERS says: message, arguments and fields (nested too) of every record
+    of the one logger production uses, as its own formatter writes them."""
+    import logging
+
+    from rooms.observability import logger
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(logger.registered_formatter.format(record))
+
+    handler = Collect()
+    logger.addHandler(handler)
+    try:
+        logger.info("call from %s", "+447700900123", extra={
+            "target": "sip_+447700900123", "participant": {"attributes": {"sip.phoneNumber": "+12025550143"}},
+            "numbers": ["+61291234567"], "at": "2026-01-01T10:00:00+00:00", "count": 3})
+    finally:
+        logger._logger.removeHandler(handler)
+    (out,) = lines
+    for full in ("+447700900123", "+12025550143", "+61291234567"):
+        assert full not in out
+    assert "call from +44*******123" in out and "sip_+44*******123" in out and "+12******143" in out
+    assert "2026-01-01T10:00:00+00:00" in out  # not a phone number

@@ -26,6 +26,7 @@ export interface SessionProps {
   choices: JoinChoices;
   qualityIntervalSeconds: number;
   hostPollSeconds: number;
+  peerConnectionTimeoutSeconds?: number;
   endSession?: (roomId: string) => Promise<void>;
   onRetry: () => void;
   onLeft: (problem: Problem | null) => void;
@@ -36,8 +37,10 @@ export function Session(props: SessionProps) {
   const [problemNow, setProblem] = useState<Problem | null>(null);
   const isHost = grant.role === 'host';
   const isViewer = grant.role === 'viewer';
-  const canPublishAtStart = !grant.waiting && !isViewer;
+  const publishAtStart = canPublishAtStart(grant);
   const options = useMemo(() => roomOptions(), []);
+  const timeout = props.peerConnectionTimeoutSeconds;
+  const connectOptions = useMemo(() => (timeout ? { peerConnectionTimeout: timeout * 1000 } : undefined), [timeout]);
 
   return (
     <div className={`rooms-session${isHost ? ' rooms-with-panel' : ''}`} data-role={grant.role}>
@@ -46,8 +49,9 @@ export function Session(props: SessionProps) {
         token={grant.token}
         connect
         options={options}
-        audio={canPublishAtStart && choices.audio ? { deviceId: choices.audioDeviceId } : false}
-        video={canPublishAtStart && choices.video ? { deviceId: choices.videoDeviceId } : false}
+        connectOptions={connectOptions}
+        audio={publishAtStart && choices.audio ? { deviceId: choices.audioDeviceId } : false}
+        video={publishAtStart && choices.video ? { deviceId: choices.videoDeviceId } : false}
         onError={(err) => setProblem(describeError(err))}
         onMediaDeviceFailure={(failure) => setProblem(describeDeviceFailure(failure ?? MediaDeviceFailure.Other))}
         onDisconnected={(reason) => {
@@ -78,14 +82,28 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
 
   // The waiting room ends when the host's admit reaches us as a permission change.
   useEffect(() => {
-    if (!admitted && permissions?.canSubscribe) {
-      setAdmitted(true);
-      if (permissions.canPublish && !props.isViewer) {
-        if (choices.video) localParticipant.setCameraEnabled(true, { deviceId: choices.videoDeviceId }).catch((e) => props.setProblem(describeError(e)));
-        if (choices.audio) localParticipant.setMicrophoneEnabled(true, { deviceId: choices.audioDeviceId }).catch((e) => props.setProblem(describeError(e)));
-      }
+    if (!admitted && permissions?.canSubscribe) setAdmitted(true);
+  }, [admitted, permissions]);
+
+  // Publish the chosen devices whenever the right to publish ARRIVES: the host's admit, and again after
+  // a full reconnect of an admitted member (the new session starts with the token's waiting-room grant,
+  // so livekit-client's own re-publish fails, until our webhook handler re-grants the admitted permission).
+  // A token that can publish from the start: LiveKitRoom publishes at connect (audio/video props).
+  const canPublish = !!permissions?.canPublish && !props.isViewer;
+  const couldPublish = useRef(canPublishAtStart(grant));
+  const { setProblem } = props;
+  useEffect(() => {
+    if (!permissions) return; // not connected yet: nothing has arrived or gone
+    const arrived = canPublish && !couldPublish.current;
+    couldPublish.current = canPublish;
+    if (!arrived) return;
+    if (choices.video && !localParticipant.isCameraEnabled) {
+      localParticipant.setCameraEnabled(true, { deviceId: choices.videoDeviceId }).catch((e) => setProblem(describeError(e)));
     }
-  }, [admitted, permissions, localParticipant, choices, props]);
+    if (choices.audio && !localParticipant.isMicrophoneEnabled) {
+      localParticipant.setMicrophoneEnabled(true, { deviceId: choices.audioDeviceId }).catch((e) => setProblem(describeError(e)));
+    }
+  }, [permissions, canPublish, localParticipant, choices, setProblem]);
 
   useQualityReporting(api, grant.room_id, props.qualityIntervalSeconds, admitted, setPoor);
   usePublishQualityByCount();
@@ -122,6 +140,11 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
       {!current && <ConnectionStateToast />}
     </>
   );
+}
+
+/** The join token itself lets us publish (not in the waiting room, not a viewer). */
+function canPublishAtStart(grant: TokenResponse): boolean {
+  return !grant.waiting && grant.role !== 'viewer';
 }
 
 function connectionLabel(state: ConnectionState): string {

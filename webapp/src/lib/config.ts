@@ -22,6 +22,9 @@ export interface RoomsAppConfig {
   qualityIntervalSeconds: number;
   /** Seconds between host polls of /rooms/{id}/participants. */
   hostPollSeconds: number;
+  /** Seconds LiveKit's client waits for a WebRTC connection or renegotiation before it reconnects
+   * (livekit-client's peerConnectionTimeout; unset: its default, 15 s). Raise it for slow devices. */
+  peerConnectionTimeoutSeconds?: number;
   /** Offer the local dev sign-in form when no token source is configured. */
   devSignIn: boolean;
 }
@@ -39,6 +42,7 @@ export function loadConfig(): RoomsAppConfig {
     endSession: injected.endSession,
     qualityIntervalSeconds: Number(injected.qualityIntervalSeconds ?? env.VITE_QUALITY_INTERVAL_SECONDS ?? 10),
     hostPollSeconds: Number(injected.hostPollSeconds ?? 3),
+    peerConnectionTimeoutSeconds: injected.peerConnectionTimeoutSeconds === undefined ? undefined : Number(injected.peerConnectionTimeoutSeconds),
     devSignIn: injected.devSignIn ?? env.VITE_DEV_SIGN_IN !== 'false',
   };
 }

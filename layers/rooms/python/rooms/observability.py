@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections.abc import Callable
@@ -9,7 +10,27 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
+from rooms.phone.masking import mask_phone_numbers
+
+# The attributes every LogRecord has; anything else on a record is a field passed in ``extra``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class PhoneNumberFilter(logging.Filter):
+    """Masks every phone number in a record's message, arguments and fields before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_phone_numbers(record.msg)
+        if record.args:
+            record.args = mask_phone_numbers(record.args)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRIBUTES and isinstance(value, str | dict | list | tuple):
+                setattr(record, key, mask_phone_numbers(value))
+        return True
+
+
 logger = Logger(service="rooms")
+logger.addFilter(PhoneNumberFilter())
 metrics = Metrics(namespace="Rooms", service="rooms")
 
 

@@ -34,7 +34,10 @@ class Settings(BaseSettings):
     livekit_api_secret: SecretStr | None = None
     livekit_secret_max_age_seconds: int = 300
 
-    token_ttl_seconds: int = Field(7200, ge=60, le=86400)
+    # Join tokens gate only the first connection (LiveKit refreshes connected clients' tokens), and
+    # self-hosted LiveKit ignores revoke_token_ts: a short lifetime bounds how long a revoked or removed
+    # member's token can be used to try again. Two hours is the ceiling (the seed's token lifetime).
+    token_ttl_seconds: int = Field(600, ge=60, le=7200, description="Join-token lifetime (s); at most 2 h")
     empty_timeout_seconds: int = Field(600, ge=10)
     departure_timeout_seconds: int = Field(20, ge=0)
     open_lead_minutes: int = Field(15, ge=0, description="LiveKit rooms open this long before start")

@@ -4,13 +4,13 @@ remove. Host only (the member whose role is ``host``); everyone else gets 403.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from rooms import audit, metric_names, store
 from rooms.access import Caller, require_host, require_room
 from rooms.attendance.models import (
     HOST_MESSAGE_TOPIC,
+    AskUnmuteRequest,
     HostActionResult,
     HostMessageRequest,
     LiveParticipant,
@@ -21,15 +21,15 @@ from rooms.attendance.models import (
 from rooms.attendance.people import is_person
 from rooms.attendance.view import attendance_view
 from rooms.clock import iso
-from rooms.errors import InvalidInput, NotFound
+from rooms.errors import Conflict, InvalidInput, NotFound
 from rooms.livekit_gateway import room_service
 from rooms.livekit_gateway.room_service import (
     LiveParticipantInfo,
     LiveTrackInfo,
+    RemoteUnmuteDisabled,
     get_participant,
     list_live_participants,
     mute_track,
-    send_data,
     update_permission,
 )
 from rooms.observability import logger, metrics
@@ -127,10 +127,18 @@ def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, n
     if live is None:
         raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
                        field="identity")
-    tracks = _matching_tracks(live, request.track)
+    tracks = _matching_tracks(live, request.track)  # livekit-server "mutes" an unknown track without a word
     if not tracks:
         raise NotFound(f"{identity} publishes no {request.track} track", code="track_not_published", field="track")
-    changed = [t.sid for t in tracks if mute_track(room.livekit_room, identity, t.sid, muted=request.muted)]
+    try:
+        changed = [t.sid for t in tracks if mute_track(room.livekit_room, identity, t.sid, muted=request.muted)]
+    except RemoteUnmuteDisabled:
+        raise Conflict(
+            "this LiveKit server refuses remote unmute (room.enable_remote_unmute is off, its default, for "
+            f"privacy): ask the participant to unmute (POST .../participants/{identity}/ask-unmute), or set "
+            "room.enable_remote_unmute: true in the server's config (LiveKit Cloud: the project's settings)",
+            code="remote_unmute_disabled", field="muted",
+        ) from None
     action = "mute" if request.muted else "unmute"
     metrics.add_metric(name=metric_names.PARTICIPANTS_MUTED if request.muted else metric_names.PARTICIPANTS_UNMUTED,
                        unit="Count", value=1)
@@ -140,10 +148,39 @@ def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, n
     return HostActionResult(room_id=room_id, identity=identity, action=action, connected=True, tracks=changed)
 
 
+# The data-message topic of host requests to one participant; the reference web app shows them.
+HOST_REQUEST_TOPIC = "rooms.host_request"
+
+
+def ask_unmute(room_id: str, identity: str, request: AskUnmuteRequest, *, caller: Caller,
+               now: datetime) -> HostActionResult:
+    """Ask a participant to unmute: a data message their client shows (the default host action, since
+    LiveKit refuses remote unmute unless the server enables it). Nothing changes without their consent."""
+    room = _host_room(room_id, caller)
+    live = get_participant(room.livekit_room, identity) if _in_livekit(room) else None
+    if live is None:
+        raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
+                       field="identity")
+    tracks = _matching_tracks(live, request.track)
+    if not tracks:
+        raise NotFound(f"{identity} publishes no {request.track} track", code="track_not_published", field="track")
+    sent = room_service.send_data(room.livekit_room, [identity], topic=HOST_REQUEST_TOPIC, payload={
+        "type": "ask_unmute", "track": request.track, "from": caller.user_id, "at": iso(now)})
+    if not sent:
+        raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
+                       field="identity")
+    metrics.add_metric(name=metric_names.UNMUTE_REQUESTS, unit="Count", value=1)
+    _log("participant.ask_unmute", caller, room, identity, track=request.track)
+    return HostActionResult(room_id=room_id, identity=identity, action="ask_unmute", connected=True,
+                            tracks=[t.sid for t in tracks])
+
+
 def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> HostActionResult:
-    """Remove a participant from the session. Their current token stops working (``revoke_token_ts``)
-    and their admission is forgotten, so in a waiting-room room they wait again if they come back;
-    keeping someone out for good is the platform's membership revocation."""
+    """Remove a participant from the session. Their current token stops working: LiveKit Cloud refuses
+    it (``revoke_token_ts``); on self-hosted LiveKit, which ignores that, the token is no longer the
+    member's live one, so a rejoin with it is removed on its participant_joined. Their admission is
+    forgotten, so in a waiting-room room they wait again if they come back with a new token; keeping
+    someone out for good is the platform's membership revocation."""
     room = _host_room(room_id, caller)
     if identity == caller.user_id:
         raise InvalidInput("the host cannot remove themselves", code="cannot_remove_self", field="identity")
@@ -156,7 +193,7 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
     if not removed:
         raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
                        field="identity")
-    attendance_store.clear_admission(room_id, identity)
+    attendance_store.forget_session(room_id, identity)
     metrics.add_metric(name=metric_names.PARTICIPANTS_REMOVED, unit="Count", value=1)
     _log("participant.remove", caller, room, identity)
     audit.record(room, at=now, actor=caller.user_id, action="participant.removed", target=identity)
@@ -176,8 +213,7 @@ def message(room_id: str, identity: str, request: HostMessageRequest, *, caller:
         raise NotFound(f"{identity} is not connected to room {room_id}", code="participant_not_connected",
                        field="identity")
     body = {"type": "host_message", "text": request.text, "from": caller.name or caller.user_id, "sent_at": iso(now)}
-    if not send_data(room.livekit_room, json.dumps(body, separators=(",", ":")).encode("utf-8"),
-                     destination_identities=[identity], topic=HOST_MESSAGE_TOPIC):
+    if not room_service.send_data(room.livekit_room, [identity], topic=HOST_MESSAGE_TOPIC, payload=body):
         raise NotFound(f"room {room_id} is not running in LiveKit", code="room_not_running")
     metrics.add_metric(name=metric_names.HOST_MESSAGES, unit="Count", value=1)
     _log("participant.message", caller, room, identity, waiting=_is_waiting(live), length=len(request.text))

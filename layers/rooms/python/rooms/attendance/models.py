@@ -166,9 +166,16 @@ class HostMessageRequest(BaseModel):
 HOST_MESSAGE_TOPIC = "rooms.host_message"
 
 
+class AskUnmuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    track: Literal["audio", "video", "screen_share"] = Field(
+        "audio", description="Which of the participant's tracks to ask them to unmute")
+
+
 class HostActionResult(BaseModel):
     room_id: str
     identity: str
-    action: Literal["admit", "mute", "unmute", "remove", "message"]
+    action: Literal["admit", "mute", "unmute", "ask_unmute", "remove", "message"]
     connected: bool = Field(description="Whether the participant was connected (and so changed in LiveKit)")
     tracks: list[str] = Field(default_factory=list, description="Track SIDs muted or unmuted")

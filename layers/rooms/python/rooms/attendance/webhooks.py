@@ -213,10 +213,10 @@ def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:
     if _not_an_attendee(event):
         return
     facts = segment_facts(event.participant, livekit_room_sid=event.room_sid)
-    if event.event == "participant_connection_aborted" and not facts.joined_at:
-        # never became active: no attendance (LiveKit sends no participant_joined for it either)
-        _log("participant.connection_aborted", ctx.room, facts.identity, event.participant,
-             participant_sid=facts.participant_sid)
+    if event.event == "participant_connection_aborted":
+        # Never became active, so never attendance: LiveKit sends no participant_joined for it, and its
+        # joined_at is still set (the signal session started), so it must not open or close a segment.
+        _log("participant.connection_aborted", ctx.room, facts.identity, participant_sid=facts.participant_sid)
         return
     reason = _disconnect_reason(event)
     left_at = unix_seconds(ctx.event_time)

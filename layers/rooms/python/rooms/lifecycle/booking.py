@@ -39,7 +39,7 @@ from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
 from rooms.room.catalog import get_template
-from rooms.room.livekit_room import open_livekit_room, room_metadata
+from rooms.room.livekit_room import open_livekit_room, room_config, room_metadata
 from rooms.room.models import RoomView
 from rooms.room.schedule import end_check_at, next_live_check, open_at
 from rooms.room.status import RoomStatus, is_live
@@ -231,7 +231,8 @@ def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
         if fresh is not None and not is_live(fresh.status):
             room_service.delete_room(room.livekit_room)
         return False
-    phone.on_livekit_room_open(room, now=now, settings=settings)  # never raises
+    phone.on_livekit_room_open(room, now=now, settings=settings,
+                               config=room_config(room, now=now, settings=settings))  # never raises
     metrics.add_metric(name=metric_names.ROOMS_OPENED, unit="Count", value=1)
     logger.info("room opened", extra={"action": "room.open", "actor": actor, "room_id": room.room_id,
                                       "scheduled_start": room.scheduled_start, "why": "inside its open window"})

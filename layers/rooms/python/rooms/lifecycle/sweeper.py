@@ -44,7 +44,7 @@ from rooms.lifecycle.ending import close_room
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
-from rooms.room.livekit_room import OPENABLE, open_livekit_room
+from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config
 from rooms.room.schedule import DueWork, due_work, session_was_due
 from rooms.room.status import RoomStatus, is_live
 from rooms.settings import Settings, get_settings
@@ -114,7 +114,8 @@ def _open(claim: Claim, work: DueWork, now: datetime, settings: Settings) -> lis
     updates = open_livekit_room(room, now=now, settings=settings, schedule_live_checks=False)
     if store.finish_due(claim, next_due=work.next_due, actions=updates, condition=OPENABLE):
         # callers can dial in from the open on (never raises)
-        phone.on_livekit_room_open(room, now=now, settings=settings)
+        phone.on_livekit_room_open(room, now=now, settings=settings,
+                                   config=room_config(room, now=now, settings=settings))
         metrics.add_metric(name=metric_names.ROOMS_OPENED, unit="Count", value=1)
         logger.info("room opened", extra={"action": "room.open", "actor": SWEEPER, "room_id": room.room_id,
                                           "scheduled_start": room.scheduled_start,

@@ -116,7 +116,10 @@ def room_composite_request(api: Any, room_name: str, target: FileTarget) -> Any:
         s3.access_key, s3.secret = target.access_key, target.secret
     if target.content_disposition:
         s3.content_disposition = target.content_disposition
-    output = api.EncodedFileOutput(file_type=api.EncodedFileType.MP4, filepath=target.filepath, s3=s3)
+    # disable_manifest: egress would upload a <dir>/<EG_id>.json next to the file (an object our bucket's
+    # object-created handler would take for a recording, and room data nobody asked for)
+    output = api.EncodedFileOutput(file_type=api.EncodedFileType.MP4, filepath=target.filepath, s3=s3,
+                                   disable_manifest=True)
     return api.RoomCompositeEgressRequest(room_name=room_name, file_outputs=[output])
 
 

@@ -99,31 +99,72 @@ def update_permission(room: str, identity: str, *, can_publish: bool, can_subscr
     return participant_info(response) if response is not None else None
 
 
-def send_data(room: str, data: bytes, *, destination_identities: list[str], topic: str) -> bool:
-    """A reliable data message from the server to these participants (SendData). LiveKit delivers it
-    to each connected destination whatever its subscribe permission (pkg/rtc/room.go,
-    BroadcastDataPacketForRoom), so a participant held in the waiting room receives it. False when
-    the LiveKit room is gone."""
+class RemoteUnmuteDisabled(Exception):
+    """LiveKit refused a remote unmute (``failed_precondition``): the server's
+    ``room.enable_remote_unmute`` is off, its default (for privacy)."""
+
+
+def mute_track(room: str, identity: str, track_sid: str, *, muted: bool) -> bool:
+    """Mute (or unmute) one published track (MutePublishedTrack). False when it is gone. livekit-server
+    answers success for an unknown track sid, so callers check the track exists first."""
+
+    async def call(lk: Any, api: Any) -> Any:
+        try:
+            return await lk.room.mute_published_track(
+                api.MuteRoomTrackRequest(room=room, identity=identity, track_sid=track_sid, muted=muted)
+            )
+        except api.ServerError as err:
+            if err.code == "failed_precondition" and not muted:
+                raise RemoteUnmuteDisabled(err.message) from None
+            raise
+
+    return run_or(call, None) is not None
+
+
+def send_data(room: str, identities: list[str], *, topic: str, payload: dict[str, Any]) -> bool:
+    """A reliable data message (SendData) to these participants, on ``topic``. False when the room is gone."""
 
     async def call(lk: Any, api: Any) -> Any:
         return await lk.room.send_data(api.SendDataRequest(
-            room=room, data=data, kind=api.DataPacket.Kind.RELIABLE,
-            destination_identities=destination_identities, topic=topic,
+            room=room, destination_identities=identities, topic=topic, kind=api.DataPacket.Kind.RELIABLE,
+            data=json.dumps(payload, separators=(",", ":"), sort_keys=True).encode(),
         ))
 
     return run_or(call, None) is not None
 
 
-def mute_track(room: str, identity: str, track_sid: str, *, muted: bool) -> bool:
-    """Mute (or unmute) one published track (MutePublishedTrack). False when it is gone."""
 
-    async def call(lk: Any, api: Any) -> Any:
-        return await lk.room.mute_published_track(
-            api.MuteRoomTrackRequest(room=room, identity=identity, track_sid=track_sid, muted=muted)
-        )
+@dataclass(frozen=True)
+class RoomConfig:
+    """The settings a LiveKit room must have however it comes to exist: our CreateRoom, a client's join
+    (auto-create takes the token's ``roomConfig``) or a dial-in caller (the dispatch rule's
+    ``room_config``). LiveKit applies them only at the room's creation: CreateRoom on a live room
+    returns it unchanged."""
 
-    return run_or(call, None) is not None
+    name: str
+    max_participants: int
+    empty_timeout: int
+    departure_timeout: int
+    metadata: str
 
+    def claim(self) -> dict[str, object]:
+        """The ``roomConfig`` JWT claim: what ``AccessToken.with_room_config`` writes (protobuf JSON of
+        ``livekit.RoomConfiguration``: camelCase, defaults left out). Written by hand so the token route
+        does not import protobuf; a unit test compares it with livekit-api's."""
+        claim: dict[str, object] = {
+            "name": self.name,
+            "emptyTimeout": self.empty_timeout,
+            "departureTimeout": self.departure_timeout,
+            "maxParticipants": self.max_participants,
+            "metadata": self.metadata,
+        }
+        return {key: value for key, value in claim.items() if value}
+
+    def message(self, api: Any) -> Any:
+        """As a ``livekit.RoomConfiguration`` (for the SIP dispatch rule)."""
+        return api.RoomConfiguration(name=self.name, max_participants=self.max_participants,
+                                     empty_timeout=self.empty_timeout, departure_timeout=self.departure_timeout,
+                                     metadata=self.metadata)
 
 
 @dataclass(frozen=True)
@@ -133,16 +174,9 @@ class LiveKitRoom:
     num_participants: int
 
 
-def ensure_room(
-    name: str,
-    *,
-    max_participants: int,
-    empty_timeout: int,
-    departure_timeout: int,
-    metadata: dict[str, Any],
-    auto_egress: Any | None = None,
-) -> LiveKitRoom:
-    """Create the LiveKit room (CreateRoom is create-or-update, so a repeat is harmless).
+def ensure_room(config: RoomConfig, *, auto_egress: Any | None = None) -> LiveKitRoom:
+    """Create the LiveKit room. CreateRoom on a live room returns it unchanged (LiveKit's roommanager):
+    nothing here updates a live room, so its config also travels in join tokens and dispatch rules.
 
     ``auto_egress`` (an ``egress.FileTarget``) records the room from its creation (LiveKit's
     ``CreateRoomRequest.egress.room``; it starts only when the room is first created).
@@ -150,11 +184,11 @@ def ensure_room(
 
     async def call(lk: Any, api: Any) -> Any:
         request = api.CreateRoomRequest(
-            name=name,
-            max_participants=max_participants,
-            empty_timeout=empty_timeout,
-            departure_timeout=departure_timeout,
-            metadata=json.dumps(metadata, separators=(",", ":"), sort_keys=True),
+            name=config.name,
+            max_participants=config.max_participants,
+            empty_timeout=config.empty_timeout,
+            departure_timeout=config.departure_timeout,
+            metadata=config.metadata,
         )
         if auto_egress is not None:
             from rooms.livekit_gateway.egress_service import room_composite_request

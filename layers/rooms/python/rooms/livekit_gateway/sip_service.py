@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from rooms.livekit_gateway.client import run, run_or
+from rooms.livekit_gateway.room_service import RoomConfig
 
 
 class DispatchRuleExists(Exception):
     """LiveKit refused the rule: another one already answers this trunk + PIN (a concurrent opening
     of the same room created it first)."""
+
+
+class PinClash(Exception):
+    """LiveKit refused the rule because another rule on the trunk already answers this PIN for another
+    room (livekit-server answers ``invalid_argument``, not ``already_exists``)."""
 
 
 class SipCallFailed(Exception):
@@ -32,9 +38,11 @@ class SipParticipant:
 
 
 def create_pin_dispatch_rule(
-    *, room_name: str, pin: str, trunk_id: str, name: str, attributes: dict[str, str], hide_phone_number: bool
+    *, room_name: str, pin: str, trunk_id: str, name: str, attributes: dict[str, str], hide_phone_number: bool,
+    room_config: RoomConfig | None = None,
 ) -> str:
-    """A direct dispatch rule: callers of ``trunk_id`` who enter ``pin`` join ``room_name``. Its id."""
+    """A direct dispatch rule: callers of ``trunk_id`` who enter ``pin`` join ``room_name``. Its id.
+    ``room_config`` is what LiveKit creates the room with when a caller arrives while it does not exist."""
 
     async def call(lk: Any, api: Any) -> Any:
         rule = api.SIPDispatchRuleInfo(
@@ -44,11 +52,22 @@ def create_pin_dispatch_rule(
             attributes=attributes,
             hide_phone_number=hide_phone_number,
         )
+        if room_config is not None:
+            rule.room_config.CopyFrom(room_config.message(api))
         try:
             return await lk.sip.create_dispatch_rule(api.CreateSIPDispatchRuleRequest(dispatch_rule=rule))
         except api.ServerError as err:
-            if err.code == "already_exists":
+            if err.code not in ("already_exists", "invalid_argument"):
+                raise
+            # Whose rule holds this PIN? Ours (a concurrent opening of the same room) or another room's.
+            rules = await lk.sip.list_dispatch_rule(api.ListSIPDispatchRuleRequest(trunk_ids=[trunk_id]))
+            direct = [r.rule.dispatch_rule_direct for r in rules.items
+                      if r.rule.WhichOneof("rule") == "dispatch_rule_direct"]
+            holders = {d.room_name for d in direct if d.pin == pin}
+            if room_name in holders:
                 raise DispatchRuleExists(err.message) from None
+            if holders:
+                raise PinClash(err.message) from None
             raise
 
     return run(call).sip_dispatch_rule_id

@@ -1,4 +1,5 @@
-"""Phone numbers and PINs: pure helpers (masking, formatting, PIN candidates, dial-in details)."""
+"""Phone numbers and PINs: pure helpers (formatting, PIN candidates, dial-in details; masking is
+``rooms.phone.masking``, applied by the logger to every record)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from rooms.phone.masking import mask_phone_number
 from rooms.room.models import DialIn, DialInNumber
 from rooms.room.status import is_live
 from rooms.store import RoomItem
@@ -15,15 +17,6 @@ UNREACHABLE_SIP_STATUSES = {404, 484, 604}  # the number itself is wrong: the ca
 
 
 # --- pure helpers -------------------------------------------------------------------------------------
-
-
-def mask_phone_number(number: str | None) -> str:
-    """``+442079460789`` → ``+44*******789``: enough to tell calls apart in logs, not to dial."""
-    if not number:
-        return ""
-    if len(number) < 7:
-        return "+" + "*" * max(len(number) - 1, 0)
-    return number[:3] + "*" * (len(number) - 6) + number[-3:]
 
 
 def format_number(number: str) -> str:
@@ -78,7 +71,8 @@ def phone_identity(room_id: str, number: str) -> str:
 
 
 def describe_sip_participant(participant: Any) -> dict[str, str]:
-    """Log fields for a SIP ``ParticipantInfo`` (webhooks): the caller's number masked."""
+    """Log fields for a SIP participant seen in a webhook: the caller's number masked (the shared logger
+    masks numbers too; this keeps the identity readable and adds the call's id)."""
     attributes = dict(participant.attributes)
     identity = participant.identity
     if identity.startswith("sip_+"):  # LiveKit names callers sip_<their number> unless numbers are hidden

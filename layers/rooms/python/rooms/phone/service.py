@@ -10,11 +10,12 @@ from rooms.access import Caller, require_host, require_member_or_admin, require_
 from rooms.clock import iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
 from rooms.livekit_gateway import sip_service as livekit_sip
+from rooms.livekit_gateway.room_service import RoomConfig
 from rooms.observability import logger, metrics
+from rooms.phone.masking import mask_phone_number
 from rooms.phone.numbers import (
     UNREACHABLE_SIP_STATUSES,
     dial_in_details,
-    mask_phone_number,
     phone_identity,
     pin_candidates,
     sip_of,
@@ -66,27 +67,43 @@ def create_room_with_dial_in(
 # --- LiveKit room opened / room ended: the dispatch rule ----------------------------------------------
 
 
-def on_livekit_room_open(room: RoomItem, *, now: datetime, settings: Settings) -> None:
+def on_livekit_room_open(room: RoomItem, *, now: datetime, settings: Settings, config: RoomConfig) -> None:
     """Create the room's PIN dispatch rule once its LiveKit room exists (no-op when there is one, or no
-    SIP). Never fails the caller: video must work when SIP does not; a failure is retried next time."""
+    SIP). Never fails the caller: video must work when SIP does not; a failure is retried next time.
+    The rule carries the room's ``config``: a caller into a room LiveKit closed recreates it with it."""
     sip = sip_of(room)
     if not sip.get("pin") or sip.get("dispatch_rule_id") or not is_live(room.status):
         return
     log = {"action": "phone.dispatch_rule.create", "room_id": room.room_id, "number": sip["number"]}
-    try:
-        rule_id = livekit_sip.create_pin_dispatch_rule(
-            room_name=room.livekit_room,
-            pin=sip["pin"],
-            trunk_id=sip["trunk_id"],
-            name=f"rooms:{room.room_id}",
-            attributes={"rooms.room_id": room.room_id, "rooms.via": "phone"},
-            hide_phone_number=settings.sip_hide_phone_numbers,
-        )
-    except livekit_sip.DispatchRuleExists:
-        logger.info("dispatch rule already created by a concurrent opening", extra=log)
-        return
-    except Exception:
-        logger.exception("dispatch rule not created; retried at the next token request", extra=log)
+    pin = sip["pin"]
+    candidates = iter(pin_candidates(settings.sip_pin_length))
+    for _ in range(_PIN_CLASH_ATTEMPTS):
+        try:
+            rule_id = livekit_sip.create_pin_dispatch_rule(
+                room_name=room.livekit_room,
+                pin=pin,
+                trunk_id=sip["trunk_id"],
+                name=f"rooms:{room.room_id}",
+                attributes={"rooms.room_id": room.room_id, "rooms.via": "phone"},
+                hide_phone_number=settings.sip_hide_phone_numbers,
+                room_config=config,
+            )
+            break
+        except livekit_sip.DispatchRuleExists:
+            logger.info("dispatch rule already created by a concurrent opening", extra=log)
+            return
+        except livekit_sip.PinClash:
+            # LiveKit holds a rule for this PIN that our locks do not know (left behind, or an operator's):
+            # the room takes another free PIN; its dial-in details (room view, token, GET dial-in) follow.
+            pin = _move_to_another_pin(room, sip, pin, candidates, now=now)
+            if pin is None:
+                return
+        except Exception:
+            logger.exception("dispatch rule not created; retried at the next token request", extra=log)
+            metrics.add_metric(name=metric_names.PHONE_DISPATCH_RULE_FAILURES, unit="Count", value=1)
+            return
+    else:
+        logger.warning("dispatch rule not created: every PIN tried clashes in LiveKit", extra=log)
         metrics.add_metric(name=metric_names.PHONE_DISPATCH_RULE_FAILURES, unit="Count", value=1)
         return
     if store.record_dispatch_rule(room.room_id, rule_id, now=iso(now)):
@@ -95,6 +112,28 @@ def on_livekit_room_open(room: RoomItem, *, now: datetime, settings: Settings) -
     # The room ended while we created it: take the rule back.
     livekit_sip.delete_dispatch_rule(rule_id)
     logger.info("dispatch rule created for an ended room, deleted", extra={**log, "dispatch_rule_id": rule_id})
+
+
+_PIN_CLASH_ATTEMPTS = 5
+
+
+def _move_to_another_pin(room: RoomItem, sip: dict, clashing: str, candidates, *, now: datetime) -> str | None:
+    """Move the room to the next PIN free in our locks. None when the room moved on meanwhile."""
+    for candidate in candidates:
+        if candidate == clashing:
+            continue
+        try:
+            moved = store.move_pin(room.room_id, sip["number"], clashing, candidate, now=iso(now))
+        except store.PinTaken:
+            continue
+        if not moved:
+            return None
+        metrics.add_metric(name=metric_names.PHONE_PINS_REASSIGNED, unit="Count", value=1)
+        logger.warning("dial-in PIN clashed with a rule in LiveKit: the room has a new PIN", extra={
+            "action": "phone.pin.reassign", "room_id": room.room_id, "number": sip["number"]})
+        room.sip = {**sip, "pin": candidate}
+        return candidate
+    return None
 
 
 def release_room_phone(room: RoomItem, *, now: datetime) -> None:

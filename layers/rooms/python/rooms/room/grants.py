@@ -13,23 +13,17 @@ Role = Literal["host", "participant", "viewer", "recorder"]
 
 
 def video_grants(role: Role, room: str, *, waiting: bool = False) -> dict[str, object]:
-    """The ``video`` claim for ``role`` in ``room``.
+    """The ``video`` claim for ``role`` in ``room``: never a server-API grant (SPEC grant table).
 
     LiveKit defaults canPublish/canSubscribe/canPublishData to true, so every denial is explicit.
     A participant held in the waiting room can neither publish nor subscribe (nor send data) until
     the host admits them with an UpdateParticipant permission change.
     """
-    if role == "host":
-        grants: dict[str, object] = {
-            "roomJoin": True,
-            "canPublish": True,
-            "canSubscribe": True,
-            "canPublishData": True,
-            "roomAdmin": True,
-            "roomRecord": True,
-        }
-    elif role == "participant":
-        grants = {"roomJoin": True, "canPublish": True, "canSubscribe": True, "canPublishData": True}
+    if role in ("host", "participant"):
+        # No server-API grant for a browser, host included: LiveKit's roomRecord is project-wide (any
+        # room's egress, EnsureRecordPermission has no room scope) and roomAdmin lets the holder call
+        # RoomService directly, past our policy. Host powers go through our API.
+        grants: dict[str, object] = {"roomJoin": True, "canPublish": True, "canSubscribe": True, "canPublishData": True}
     elif role == "viewer":
         grants = {"roomJoin": True, "canPublish": False, "canSubscribe": True, "canPublishData": False}
     elif role == "recorder":

@@ -13,7 +13,7 @@ from rooms.livekit_gateway.client import livekit_credentials
 from rooms.observability import logger, metrics
 from rooms.phone import numbers as phone_numbers
 from rooms.phone import service as phone
-from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_link
+from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config, room_link
 from rooms.room.models import TokenResponse
 from rooms.room.status import RoomStatus, is_over
 from rooms.room.tokens import mint_join_token
@@ -63,8 +63,9 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         room_updates = open_livekit_room(room, now=now, settings=settings)
         room_condition = OPENABLE
 
-    # the dial-in PIN's dispatch rule (no-op once it exists)
-    phone.on_livekit_room_open(room, now=now, settings=settings)
+    config = room_config(room, now=now, settings=settings)
+    # the PIN's dispatch rule (no-op once it exists)
+    phone.on_livekit_room_open(room, now=now, settings=settings, config=config)
 
     creds = livekit_credentials(settings)
     jti = uuid.uuid4().hex
@@ -81,6 +82,7 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         waiting=waiting,
         metadata=_participant_metadata(room, role),
         attributes={"rooms.role": role, "rooms.jti": jti},
+        room_config=config.claim(),
     )
     issued_at, expires_at = iso(token.issued_at), iso(token.expires_at)
     record = JoinTokenRecord(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -26,26 +27,36 @@ def open_livekit_room(room: store.RoomItem, *, now: datetime, settings: Settings
     counted from the start, not from now: a room opened 15 minutes early must still be there at the
     start.
     """
-    empty_timeout = int(room.empty_timeout_seconds)
-    if room.scheduled_start:
-        until_start = (parse_iso(room.scheduled_start) - now).total_seconds()
-        empty_timeout += int(min(max(until_start, 0), _MAX_EMPTY_TIMEOUT_EXTENSION_S))
-    lk_room = room_service.ensure_room(
-        room.livekit_room,
-        max_participants=int(room.max_participants),
-        empty_timeout=empty_timeout,
-        departure_timeout=settings.departure_timeout_seconds,
-        metadata=room_metadata(room),
-        auto_egress=auto_recording_target(room, settings),
-    )
+    config = room_config(room, now=now, settings=settings)
+    lk_room = room_service.ensure_room(config, auto_egress=auto_recording_target(room, settings))
     logger.info("livekit room created", extra={"action": "livekit.room.create", "room_id": room.room_id,
-                                               "livekit_sid": lk_room.sid, "empty_timeout": empty_timeout})
+                                               "livekit_sid": lk_room.sid, "empty_timeout": config.empty_timeout})
     at = iso(now)
     updates = store.rooms.livekit_room_opened(
         sid=lk_room.sid, at=at, status=RoomStatus.OPEN if room.status == RoomStatus.SCHEDULED else None)
     if schedule_live_checks:  # (the sweeper sets the due key itself when it opens a room)
         updates += live_check_due_actions(room, now, settings)
     return updates
+
+
+def room_config(room: store.RoomItem, *, now: datetime, settings: Settings) -> room_service.RoomConfig:
+    """The LiveKit room's settings, for CreateRoom, join tokens (``roomConfig``) and the dispatch rule, so
+    a room LiveKit auto-creates (a reconnect after its departure timeout, a dial-in caller) has them too.
+
+    Automatic/compliance egress is not in tokens or dispatch rules: a token is readable by its holder (the
+    bucket, the path, R2 keys), and a room recreated from it would reuse one recording's file path. A room
+    started without its egress gets one from the room_started check (``recordings.ensure``)."""
+    empty_timeout = int(room.empty_timeout_seconds)
+    if room.scheduled_start:
+        until_start = (parse_iso(room.scheduled_start) - now).total_seconds()
+        empty_timeout += int(min(max(until_start, 0), _MAX_EMPTY_TIMEOUT_EXTENSION_S))
+    return room_service.RoomConfig(
+        name=room.livekit_room,
+        max_participants=int(room.max_participants),
+        empty_timeout=empty_timeout,
+        departure_timeout=settings.departure_timeout_seconds,
+        metadata=json.dumps(room_metadata(room), separators=(",", ":"), sort_keys=True),
+    )
 
 
 # A room must not be ended by us between open and end: the condition of any write that opens it.

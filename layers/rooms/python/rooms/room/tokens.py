@@ -42,6 +42,7 @@ def mint_join_token(
     waiting: bool = False,
     metadata: dict | None = None,
     attributes: dict[str, str] | None = None,
+    room_config: dict[str, object] | None = None,
 ) -> JoinToken:
     issued = now.replace(microsecond=0)
     expires = issued + ttl
@@ -59,5 +60,7 @@ def mint_join_token(
         claims["metadata"] = json.dumps(metadata, separators=(",", ":"), sort_keys=True)
     if attributes:
         claims["attributes"] = attributes
+    if room_config:  # LiveKit auto-creates a missing room with it (``RoomConfig.claim``)
+        claims["roomConfig"] = room_config
     token = jwt.encode(claims, api_secret, algorithm="HS256")
     return JoinToken(jwt=token, jti=jti, identity=identity, role=role, issued_at=issued, expires_at=expires)

@@ -321,12 +321,15 @@ def admit_member(room_id: str, user_id: str, *, now: str, actor: str, audit: lis
     return member
 
 
-def clear_admission(room_id: str, user_id: str) -> None:
-    """A removed participant waits again (if the room has a waiting room) when they come back."""
+def forget_session(room_id: str, user_id: str) -> None:
+    """After a host removal: the member's live token is no longer theirs (a rejoin with it is a
+    superseded token, removed on its participant_joined: self-hosted LiveKit ignores revoke_token_ts),
+    and they wait again (if the room has a waiting room) when they come back with a new one."""
     bind()
     try:
         Member(*Member.key(room_id, user_id)).update(
-            actions=[Member.admitted_at.remove(), Member.admitted_by.remove()], condition=Member.pk.exists()
+            actions=[Member.admitted_at.remove(), Member.admitted_by.remove(), Member.token_jti.remove()],
+            condition=Member.pk.exists(),
         )
     except UpdateError as err:
         if not condition_failed(err):

@@ -5,15 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from rooms.room.status import LIVE_STATUSES
-from rooms.store.conditions import condition_failed
+from rooms.store.conditions import cancelled_by_condition, condition_failed
 from rooms.store.rooms import Member, PinTaken, RoomItem, room_pk
 from rooms.store.table import TableItem, bind
 
-__all__ = ["DialOutWindow", "PinTaken", "SipPinLock", "get_room_and_members", "new_pin_lock", "pins_held",
-           "record_dispatch_rule", "release_pin", "take_dial_out_slot"]
+__all__ = [
+    "DialOutWindow",
+    "PinTaken",
+    "SipPinLock",
+    "get_room_and_members",
+    "move_pin",
+    "new_pin_lock",
+    "pins_held",
+    "record_dispatch_rule",
+    "release_pin",
+    "take_dial_out_slot",
+]
 
 
 class SipPinLock(TableItem, discriminator="sip_pin"):
@@ -55,6 +66,30 @@ def release_pin(number: str, pin: str, *, room_id: str) -> bool:
         if not condition_failed(err):
             raise
         return False
+    return True
+
+
+def move_pin(room_id: str, number: str, old_pin: str, new_pin: str, *, now: str) -> bool:
+    """Give a live room without a dispatch rule yet another PIN on its number, in one transaction: the
+    new lock (attribute_not_exists), the room's ``sip.pin`` (still the old one), the old lock released.
+    Raises PinTaken when another room holds the new PIN; False when the room moved on (ended, or its PIN
+    or dispatch rule changed meanwhile)."""
+    bind()
+    room = RoomItem(*RoomItem.key(room_id))
+    lock = new_pin_lock(number, new_pin, room_id=room_id, now=now)
+    try:
+        with TransactWrite(connection=RoomItem._get_connection().connection) as tx:
+            tx.save(lock, condition=TableItem.pk.does_not_exist())
+            tx.update(room, actions=[RoomItem.sip["pin"].set(new_pin), RoomItem.updated_at.set(now)],
+                      condition=RoomItem.status.is_in(*LIVE_STATUSES) & (RoomItem.sip["pin"] == old_pin)
+                      & RoomItem.sip["dispatch_rule_id"].does_not_exist())
+            tx.delete(SipPinLock(*SipPinLock.key(number, old_pin)), condition=SipPinLock.room_id == room_id)
+    except TransactWriteError as err:
+        if cancelled_by_condition(err, 0):
+            raise PinTaken(lock.sk) from err
+        if cancelled_by_condition(err, 1) or cancelled_by_condition(err, 2):
+            return False
+        raise
     return True
 
 
