@@ -49,3 +49,6 @@ SWEEP_DUE_ITEMS = "SweepDueItems"
 SWEEP_FAILURES = "SweepFailures"
 WEBHOOKS_PROCESSED = "WebhooksProcessed"
 WEBHOOK_SIGNATURE_FAILURES = "WebhookSignatureFailures"
+
+# LiveKit refused our API key (a rotated or wrong key/secret): every room operation fails until fixed
+LIVEKIT_AUTH_FAILURES = "LiveKitAuthFailures"

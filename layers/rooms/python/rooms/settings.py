@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     livekit_api_key: str | None = None
     livekit_api_secret: SecretStr | None = None
     livekit_secret_max_age_seconds: int = 300
+    livekit_timeout_seconds: float = Field(
+        8.0, gt=0, le=60, description="Bound on every LiveKit API call (livekit-api itself waits forever)"
+    )
 
     token_ttl_seconds: int = Field(7200, ge=60, le=86400)
     empty_timeout_seconds: int = Field(600, ge=10)
