@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+from rooms import store
 from rooms.access import Caller
 from rooms.errors import RoomsError, Unauthorized
 from rooms.observability import logger
@@ -129,6 +130,13 @@ def build_resolver() -> APIGatewayHttpResolver:
         return error_response(
             422, "validation_error", f"{first['field']}: {first['message']}", field=first["field"], errors=errors
         )
+
+    @app.exception_handler(list(store.STORE_ERRORS))
+    def _store(err: Exception) -> Response:
+        if not store.unavailable(err):
+            raise err  # a bug, not an outage: Lambda's 500, with the traceback in the logs
+        logger.warning("DynamoDB unavailable", extra={"error": repr(err)})
+        return error_response(503, "store_unavailable", "the room store is unavailable right now; retry shortly")
 
     @app.exception_handler(RoomsError)
     def _domain(err: RoomsError) -> Response:

@@ -37,6 +37,7 @@ from rooms.store.attendance import (
     TrackItem,
     get_room_attendance,
 )
+from rooms.store.conditions import STORE_ERRORS, unavailable
 from rooms.store.due import Claim, claim_due, due_items, finish_due, release_due
 from rooms.store.phone import (
     DialOutWindow,
@@ -71,6 +72,7 @@ from rooms.store.table import TableItem, bind, create_table, due_keys
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "STORE_ERRORS",
     "ActiveRecording",
     "Claim",
     "DialOutWindow",
@@ -119,4 +121,5 @@ __all__ = [
     "release_pin",
     "revoke_member",
     "take_dial_out_slot",
+    "unavailable",
 ]
