@@ -18,7 +18,8 @@ from rooms.room.models import EndRoomResponse, GrantMemberRequest, MemberView, T
 app = build_resolver()
 
 
-@app.put("/rooms/<room_id>/members/<user_id>", summary="Grant membership (role, display name)", tags=["admin"])
+@app.put("/rooms/<room_id>/members/<user_id>", summary="Grant membership (role, display name)", tags=["admin"],
+         responses={200: {"description": "The membership was updated"}, 201: {"description": "Granted"}})
 def put_member(
     room_id: str,
     user_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$")],

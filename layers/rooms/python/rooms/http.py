@@ -109,6 +109,12 @@ def build_resolver() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     app._request_validation_middleware = _JsonBodyValidation()
 
+    @app.not_found
+    def _no_route(_err: Exception) -> Response:
+        # API Gateway matched the route, but Powertools' path patterns refuse some characters the
+        # gateway accepts (e.g. U+00AD in a path parameter): answer in our shape, not Powertools'.
+        return error_response(404, "not_found", "no such resource: the path has characters no id contains")
+
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported(err: RequestUnsupportedContentType) -> Response:
         message = next((e.get("msg") for e in err.errors() if e.get("msg")), "send application/json")
