@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rooms.room.templates import MemberRole, RecordingPolicy, RoomType, Template, TemplateSettings
 
@@ -13,6 +16,58 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
 Identifier = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
 MAX_MEMBERS_AT_CREATE = 90  # members + host + room fit one DynamoDB transaction (100 items)
 
+
+# Times the service schedules by: 2000-01-01 .. 2100-01-01 UTC. Outside it, arithmetic on the time (UTC
+# conversion of 0001-01-01T00:00:00+14:00, a token's expiry after 9999-12-31) overflows datetime.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_window(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError("must be between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z")
+    return value
+
+
+ScheduleTime = Annotated[AwareDatetime, AfterValidator(_in_window)]
+
+# What DynamoDB can store in one item, with room to spare: metadata is kept on the room item.
+METADATA_MAX_BYTES = 64 * 1024
+METADATA_MAX_DEPTH = 16  # DynamoDB allows 32 levels of nesting; the item's own map takes some
+DYNAMODB_MAX_DIGITS = 38
+
+
+def _storable(value: Any, depth: int = 0) -> None:
+    if depth > METADATA_MAX_DEPTH:
+        raise ValueError(f"metadata nests deeper than {METADATA_MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for item in value.values():
+            _storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("metadata numbers must be finite (no NaN, Infinity or 1e400)")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        digits = len(repr(abs(value)).replace(".", "").split("e")[0].lstrip("0"))
+        if digits > DYNAMODB_MAX_DIGITS:
+            raise ValueError(f"metadata numbers may have at most {DYNAMODB_MAX_DIGITS} significant digits")
+
+
+def _metadata_storable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    _storable(value)
+    if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES // 1024} KB")
+    return value
+
+
+Metadata = Annotated[dict[str, Any] | None, AfterValidator(_metadata_storable)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -41,18 +96,18 @@ class CreateRoomRequest(_In):
     room_type: RoomType | None = None
     template: str | None = Field(None, min_length=1, max_length=63)
     title: str | None = Field(None, max_length=200)
-    scheduled_start: AwareDatetime | None = None
-    scheduled_end: AwareDatetime | None = None
+    scheduled_start: ScheduleTime | None = None
+    scheduled_end: ScheduleTime | None = None
     host: HostIn | None = None
     members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE)
     max_participants: int | None = Field(None, ge=2, le=10000)
     recording: RecordingPolicy | None = None
-    recording_access_until: AwareDatetime | None = Field(
+    recording_access_until: ScheduleTime | None = Field(
         None, description="Members other than the practitioner may access recordings until then (courses)"
     )
     waiting_room: bool | None = None
     sip: SipIn | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata = None
 
     @model_validator(mode="after")
     def _exactly_one_link(self) -> CreateRoomRequest:
