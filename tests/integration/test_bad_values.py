@@ -56,3 +56,13 @@ def test_metadata_dynamodb_cannot_store_is_422(api, ids, raw):
     r = api.admin("POST", "/rooms", data=body.encode(), headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text[:300]
     assert r.json()["field"] == "metadata"
+
+
+@pytest.mark.parametrize("path", ["/rooms/{long}", "/rooms/{long}/token", "/bookings/{long}/room",
+                                  "/recordings/{long}/url", "/rooms/r-1/members/{long}"])
+def test_path_parameters_longer_than_a_dynamodb_key_are_422_naming_them(api, path):
+    method = "PUT" if "members" in path else ("POST" if path.endswith("token") else "GET")
+    r = api.admin(method, path.format(long="x" * 2000), json={"role": "client"} if method == "PUT" else None)
+    assert r.status_code == 422, r.text[:300]
+    body = r.json()
+    assert body["code"] == "validation_error" and ("bytes" in body["message"] or "128" in body["message"]), body

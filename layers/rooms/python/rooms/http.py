@@ -90,6 +90,9 @@ def read_json_body(body: str | None, *, is_base64: bool, content_type: str) -> A
     raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": problem, "input": {}}])
 
 
+MAX_PATH_PARAMETER_BYTES = 256
+
+
 class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation, reading the body with ``read_json_body``.
 
@@ -98,6 +101,16 @@ class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
     an empty ``text/plain`` body with 415; our routes take JSON only, so the body is read here instead.
     ``_get_body`` is Powertools' own extension point in 3.37 (pinned); tests/integration/test_bad_bodies.py holds it.
     """
+
+    def handler(self, app: Any, next_middleware: Any) -> Any:
+        # Path parameters end up in DynamoDB keys (sort keys hold at most 1024 bytes, and moto does not
+        # enforce it): longer ids cannot name anything we store, so they are refused by name.
+        for name, value in (app.current_event.path_parameters or {}).items():
+            if len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_PARAMETER_BYTES:
+                raise RequestValidationError([{
+                    "type": "string_too_long", "loc": ("path", name),
+                    "msg": f"at most {MAX_PATH_PARAMETER_BYTES} bytes", "input": {}}])
+        return super().handler(app, next_middleware)
 
     def _get_body(self, app: Any) -> Any:
         event = app.current_event
