@@ -23,17 +23,20 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-def _in_window(value: datetime) -> datetime:
+def _between(value: datetime, earliest: datetime, latest: datetime) -> datetime:
     try:
         utc = value.astimezone(UTC)
     except (OverflowError, ValueError):
         utc = None
-    if utc is None or not EARLIEST <= utc < LATEST:
-        raise ValueError("must be between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z")
+    if utc is None or not earliest <= utc < latest:
+        raise ValueError(f"must be between {earliest:%Y-%m-%dT%H:%M:%SZ} and {latest:%Y-%m-%dT%H:%M:%SZ}")
     return value
 
 
-ScheduleTime = Annotated[AwareDatetime, AfterValidator(_in_window)]
+ScheduleTime = Annotated[AwareDatetime, AfterValidator(lambda v: _between(v, EARLIEST, LATEST))]
+# Recording access may be granted "for good": any time a datetime can still be compared and stored.
+ACCESS_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+AccessUntil = Annotated[AwareDatetime, AfterValidator(lambda v: _between(v, EARLIEST, ACCESS_LATEST))]
 
 # What DynamoDB can store in one item, with room to spare: metadata is kept on the room item.
 METADATA_MAX_BYTES = 64 * 1024
@@ -102,7 +105,7 @@ class CreateRoomRequest(_In):
     members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE)
     max_participants: int | None = Field(None, ge=2, le=10000)
     recording: RecordingPolicy | None = None
-    recording_access_until: ScheduleTime | None = Field(
+    recording_access_until: AccessUntil | None = Field(
         None, description="Members other than the practitioner may access recordings until then (courses)"
     )
     waiting_room: bool | None = None
