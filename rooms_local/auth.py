@@ -33,13 +33,32 @@ def mint_dev_token(config: LocalConfig, sub: str, *, name: str | None = None, ad
 
 
 class AuthorizerDenied(Exception):
-    pass
+    """Why the authorizer refused: ``code`` is one of missing_token, malformed_token, token_expired,
+    token_not_yet_valid, wrong_issuer, wrong_audience, invalid_signature, missing_claim."""
+
+    def __init__(self, message: str, code: str = "invalid_token") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# PyJWT's errors → our 401 codes (most specific first: ExpiredSignatureError is an InvalidTokenError).
+_DENIALS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "token_expired"),
+    (jwt.ImmatureSignatureError, "token_not_yet_valid"),
+    (jwt.InvalidIssuerError, "wrong_issuer"),
+    (jwt.InvalidAudienceError, "wrong_audience"),
+    (jwt.MissingRequiredClaimError, "missing_claim"),
+    (jwt.InvalidSignatureError, "invalid_signature"),
+    (jwt.DecodeError, "malformed_token"),
+)
 
 
 def authorize(config: LocalConfig, authorization: str | None) -> dict[str, str]:
     """The claims API Gateway would pass on, or AuthorizerDenied (→ 401)."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise AuthorizerDenied("missing bearer token")
+    if not authorization:
+        raise AuthorizerDenied("no Authorization header: send `Authorization: Bearer <JWT>`", "missing_token")
+    if not authorization.lower().startswith("bearer "):
+        raise AuthorizerDenied("the Authorization header is not `Bearer <JWT>`", "malformed_token")
     token = authorization.split(" ", 1)[1].strip()
     try:
         claims = jwt.decode(
@@ -47,6 +66,7 @@ def authorize(config: LocalConfig, authorization: str | None) -> dict[str, str]:
             issuer=config.jwt_issuer, options={"require": ["exp", "iss", "sub"]},
         )
     except jwt.PyJWTError as err:
-        raise AuthorizerDenied(str(err)) from err
+        code = next((c for kind, c in _DENIALS if isinstance(err, kind)), "invalid_token")
+        raise AuthorizerDenied(str(err), code) from err
     # API Gateway hands claims to the integration as strings.
     return {k: v if isinstance(v, str) else str(v) for k, v in claims.items()}

@@ -231,8 +231,13 @@ class Gateway:
                 continue
             try:
                 claims = authorize(self.config, request.headers.get("authorization"))
-            except AuthorizerDenied:
-                return _json(401, {"message": "Unauthorized"})
+            except AuthorizerDenied as denied:
+                # API Gateway's JWT authorizer answers {"message": "Unauthorized"} and says why in
+                # WWW-Authenticate; locally the same reason is also a `code` in our error shape.
+                response = _json(401, {"code": denied.code, "message": f"Unauthorized: {denied}"})
+                reason = str(denied).replace('"', "'")
+                response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{reason}"'
+                return response
             event = http_api_event(request, route, match.groupdict(), claims, request_id)
             return lambda_result_to_response(self.runner.invoke(route.function, event))
         if allowed:

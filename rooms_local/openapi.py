@@ -49,7 +49,65 @@ def generate(server_url: str = DEFAULT_SERVER_URL) -> dict[str, Any]:
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
     }
     merged["security"] = [{"bearerAuth": []}]
+    _document_errors(merged)
     return merged
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string", "description": "Stable machine-readable code"},
+        "message": {"type": "string", "description": "What went wrong, for a person"},
+        "field": {"type": "string", "description": "The request field at fault, when there is one"},
+        "errors": {"type": "array", "description": "Every validation problem (422)", "items": {
+            "type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"},
+                                             "type": {"type": "string"}}}},
+    },
+    "additionalProperties": True,  # some codes carry details (retry_after_seconds, sip_status_code, ...)
+}
+
+# Answers every route can give (the authorizer's 401, LiveKit or DynamoDB unavailable), and those of
+# routes with path parameters, bodies, or writes.
+_ERRORS_ALL = {401: "Missing or invalid bearer token (see README: code says why)",
+               403: "The caller may not do this", 503: "LiveKit or DynamoDB unavailable; retry",
+               422: "Invalid path, query or body field (code validation_error or the field's own code)"}
+_ERRORS_PATH = {404: "No such room, member, recording or template"}
+_ERRORS_BODY = {400: "The body is not UTF-8 (invalid_body)", 415: "The body is not application/json"}
+_ERRORS_WRITE = {409: "The state does not allow it (the code says which state)"}
+
+
+def _document_errors(doc: dict[str, Any]) -> None:
+    """Every error status a route answers, with our ``Error`` body (Powertools documents FastAPI's 422
+    shape, and puts the success model on any status given in ``responses=``); a route whose success
+    model landed on an error status gets it back on 200."""
+    doc["components"]["schemas"]["Error"] = ERROR_SCHEMA
+    doc["components"]["schemas"].pop("HTTPValidationError", None)
+    doc["components"]["schemas"].pop("ValidationError", None)
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            success = next((r.get("content") for status, r in responses.items()
+                            if not str(status).startswith("2") and str(status) != "422" and r.get("content")), None)
+            if success and not any(str(status).startswith("2") for status in responses):
+                responses["200"] = {"description": "Successful Response", "content": success}
+            wanted = dict(_ERRORS_ALL)
+            if "{" in path:
+                wanted.update(_ERRORS_PATH)
+            if "requestBody" in op:
+                wanted.update(_ERRORS_BODY)
+            if method != "get":
+                wanted.update(_ERRORS_WRITE)
+            for status, description in wanted.items():
+                responses.setdefault(str(status), {"description": description})
+            for status, response in responses.items():
+                if not str(status).startswith("2"):
+                    if str(status) == "422":
+                        response["description"] = _ERRORS_ALL[422]
+                    response["content"] = error_content
+            op["responses"] = dict(sorted(responses.items()))
 
 
 def render(server_url: str = DEFAULT_SERVER_URL) -> str:

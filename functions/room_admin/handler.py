@@ -62,7 +62,8 @@ def delete_legal_hold(room_id: str) -> LegalHoldView:
     return release_legal_hold(room_id, caller=current_caller(app), now=utcnow())
 
 
-@app.put("/rooms/<room_id>/members/<user_id>", summary="Grant membership (role, display name)", tags=["admin"])
+@app.put("/rooms/<room_id>/members/<user_id>", summary="Grant membership (role, display name)", tags=["admin"],
+         responses={200: {"description": "The membership was updated"}, 201: {"description": "Granted"}})
 def put_member(
     room_id: str,
     user_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$")],

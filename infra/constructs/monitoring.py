@@ -34,6 +34,7 @@ METRIC_SWEEP_DUE_ITEMS = metric_names.SWEEP_DUE_ITEMS  # emitted by every comple
 METRIC_SWEEP_FAILURES = metric_names.SWEEP_FAILURES
 METRIC_ROOMS_OPENED = metric_names.ROOMS_OPENED
 METRIC_WEBHOOK_SIGNATURE_FAILURES = metric_names.WEBHOOK_SIGNATURE_FAILURES
+METRIC_LIVEKIT_AUTH_FAILURES = metric_names.LIVEKIT_AUTH_FAILURES
 # Phone (LiveKit SIP) failures, rooms.phone
 METRIC_PHONE_FAILURES = (
     metric_names.PHONE_PINS_EXHAUSTED,
@@ -189,6 +190,12 @@ class Monitoring(Construct):
                 comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 missing=cloudwatch.TreatMissingData.BREACHING,
             )
+        alarm(
+            "livekit-auth-failures",
+            service_metric(METRIC_LIVEKIT_AUTH_FAILURES),
+            "LiveKit refused the service's API key (rotated or wrong secret): rooms, tokens' rooms, "
+            "recordings and phone calls all fail with 503 livekit_unauthenticated",
+        )
         for name in METRIC_PHONE_FAILURES:
             alarm(f"phone-{name}", service_metric(name), f"Phone (LiveKit SIP): {name}")
         if webhook is not None:

@@ -61,3 +61,5 @@ WEBHOOK_SIGNATURE_FAILURES = "WebhookSignatureFailures"
 # evidence: retention and erasure
 RETENTION_DELETIONS = "RetentionDeletions"
 USER_ERASURES = "UserErasures"
+# LiveKit refused our API key (a rotated or wrong key/secret): every room operation fails until fixed
+LIVEKIT_AUTH_FAILURES = "LiveKitAuthFailures"

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     livekit_api_key: str | None = None
     livekit_api_secret: SecretStr | None = None
     livekit_secret_max_age_seconds: int = 300
+    livekit_timeout_seconds: float = Field(
+        8.0, gt=0, le=60, description="Bound on every LiveKit API call (livekit-api itself waits forever)"
+    )
 
     # Join tokens gate only the first connection (LiveKit refreshes connected clients' tokens), and
     # self-hosted LiveKit ignores revoke_token_ts: a short lifetime bounds how long a revoked or removed

@@ -21,7 +21,7 @@ from typing import Any
 
 from rooms import store
 from rooms.clock import iso
-from rooms.errors import Unauthorized
+from rooms.errors import RoomsError, Unauthorized
 from rooms.livekit_gateway import webhook as livekit_webhook
 from rooms.livekit_gateway.client import livekit_credentials
 from rooms.livekit_gateway.webhook import WebhookEvent
@@ -31,13 +31,16 @@ Handler = Callable[[WebhookEvent, "WebhookContext"], None]
 
 
 def verify_webhook(body: str, authorization: str | None) -> WebhookEvent:
-    """The ``WebhookEvent`` of a correctly signed body, else Unauthorized."""
+    """The ``WebhookEvent`` of a correctly signed body; Unauthorized for a bad signature, RoomsError (400
+    ``invalid_event``) for a signed body that is not an event."""
     if not authorization:
         raise Unauthorized("missing Authorization header", code="missing_signature")
     creds = livekit_credentials()
     try:
         return livekit_webhook.receive(body, authorization, api_key=creds.api_key, api_secret=creds.api_secret)
-    except Exception as err:  # a bad signature, or a body that is not a webhook event: both refused
+    except livekit_webhook.InvalidWebhookBody as err:  # signed by LiveKit's key, but not an event we can read
+        raise RoomsError(str(err), code="invalid_event", field="body") from err
+    except Exception as err:  # a bad signature
         raise Unauthorized(f"invalid webhook signature: {err}", code="invalid_signature") from err
 
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from rooms.room.models import ID_PATTERN, CreateRoomRequest, RoomView, _In
+from rooms.room.models import ID_PATTERN, CreateRoomRequest, RoomView, ScheduleTime, _In
 from rooms.room.templates import MemberRole, RecordingPolicy
 
 
 class UpdateRoomRequest(_In):
     """Body of PATCH /rooms/{room_id}: only the fields given change."""
 
-    scheduled_start: AwareDatetime | None = None
-    scheduled_end: AwareDatetime | None = None
+    scheduled_start: ScheduleTime | None = None
+    scheduled_end: ScheduleTime | None = None
     title: str | None = Field(None, max_length=200, description="null clears it")
     max_participants: int | None = Field(None, ge=2, le=10000, description="Within the template's ceiling")
     waiting_room: bool | None = None
@@ -70,8 +70,8 @@ class SessionScheduled(CreateRoomRequest):
 
 
 class _Schedule(_Detail):
-    scheduled_start: AwareDatetime
-    scheduled_end: AwareDatetime | None = None
+    scheduled_start: ScheduleTime
+    scheduled_end: ScheduleTime | None = None
 
     @model_validator(mode="after")
     def _order(self) -> _Schedule:

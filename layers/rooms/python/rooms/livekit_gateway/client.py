@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from rooms import metric_names
 from rooms.errors import UpstreamUnavailable
+from rooms.observability import logger, metrics
 from rooms.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -46,6 +48,9 @@ class NotFoundInLiveKit(Exception):
     """LiveKit answered not_found (room or participant gone): usually fine for cleanup calls."""
 
 
+# Twirp codes LiveKit answers when the request's API key / signature is not accepted.
+AUTH_FAILURE_CODES = frozenset({"unauthenticated", "permission_denied"})
+
 _local = threading.local()
 _opened: list[tuple[asyncio.AbstractEventLoop, Any]] = []  # every (loop, client), for close_clients()
 
@@ -68,11 +73,24 @@ def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
         _local.state = state
         _opened.append((loop, state[2]))
     _, loop, client = state
+    timeout = settings.livekit_timeout_seconds
     try:
-        return loop.run_until_complete(call(client, api))
+        # livekit-api sends with aiohttp's timeout=None: a LiveKit that accepts the connection and never
+        # answers would hold the request until the Lambda timeout, so every call is bounded here.
+        return loop.run_until_complete(asyncio.wait_for(call(client, api), timeout))
+    except TimeoutError as err:
+        raise UpstreamUnavailable(f"LiveKit did not answer within {timeout:g} s",
+                                  code="livekit_unavailable") from err
     except api.ServerError as err:
         if err.code == "not_found":
             raise NotFoundInLiveKit(err.message) from err
+        if err.code in AUTH_FAILURE_CODES or err.status in (401, 403):
+            # our key/secret no longer match LiveKit's (a rotated key): nothing a caller can fix, and it
+            # stops every room operation, so it is alarmed (infra/constructs/monitoring.py)
+            logger.error("LiveKit refused our API key", extra={"livekit_code": err.code, "error": err.message})
+            metrics.add_metric(name=metric_names.LIVEKIT_AUTH_FAILURES, unit="Count", value=1)
+            raise UpstreamUnavailable(f"LiveKit refused the service's API key ({err.code})",
+                                      code="livekit_unauthenticated") from err
         if err.status >= 500 or err.status == 429:
             raise UpstreamUnavailable(f"LiveKit is unavailable: {err.message}", code="livekit_unavailable") from err
         raise

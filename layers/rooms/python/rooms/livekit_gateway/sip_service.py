@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rooms.livekit_gateway.client import run, run_or
+from rooms.livekit_gateway.client import AUTH_FAILURE_CODES, run, run_or
 from rooms.livekit_gateway.room_service import RoomConfig
 
 
@@ -134,8 +134,8 @@ def create_sip_participant(
                 str(err), sip_status_code=err.sip_status_code, sip_status=err.sip_status, code=err.code
             ) from None
         except api.ServerError as err:
-            if err.status >= 500 or err.status == 429:
-                raise  # run() reports LiveKit as unavailable
+            if err.status >= 500 or err.status in (401, 403, 429) or err.code in AUTH_FAILURE_CODES:
+                raise  # run() reports LiveKit as unavailable, or our key as refused
             # refused before dialling (room full, unknown trunk, …)
             raise SipCallFailed(err.message, sip_status_code=None, sip_status=None, code=err.code) from None
 

@@ -11,6 +11,7 @@ message (``google.protobuf.json_format``), and converted here so no domain modul
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +28,16 @@ LEEWAY = timedelta(minutes=1)
 
 class InvalidWebhook(Exception):
     """The signature is missing, does not verify, or does not cover this body."""
+
+
+class InvalidWebhookBody(InvalidWebhook):
+    """The signature verifies, but the body is not a LiveKit webhook event we can read (not an event
+    message, no event type, or times outside ``MAX_UNIX_SECONDS``)."""
+
+
+# Event times are unix seconds; anything past 2100-01-01 is not a time LiveKit sends (and 10**12 would
+# overflow datetime), so it is refused rather than stored.
+MAX_UNIX_SECONDS = 4_102_444_800
 
 
 @dataclass(frozen=True)
@@ -75,9 +86,19 @@ def parse_event(body: str) -> WebhookEvent:
 
     try:
         message = parse_json(body, ProtoWebhookEvent(), ignore_unknown_fields=True)
-    except ParseError as err:
-        raise InvalidWebhook(f"body is not a LiveKit webhook event: {err}") from err
-    return webhook_event(message)
+    except (ParseError, TypeError, AttributeError, ValueError, RecursionError) as err:  # `null`, `[]`, ...
+        raise InvalidWebhookBody(f"body is not a LiveKit webhook event: {err}") from err
+    if not message.event:
+        raise InvalidWebhookBody("body is not a LiveKit webhook event: no `event`")
+    event = webhook_event(message)
+    for name, value in (("createdAt", event.created_at), ("participant.joinedAt", event.participant.joined_at)):
+        if not 0 <= value <= MAX_UNIX_SECONDS:
+            raise InvalidWebhookBody(f"{name} {value} is not a unix time in seconds before 2100")
+    if not event.id:
+        # LiveKit always sets an id; without one, every id-less event would share one dedupe marker, so
+        # the content stands in for it (a redelivery of the same body is still a duplicate).
+        event = dataclasses.replace(event, id="sha256:" + hashlib.sha256(body.encode()).hexdigest())
+    return event
 
 
 def receive(body: str, authorization: str, *, api_key: str, api_secret: str) -> WebhookEvent:

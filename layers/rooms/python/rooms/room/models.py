@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rooms.attendance.models import SessionVerdict
 from rooms.room.templates import (
@@ -21,6 +24,61 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"
 Identifier = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
 MAX_MEMBERS_AT_CREATE = 90  # members + host + room fit one DynamoDB transaction (100 items)
 
+
+# Times the service schedules by: 2000-01-01 .. 2100-01-01 UTC. Outside it, arithmetic on the time (UTC
+# conversion of 0001-01-01T00:00:00+14:00, a token's expiry after 9999-12-31) overflows datetime.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _between(value: datetime, earliest: datetime, latest: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not earliest <= utc < latest:
+        raise ValueError(f"must be between {earliest:%Y-%m-%dT%H:%M:%SZ} and {latest:%Y-%m-%dT%H:%M:%SZ}")
+    return value
+
+
+ScheduleTime = Annotated[AwareDatetime, AfterValidator(lambda v: _between(v, EARLIEST, LATEST))]
+# Recording access may be granted "for good": any time a datetime can still be compared and stored.
+ACCESS_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+AccessUntil = Annotated[AwareDatetime, AfterValidator(lambda v: _between(v, EARLIEST, ACCESS_LATEST))]
+
+# What DynamoDB can store in one item, with room to spare: metadata is kept on the room item.
+METADATA_MAX_BYTES = 64 * 1024
+METADATA_MAX_DEPTH = 16  # DynamoDB allows 32 levels of nesting; the item's own map takes some
+DYNAMODB_MAX_DIGITS = 38
+
+
+def _storable(value: Any, depth: int = 0) -> None:
+    if depth > METADATA_MAX_DEPTH:
+        raise ValueError(f"metadata nests deeper than {METADATA_MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for item in value.values():
+            _storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("metadata numbers must be finite (no NaN, Infinity or 1e400)")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        digits = len(repr(abs(value)).replace(".", "").split("e")[0].lstrip("0"))
+        if digits > DYNAMODB_MAX_DIGITS:
+            raise ValueError(f"metadata numbers may have at most {DYNAMODB_MAX_DIGITS} significant digits")
+
+
+def _metadata_storable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    _storable(value)
+    if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES // 1024} KB")
+    return value
+
+
+Metadata = Annotated[dict[str, Any] | None, AfterValidator(_metadata_storable)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -52,19 +110,19 @@ class CreateRoomRequest(_In):
                                                          "that name. With them: must be the template's room type")
     template: str | None = Field(None, min_length=1, max_length=63, description="Wins over service_type")
     title: str | None = Field(None, max_length=200)
-    scheduled_start: AwareDatetime | None = None
-    scheduled_end: AwareDatetime | None = None
+    scheduled_start: ScheduleTime | None = None
+    scheduled_end: ScheduleTime | None = None
     host: HostIn = Field(description="The practitioner who runs the room (role host)")
     members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS_AT_CREATE,
                                     description="With the host, at most max_participants")
     max_participants: int | None = Field(None, ge=2, le=10000)
     recording: RecordingPolicy | None = None
-    recording_access_until: AwareDatetime | None = Field(
+    recording_access_until: AccessUntil | None = Field(
         None, description="Members other than the practitioner may access recordings until then (courses)"
     )
     waiting_room: bool | None = None
     sip: SipIn | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata = None
 
     @model_validator(mode="after")
     def _exactly_one_link(self) -> CreateRoomRequest:

@@ -44,6 +44,7 @@ from rooms.store.attendance import (
     TrackItem,
     get_room_attendance,
 )
+from rooms.store.conditions import STORE_ERRORS, unavailable
 from rooms.store.due import Claim, claim_due, due_items, finish_due, release_due
 from rooms.store.phone import (
     DialOutWindow,
@@ -81,6 +82,7 @@ from rooms.store.table import TableItem, bind, create_table, due_keys
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "STORE_ERRORS",
     "ActiveRecording",
     "Claim",
     "DialOutWindow",
@@ -135,5 +137,6 @@ __all__ = [
     "retention",
     "revoke_member",
     "take_dial_out_slot",
+    "unavailable",
     "users",
 ]

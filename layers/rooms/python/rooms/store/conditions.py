@@ -8,6 +8,7 @@ the items were sent, ``ConditionalCheckFailed`` on those whose condition did not
 
 from __future__ import annotations
 
+from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -36,3 +37,24 @@ def lost_a_race(err: TransactWriteError) -> bool:
     """Cancelled only because another transaction touched the same item at the same time: retry it."""
     codes = set(cancellation_codes(err))
     return TRANSACTION_CONFLICT in codes and CONDITION_FAILED not in codes
+
+
+# What DynamoDB answers when it cannot serve the request now (throttled, or failing itself); a retry later
+# may succeed. Connection failures and timeouts come as botocore errors (no response code at all).
+UNAVAILABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "LimitExceededException",
+})
+
+
+# Every exception a store verb lets out (for the HTTP layer's handler, which asks ``unavailable``).
+STORE_ERRORS: tuple[type[BaseException], ...] = (PynamoDBException, BotoCoreError)
+
+
+def unavailable(err: BaseException) -> bool:
+    """DynamoDB could not be reached or could not serve the request (not a refused condition, not a bug)."""
+    if isinstance(err, BotoCoreError):
+        return True
+    if not isinstance(err, PynamoDBException):
+        return False
+    return isinstance(err.cause, BotoCoreError) or err.cause_response_code in UNAVAILABLE_CODES
