@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 ACCEPTED = {"Schema-valid request rejected", "Schema-violating request accepted"}
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 @pytest.mark.parametrize("admin", [True, False], ids=["admin", "member"])
@@ -31,7 +33,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api, admin, 
         capture_output=True, text=True, timeout=280, cwd=tmp_path)
     out = run.stdout + run.stderr
     summary = out[out.index("SUMMARY"):] if "SUMMARY" in out else out
-    assert re.search(r"Tested: 27", summary), summary
+    # every operation of the served document was exercised (not a fixed count: routes come and go)
+    document = requests.get(f"{api.base}/openapi.json", timeout=30).json()
+    operations = sum(1 for item in document["paths"].values() for method in item if method in _METHODS)
+    assert re.search(rf"Tested: {operations}\b", summary), summary
     failures = set(re.findall(r"❌ ST\d+ ([^:\n]+): \d+", summary))
     print(summary)  # the figures, for the CI log
     assert failures <= ACCEPTED, summary
