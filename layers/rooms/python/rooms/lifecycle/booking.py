@@ -34,7 +34,7 @@ from rooms import audit, metric_names, notify, store
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput, NotFound
 from rooms.lifecycle.booking_models import UpdateRoomRequest
-from rooms.lifecycle.ending import close_room
+from rooms.lifecycle.ending import close_room, room_event_detail
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
@@ -240,7 +240,7 @@ def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
 
 
 def _publish_rescheduled(room: store.RoomItem, *, previous: dict[str, str | None] | None) -> None:
-    detail = {**_room_event(room), "schedule_version": room.schedule_version}
+    detail = {**room_event_detail(room), "schedule_version": room.schedule_version}
     if previous is not None:
         detail["previous_scheduled_start"] = previous["scheduled_start"]
         detail["previous_scheduled_end"] = previous["scheduled_end"]
@@ -271,24 +271,10 @@ def cancel_room(room_id: str, *, actor: str, now: datetime, reason: str | None =
     if cancelled.status != RoomStatus.CANCELLED:  # ended by someone else while we cancelled it
         raise Conflict(f"room {room_id} is {cancelled.status}: it can no longer be cancelled", code="room_ended")
     if changed or (republish and cancelled.ended_by == actor):
-        notify.publish(CANCELLED_DETAIL_TYPE, {**_room_event(cancelled), "reason": cancelled.end_reason,
+        notify.publish(CANCELLED_DETAIL_TYPE, {**room_event_detail(cancelled), "reason": cancelled.end_reason,
                                                "cancelled_at": cancelled.ended_at, "cancelled_by": cancelled.ended_by})
     if changed:
         metrics.add_metric(name=metric_names.ROOMS_CANCELLED, unit="Count", value=1)
         logger.info("room cancelled", extra={"action": "room.cancel", "actor": actor, "room_id": room_id,
                                              "reason": cancelled.end_reason})
     return room_view(cancelled), changed
-
-
-def _room_event(room: store.RoomItem) -> dict[str, Any]:
-    return {
-        "room_id": room.room_id,
-        "livekit_room": room.livekit_room,
-        "room_type": room.room_type,
-        "booking_id": room.booking_id,
-        "service_session_id": room.service_session_id,
-        "status": room.status,
-        "scheduled_start": room.scheduled_start,
-        "scheduled_end": room.scheduled_end,
-        "host_user_id": room.host_user_id,
-    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rooms import audit, metric_names, store
 from rooms.access import Caller
@@ -79,3 +80,18 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
                                          "reason": reason, "status": status})
         metrics.add_metric(name=metric_names.ROOMS_ENDED, unit="Count", value=1)
     return ended, changed
+
+
+def room_event_detail(room: store.RoomItem) -> dict[str, Any]:
+    """What every room event of ours carries: which room, what it belongs to, its status and schedule."""
+    return {
+        "room_id": room.room_id,
+        "livekit_room": room.livekit_room,
+        "room_type": room.room_type,
+        "booking_id": room.booking_id,
+        "service_session_id": room.service_session_id,
+        "status": room.status,
+        "scheduled_start": room.scheduled_start,
+        "scheduled_end": room.scheduled_end,
+        "host_user_id": room.host_user_id,
+    }

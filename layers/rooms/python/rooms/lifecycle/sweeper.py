@@ -40,7 +40,7 @@ from rooms.attendance.models import SessionVerdict
 from rooms.attendance.view import attendance_view
 from rooms.clock import iso
 from rooms.evidence.retention import retention_due
-from rooms.lifecycle.ending import close_room
+from rooms.lifecycle.ending import close_room, room_event_detail
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
@@ -191,18 +191,10 @@ def _session_verdict(room: RoomItem, now: datetime) -> SessionVerdict | None:
 
 def _room_event(room: RoomItem) -> dict[str, Any]:
     return {
-        "room_id": room.room_id,
-        "livekit_room": room.livekit_room,
-        "room_type": room.room_type,
-        "booking_id": room.booking_id,
-        "service_session_id": room.service_session_id,
-        "status": room.status,
-        "scheduled_start": room.scheduled_start,
-        "scheduled_end": room.scheduled_end,
+        **room_event_detail(room),
         "ended_at": room.ended_at,
         "ended_by": room.ended_by,
         "end_reason": room.end_reason,
-        "host_user_id": room.host_user_id,
         "participant_count": _int_or_none(room.participant_count),
         "peak_concurrent": _int_or_none(room.peak_concurrent),
         "duration_seconds": _int_or_none(room.duration_seconds),
