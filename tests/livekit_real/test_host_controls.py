@@ -4,6 +4,7 @@ removed participant's old token does on self-hosted LiveKit; what a browser toke
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -107,6 +108,43 @@ def test_membership_revocation_removes_a_connected_member_and_its_rejoin(real, s
     assert len({h.id for h in real.webhooks.of(name, "participant_joined", ids["client"])}) == 2
     r = real.call("POST", f"/rooms/{rid}/token", as_user=ids["client"])
     assert r.status_code == 403, r.text
+
+
+def test_after_its_expiry_a_removed_members_token_cannot_connect_at_all(real, session):
+    """What bounds a removed member's reach on self-hosted LiveKit: the join token's short lifetime.
+    The same token the service minted (same grants, identity and room config), once past its ``exp``,
+    is refused by the real server at connect — whatever revocation it did or did not honour.
+
+    The token is minted by the service's own ``mint_join_token`` with its clock set one lifetime and
+    three minutes back (past the minute of clock-skew leeway LiveKit's JWT check allows), instead of
+    waiting ``TOKEN_TTL_SECONDS`` + leeway in the suite."""
+    import jwt as pyjwt
+
+    from rooms.room.tokens import mint_join_token
+
+    ids, proc, rid = session["ids"], session["proc"], session["rid"]
+    assert real.call("DELETE", f"/rooms/{rid}/participants/{ids['client']}",
+                     as_user=ids["host"]).status_code == 200
+    _removed(proc)
+    issued = pyjwt.decode(session["client"]["token"], options={"verify_signature": False})
+    ttl = timedelta(seconds=issued["exp"] - issued["nbf"])
+    assert ttl <= timedelta(hours=2)  # the ceiling; the default is minutes
+    expired = mint_join_token(
+        api_key=real.config.livekit_api_key, api_secret=real.config.livekit_api_secret,
+        room=issued["video"]["room"], identity=issued["sub"], name=issued.get("name", ""), role="participant",
+        jti=issued["jti"], now=datetime.now(UTC) - ttl - timedelta(minutes=3), ttl=ttl,
+        attributes=issued.get("attributes"), room_config=issued.get("roomConfig"),
+    )
+    refused = proc.connect("client-expired", session["client"]["server_url"], expired.jwt, check=False,
+                           timeout=15)
+    assert refused["ok"] is False, refused
+    assert "401" in refused["error"] or "expired" in refused["error"].lower() \
+        or "unauthorized" in refused["error"].lower(), refused["error"]
+    assert ids["client"] not in real.live_participants(session["name"])
+    # the control: the unexpired token of the same member still connects on self-hosted (and is removed
+    # again by our participant_joined handler, see above), so the refusal above is the expiry's doing
+    back = proc.connect("client-again", session["client"]["server_url"], session["client"]["token"])
+    assert back["identity"] == ids["client"]
 
 
 @pytest.mark.parametrize("role", ["participant", "host"])
