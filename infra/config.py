@@ -78,6 +78,9 @@ class RoomsConfig:
     # secret the stack creates, read only by the functions that start egress: LiveKit Cloud) or "host"
     # (no keys in the request: a self-hosted egress uses its host's IAM role).
     egress_credentials: str = "secret"
+    # ARN of an existing Secrets Manager secret {"key_id", "key"} signing attendance exports and erasure
+    # proofs (the platform verifies with the same key); empty: the stack generates one.
+    evidence_signing_secret_arn: str = ""
     snap_start: bool = False
     sweep_rate_minutes: int = 1
     booking_events_source: str = "booking-platform"
@@ -133,6 +136,7 @@ class RoomsConfig:
             recordings_bucket_name=str(get("recordingsBucketName", "")),
             recordings_s3_secret_arn=str(get("recordingsS3SecretArn", "")),
             egress_credentials=str(get("egressCredentials", d.egress_credentials)).strip().lower(),
+            evidence_signing_secret_arn=str(get("evidenceSigningSecretArn", "")).strip(),
             snap_start=_bool(get("snapStart", False)),
             sweep_rate_minutes=_int(get("sweepRateMinutes", d.sweep_rate_minutes), "sweepRateMinutes", 1),
             booking_events_source=str(get("bookingEventsSource", d.booking_events_source)),
@@ -181,6 +185,11 @@ class RoomsConfig:
         if self.recordings_s3_secret_arn and not self.recordings_s3_endpoint:
             raise ValueError("context 'recordingsS3SecretArn' is only for an S3-compatible store: set "
                              "'recordingsS3Endpoint' too (the AWS bucket is reached with the functions' role)")
+        if self.evidence_signing_secret_arn and not self.evidence_signing_secret_arn.startswith("arn:"):
+            raise ValueError(
+                "context 'evidenceSigningSecretArn' must be the complete ARN of a Secrets Manager secret "
+                '{"key_id": ..., "key": ...} (empty: the stack generates the key)'
+            )
         if self.egress_credentials not in EGRESS_CREDENTIALS:
             raise ValueError(
                 f"context 'egressCredentials' must be one of {sorted(EGRESS_CREDENTIALS)}, "

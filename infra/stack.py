@@ -12,6 +12,7 @@ from infra.constructs.api import RoomsHttpApi
 from infra.constructs.booking_events import BookingEventsRule
 from infra.constructs.data import RoomsTable
 from infra.constructs.events import ServiceEvents
+from infra.constructs.evidence import EvidenceSigningKey
 from infra.constructs.functions import ServiceFunctions
 from infra.constructs.livekit import LiveKitConnection
 from infra.constructs.monitoring import Monitoring
@@ -38,6 +39,7 @@ class RoomsStack(Stack):
         self.storage = RecordingsStorage(self, "Storage", config=config)
         self.events = ServiceEvents(self, "Events", config=config)
         self.livekit = LiveKitConnection(self, "LiveKit", config=config)
+        self.evidence = EvidenceSigningKey(self, "Evidence", config=config)
         self.functions = ServiceFunctions(
             self,
             "Functions",
@@ -47,6 +49,7 @@ class RoomsStack(Stack):
             livekit_secret=self.livekit.secret,
             livekit_url=self.livekit.url,
             bus=self.events.bus,
+            evidence_secret=self.evidence.secret,
             layer_build=layer_build,
             **({"functions_dir": functions_dir} if functions_dir is not None else {}),
         )
@@ -119,6 +122,11 @@ class RoomsStack(Stack):
             )
         output("EventBusName", self.events.bus.event_bus_name, "Service events (source 'rooms')")
         output("LiveKitSecretArn", self.livekit.secret.secret_arn, "Put {api_key, api_secret} here")
+        output(
+            "EvidenceSigningSecretArn",
+            self.evidence.secret.secret_arn,
+            "{key_id, key}: the HMAC key signing attendance exports and erasure proofs (the platform verifies with it)",
+        )
         output("AlarmTopicArn", self.monitoring.topic.topic_arn, "Subscribe on-call to this topic")
         output("DashboardName", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard")
         output("LayerUnzippedBytes", str(self.functions.layer_build.size_bytes), "Size of the rooms layer")

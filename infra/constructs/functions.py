@@ -71,6 +71,8 @@ class FunctionSpec:
     publishes_events: bool = False
     sip_numbers: bool = False
     sip_outbound: bool = False
+    # signs attendance exports or erasure proofs: reads the evidence signing key (infra/constructs/evidence.py)
+    signs_evidence: bool = False
 
     @property
     def checks_objects(self) -> bool:
@@ -127,6 +129,7 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         recordings_env=True,
         recordings_object_actions=("s3:GetObject",),
         publishes_events=True,
+        signs_evidence=True,  # DELETE /users/{user_id}/data: the signed proof of erasure
     ),
     FunctionSpec(
         "room_query",
@@ -153,6 +156,7 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
         512,
         20,
         livekit=True,
+        signs_evidence=True,  # GET /rooms/{room_id}/attendance/export: the signed export
     ),
     FunctionSpec(
         "recording_control",
@@ -278,6 +282,7 @@ class ServiceFunctions(Construct):
         livekit_secret,
         livekit_url: str,
         bus: events.IEventBus,
+        evidence_secret,
         layer_build: LayerBuild | None = None,
         functions_dir: Path = FUNCTIONS_DIR,
     ) -> None:
@@ -303,6 +308,7 @@ class ServiceFunctions(Construct):
         self.invoke_targets: dict[str, lambda_.IFunction] = {}
         self.failure_queues: dict[str, sqs.Queue] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
+        self.evidence_secret = evidence_secret
         for spec in present_functions(functions_dir):
             self._add_function(spec, config, table, storage, livekit_secret, livekit_url, bus)
 
@@ -339,6 +345,9 @@ class ServiceFunctions(Construct):
             env["SIP_NUMBERS"] = json.dumps(config.sip_numbers, sort_keys=True, separators=(",", ":"))
         if spec.sip_outbound:
             env["SIP_OUTBOUND_TRUNK_ID"] = config.sip_outbound_trunk_id
+        if spec.signs_evidence:
+            env["EVIDENCE_SIGNING_SECRET_ARN"] = self.evidence_secret.secret_arn
+            env["EVIDENCE_SIGNING_SECRET_MAX_AGE_SECONDS"] = str(SECRET_CACHE_SECONDS)
         return env
 
     def _add_function(self, spec, config, table, storage, livekit_secret, livekit_url, bus) -> None:
@@ -396,6 +405,8 @@ class ServiceFunctions(Construct):
             storage.egress_secret.grant_read(role)
         if spec.livekit:
             livekit_secret.grant_read(role)
+        if spec.signs_evidence:
+            self.evidence_secret.grant_read(role)
         if spec.publishes_events:
             bus.grant_put_events_to(role)
 

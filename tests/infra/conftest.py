@@ -23,6 +23,8 @@ from infra.layer_build import build_layer
 from infra.nag import ACKNOWLEDGMENTS
 
 R2_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rooms-r2-keys-AbCdEf"
+# prod imports the evidence signing key the platform already holds; dev lets the stack generate one
+EVIDENCE_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rooms-evidence-key-GhIjKl"
 
 PROD_CONTEXT = {
     "stage": "prod",
@@ -39,6 +41,7 @@ PROD_CONTEXT = {
     "recordingsS3Endpoint": "https://acct.r2.cloudflarestorage.com",
     "recordingsBucketName": "rooms-recordings-r2",
     "recordingsS3SecretArn": R2_SECRET_ARN,
+    "evidenceSigningSecretArn": EVIDENCE_SECRET_ARN,
     "snapStart": "true",
     "webhookThrottleRateLimit": "80",
     "webhookThrottleBurstLimit": "160",

@@ -96,10 +96,10 @@ def test_livekit_credentials_are_never_plaintext_env(dev, prod):
 
 EXPECTED_ENV = {
     "create_room": {"LIVEKIT_URL", "SIP_NUMBERS", "EVENT_BUS_NAME", "RECORDINGS_BUCKET"},
-    "room_admin": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
+    "room_admin": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "EVIDENCE_SIGNING_SECRET_ARN"},
     "room_query": set(),
     "issue_token": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "SIP_NUMBERS"},
-    "room_control": {"LIVEKIT_URL"},
+    "room_control": {"LIVEKIT_URL", "EVIDENCE_SIGNING_SECRET_ARN"},
     "recording_control": {"LIVEKIT_URL", "RECORDINGS_BUCKET"},
     "sip_dial": {"LIVEKIT_URL", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID"},
     "webhook_handler": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
@@ -107,7 +107,8 @@ EXPECTED_ENV = {
     "room_sweeper": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS"},
     "booking_events": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS"},
 }
-OPTIONAL_ENV = {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID"}
+OPTIONAL_ENV = {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID",
+                "EVIDENCE_SIGNING_SECRET_ARN"}
 
 
 @pytest.mark.parametrize("name", sorted(DESIGN))

@@ -255,6 +255,12 @@ def test_a_callers_number_never_reaches_the_logs_in_full_even_when_livekit_shows
     logged = out.out + out.err + "\n".join(str(vars(record)) for record in caplog.records)  # with the fields
     assert "participant join" in logged and "sip_+44*******123" in logged
     assert CALLER not in logged
+    # ... nor the audit trail (kept for years): the caller's join is there, under the masked identity
+    r = api.call("GET", f"/rooms/{room['room_id']}/audit", as_user=ids["host"])
+    assert r.status_code == 200, r.text
+    joined = [e for e in r.json()["entries"] if e["action"] == "participant.joined"]
+    assert "sip_+44*******123" in [e["target"] for e in joined]
+    assert CALLER not in r.text
 
 
 def test_a_pin_clash_in_livekit_moves_the_room_to_another_pin_with_a_working_rule(api, stack, ids):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 
 from rooms.clock import iso
+from rooms.room.ids import room_id_for_session
 from rooms_local.livekit_emulator import control
 from rooms_local.schedules import schedule_event
 from tests import livekit_webhooks as lw
@@ -190,6 +191,15 @@ def test_a_user_erasure_leaves_no_item_of_theirs(api, stack, ids):
     billed = next(p for p in api.admin("GET", f"/rooms/{a['room_id']}/attendance").json()["participants"]
                   if p["identity"] == client)
     assert api.admin("PUT", f"/rooms/{held['room_id']}/legal-hold", json={"reason": "subpoena"}).status_code == 200
+    # a booking event about them, kept for a session room that does not exist yet (PendingBookingEvent)
+    pending_session = f"{ids['session']}-not-yet"
+    pending_room = room_id_for_session(pending_session)
+    bus = boto3.client("events", endpoint_url=stack.config.moto_url, region_name=stack.config.region)
+    put = bus.put_events(Entries=[{
+        "Source": "booking-platform", "DetailType": "Attendee Confirmed", "EventBusName": stack.config.event_bus_name,
+        "Detail": json.dumps({"service_session_id": pending_session, "user_id": client, "name": "Clara Oswald"})}])
+    assert stack.booking_events.wait(put["Entries"][0]["EventId"]) == {"outcome": "kept_until_room_exists"}
+    assert _kinds(pending_room) == {"PendingBookingEvent": 1}
 
     denied = api.call("DELETE", f"/users/{client}/data", as_user=client)
     assert denied.status_code == 403
@@ -198,7 +208,8 @@ def test_a_user_erasure_leaves_no_item_of_theirs(api, stack, ids):
     report = r.json()
     by_room = {x["room_id"]: x for x in report["rooms"]}
     assert {rid: x["outcome"] for rid, x in by_room.items()} == {
-        a["room_id"]: "erased", b["room_id"]: "erased", held["room_id"]: "held"}
+        a["room_id"]: "erased", b["room_id"]: "erased", held["room_id"]: "held", pending_room: "missing"}
+    assert by_room[pending_room]["deleted"] == {"PendingBookingEvent": 1}
     assert report["complete"] is False
     assert by_room[a["room_id"]]["deleted"] == {"Member": 1, "JoinTokenRecord": 1, "RecordingConsent": 1,
                                                  "QualityItem": 1}
@@ -226,6 +237,8 @@ def test_a_user_erasure_leaves_no_item_of_theirs(api, stack, ids):
     for room in (a, b):
         items = _raw_items(table, KeyConditionExpression=Key("pk").eq(f"ROOM#{room['room_id']}"))
         assert items and mentions(items) == [], mentions(items)
+    # PENDING#{version}: the booking events kept for a room that does not exist yet
+    assert mentions(_raw_items(table, KeyConditionExpression=Key("pk").eq(f"ROOM#{pending_room}"))) == []
     assert mentions(_raw_items(table, KeyConditionExpression=Key("pk").eq("TEMPLATE"))) == []
     links = _raw_items(table, KeyConditionExpression=Key("pk").eq(f"USER#{client}"))
     assert [i["sk"] for i in links] == [f"ROOM#{held['room_id']}"]  # only the held room is left to erase

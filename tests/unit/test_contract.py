@@ -42,3 +42,17 @@ def test_route_matching_prefers_literal_segments():
     match = next(r for r in ordered if r.pattern.match("/rooms/templates"))
     assert match.function == "b"
     assert Route.parse("GET /rooms/{room_id}", "a").pattern.match("/rooms/x/y") is None
+
+
+def test_the_web_app_listens_on_the_topics_the_api_sends_on():
+    """The host's message and ask to unmute are data messages on our topics: the reference app's
+    listener (webapp/src/lib/hostData.ts) and the API (rooms.attendance) name the same ones."""
+    import re
+    from pathlib import Path
+
+    from rooms.attendance.host_controls import HOST_REQUEST_TOPIC
+    from rooms.attendance.models import HOST_MESSAGE_TOPIC
+
+    source = (Path(__file__).resolve().parents[2] / "webapp/src/lib/hostData.ts").read_text()
+    topics = dict(re.findall(r"export const (HOST_\w+_TOPIC) = '([^']+)';", source))
+    assert topics == {"HOST_MESSAGE_TOPIC": HOST_MESSAGE_TOPIC, "HOST_REQUEST_TOPIC": HOST_REQUEST_TOPIC}

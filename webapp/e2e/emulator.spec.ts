@@ -63,7 +63,7 @@ test('waiting room: the client waits for the host; the host admits them through 
   expect(again.body.waiting).toBe(false);
 });
 
-test('host bar: waiting list, admit, mute, remove, recording, dial-out, all through the API', async ({ page }) => {
+test('host bar: waiting list, message, admit, mute, ask to unmute, remove, recording, dial-out, all through the API', async ({ page }) => {
   test.setTimeout(240_000); // some twenty API calls on a shared 2-core machine
   const id = ids();
   const room = await createBookingRoom(id, {
@@ -85,6 +85,13 @@ test('host bar: waiting list, admit, mute, remove, recording, dial-out, all thro
   await expect(waiting.getByText('Omar Haddad')).toBeVisible();
   await page.screenshot({ path: `${SHOTS}host-bar-waiting.png`, fullPage: true });
 
+  // The waiting-room concierge: a message to one waiting client, sent through the API (a data message).
+  const janeWaiting = waiting.getByRole('listitem').filter({ hasText: 'Jane Doe' });
+  await janeWaiting.getByLabel('Message to this person').fill('Running 5 minutes late');
+  const messaged = page.waitForResponse((r) => r.url().endsWith(`/participants/${id.client}/message`));
+  await janeWaiting.getByRole('button', { name: 'Send' }).click();
+  expect((await messaged).status()).toBe(200);
+
   await waiting.getByRole('listitem').filter({ hasText: 'Jane Doe' }).getByRole('button', { name: 'Admit' }).click();
   const inSession = panel.getByRole('region', { name: 'Participants' });
   await expect(inSession.getByText('Jane Doe')).toBeVisible();
@@ -98,6 +105,10 @@ test('host bar: waiting list, admit, mute, remove, recording, dial-out, all thro
   await expect(jane.getByRole('button', { name: 'Ask to unmute' })).toBeDisabled();
   await jane.getByRole('button', { name: 'Mute', exact: true }).click();
   await expect(jane.getByRole('button', { name: 'Muted' })).toBeVisible();
+  // muted: the host may ask her to unmute (a data message her app shows; she decides)
+  const asked = page.waitForResponse((r) => r.url().endsWith(`/participants/${id.client}/ask-unmute`));
+  await jane.getByRole('button', { name: 'Ask to unmute' }).click();
+  expect((await asked).status()).toBe(200);
 
   // Optional recording needs everyone's consent: the API's 409 names who is missing.
   await panel.getByRole('button', { name: 'Start recording' }).click();
@@ -124,6 +135,8 @@ test('host bar: waiting list, admit, mute, remove, recording, dial-out, all thro
   expect(apiCalls.filter((c) => c.includes('/twirp/'))).toEqual([]);
   for (const expected of ['GET /rooms/' + room.room_id + '/participants', 'POST /rooms/' + room.room_id + `/participants/${id.client}/admit`,
     'POST /rooms/' + room.room_id + `/participants/${id.client}/mute`, 'POST /rooms/' + room.room_id + '/recordings',
+    'POST /rooms/' + room.room_id + `/participants/${id.client}/message`,
+    'POST /rooms/' + room.room_id + `/participants/${id.client}/ask-unmute`,
     'POST /rooms/' + room.room_id + '/dial-out', 'DELETE /rooms/' + room.room_id + `/participants/${id.other}`]) {
     expect(apiCalls).toContain(expected);
   }

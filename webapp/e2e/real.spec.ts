@@ -1,7 +1,7 @@
 // The walk with REAL media: livekit-server (rooms_local/livekit_server) in a network namespace, one
 // chromium inside it (two contexts: host and client) with fake camera and microphone.
 //   make webapp-test-real      (ROOMS_E2E_REAL=1 npx playwright test e2e/real.spec.ts; needs root)
-// 1. host and client open the booking URL  2. the client waits, the host admits them
+// 1. host and client open the booking URL  2. the client waits (and reads the host's message), the host admits them
 // 3. both see each other's video           4. the host mutes the client
 // 5. the client's quality samples reach attendance   6. the host ends the session: both see it ended
 // Screenshots: test-results/real-prejoin.png, real-room.png (the client: two live video tiles),
@@ -68,7 +68,7 @@ async function seesVideo(page: Page, whose: 'local' | 'remote') {
 }
 
 test('host and client meet: admit, video both ways, mute, quality samples, end', async () => {
-  test.setTimeout(240_000);
+  test.setTimeout(360_000); // real media on a shared 2-core machine: some steps wait tens of seconds under load
   const id = ids();
   const room = await createBookingRoom(id, { waiting_room: true });
   const path = `/room/booking/${id.booking}/`;
@@ -98,7 +98,13 @@ test('host and client meet: admit, video both ways, mute, quality samples, end',
       await expect(client.getByRole('heading', { name: 'Waiting for the host to admit you' })).toBeVisible();
       await expect(client.getByText('Connected. Your camera and microphone stay off until you are admitted.')).toBeVisible({ timeout: MEDIA_TIMEOUT });
       const waiting = panel.getByRole('region', { name: 'Waiting room' });
-      await waiting.getByRole('listitem').filter({ hasText: 'Jane Doe' }).getByRole('button', { name: 'Admit' }).click({ timeout: MEDIA_TIMEOUT });
+      // the waiting-room concierge: the host's message reaches the waiting client (a LiveKit data message)
+      const row = waiting.getByRole('listitem').filter({ hasText: 'Jane Doe' });
+      await row.getByLabel('Message to this person').fill('Running 5 minutes late', { timeout: MEDIA_TIMEOUT });
+      await row.getByRole('button', { name: 'Send' }).click();
+      await expect(client.getByTestId('host-notice')).toContainText('Running 5 minutes late', { timeout: MEDIA_TIMEOUT });
+      await client.getByTestId('host-notice').getByRole('button', { name: 'OK' }).click();
+      await row.getByRole('button', { name: 'Admit' }).click({ timeout: MEDIA_TIMEOUT });
       await expect(client.getByTestId('waiting')).toHaveCount(0, { timeout: MEDIA_TIMEOUT });
     });
 
@@ -115,6 +121,17 @@ test('host and client meet: admit, video both ways, mute, quality samples, end',
       await jane.getByRole('button', { name: 'Mute', exact: true }).click({ timeout: MEDIA_TIMEOUT });
       await expect(jane.getByRole('button', { name: 'Muted' })).toBeVisible({ timeout: MEDIA_TIMEOUT });
       await expect(client.getByTestId('notice')).toContainText('microphone is off', { timeout: MEDIA_TIMEOUT });
+    });
+
+    await test.step('the host asks the client to unmute: she does, with her own click', async () => {
+      const jane = panel.getByRole('region', { name: 'Participants' }).getByRole('listitem').filter({ hasText: 'Jane Doe' });
+      await jane.getByRole('button', { name: 'Ask to unmute' }).click({ timeout: MEDIA_TIMEOUT });
+      const ask = client.getByTestId('host-notice');
+      await expect(ask).toHaveAttribute('data-kind', 'ask_unmute', { timeout: MEDIA_TIMEOUT });
+      await ask.getByRole('button', { name: 'Turn on microphone' }).click();
+      await expect(client.getByTestId('host-notice')).toHaveCount(0);
+      await expect(client.getByTestId('notice')).toHaveCount(0, { timeout: MEDIA_TIMEOUT }); // unmuted
+      await expect(jane.getByRole('button', { name: 'Mute', exact: true })).toBeEnabled({ timeout: MEDIA_TIMEOUT });
     });
 
     await test.step('the client\'s quality samples arrive in attendance', async () => {

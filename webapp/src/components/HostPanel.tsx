@@ -2,7 +2,9 @@
 // then calls LiveKit): the browser never holds a LiveKit admin grant.
 //   waiting list, admit / admit all   GET /rooms/{id}/participants, POST …/participants/{identity}/admit
 //   mute                              POST …/participants/{identity}/mute {track, muted: true}
-//   ask to unmute                     no API yet (LiveKit refuses remote unmute unless the server enables it) → disabled
+//   ask to unmute                     POST …/participants/{identity}/ask-unmute {track} (a data message the
+//                                     participant's app shows; LiveKit refuses remote unmute by default)
+//   message a waiting client          POST …/participants/{identity}/message {text} (waiting-room concierge)
 //   remove                            DELETE …/participants/{identity}
 //   recording                         GET/POST /rooms/{id}/recordings, POST …/recordings/{rec}/stop (409 lists missing consents)
 //   dial out                          POST /rooms/{id}/dial-out
@@ -77,9 +79,10 @@ export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, on
           <>
             <ul className="rooms-people">
               {waiting.map((p) => (
-                <li key={p.identity}>
+                <li key={p.identity} data-identity={p.identity}>
                   <span>{p.name || p.identity}</span>
                   <button className="lk-button" disabled={busy !== null} onClick={() => act('admit', () => api.admit(roomId, p.identity))}>Admit</button>
+                  <MessageForm busy={busy !== null} onSend={(text) => act('message', () => api.message(roomId, p.identity, text))} />
                 </li>
               ))}
             </ul>
@@ -96,6 +99,7 @@ export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, on
             {inRoom.map((p) => <ParticipantRow key={p.identity} p={p} busy={busy !== null}
               consent={consentState(room, p.identity, missingConsent)}
               onMute={(track) => act('mute', () => api.mute(roomId, p.identity, track))}
+              onAskUnmute={() => act('ask-unmute', () => api.askUnmute(roomId, p.identity, 'audio'))}
               onRemove={() => act('remove', () => api.remove(roomId, p.identity))} />)}
           </ul>
         )}
@@ -148,8 +152,9 @@ function consentState(room: RoomView, identity: string, missing: string[] | null
   return missing.includes(identity) ? 'missing' : 'given';
 }
 
-function ParticipantRow({ p, busy, consent, onMute, onRemove }: {
-  p: LiveParticipant; busy: boolean; consent: Consent; onMute: (track: 'audio' | 'video') => void; onRemove: () => void;
+function ParticipantRow({ p, busy, consent, onMute, onAskUnmute, onRemove }: {
+  p: LiveParticipant; busy: boolean; consent: Consent; onMute: (track: 'audio' | 'video') => void;
+  onAskUnmute: () => void; onRemove: () => void;
 }) {
   const mic = p.tracks.find((t) => t.source === 'microphone' || t.type === 'audio');
   const cam = p.tracks.find((t) => t.source === 'camera' || (t.type === 'video' && t.source !== 'screen_share'));
@@ -163,13 +168,24 @@ function ParticipantRow({ p, busy, consent, onMute, onRemove }: {
       <span className="rooms-row-actions">
         <button className="lk-button" disabled={busy || !mic || mic.muted} onClick={() => onMute('audio')}>{mic?.muted ? 'Muted' : 'Mute'}</button>
         <button className="lk-button" disabled={busy || !cam || cam.muted} onClick={() => onMute('video')}>{cam?.muted ? 'Camera off' : 'Stop video'}</button>
-        <button className="lk-button" disabled
-          title="Not available yet: our API has no 'ask to unmute' message, and LiveKit refuses remote unmute unless the server enables it.">
+        <button className="lk-button" disabled={busy || !mic || !mic.muted} onClick={onAskUnmute}
+          title="Asks them to turn their microphone back on (they decide: LiveKit refuses remote unmute unless the server enables it).">
           Ask to unmute
         </button>
         <button className="lk-button" disabled={busy} onClick={onRemove}>Remove</button>
       </span>
     </li>
+  );
+}
+
+function MessageForm({ onSend, busy }: { onSend: (text: string) => void; busy: boolean }) {
+  const [text, setText] = useState('');
+  return (
+    <form className="rooms-inline-form" onSubmit={(e) => { e.preventDefault(); onSend(text); setText(''); }}>
+      <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Running 5 minutes late" maxLength={500}
+        aria-label="Message to this person" required />
+      <button className="lk-button" type="submit" disabled={busy}>Send</button>
+    </form>
   );
 }
 

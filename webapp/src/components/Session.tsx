@@ -3,15 +3,16 @@
 // samples posted to our API, and the host panel beside it.
 import {
   ConnectionStateToast, ControlBar, GridLayout, LiveKitRoom, ParticipantTile, RoomAudioRenderer,
-  useConnectionState, useLocalParticipant, useLocalParticipantPermissions, useParticipants, useRoomContext,
-  useTracks, VideoConference,
+  useConnectionState, useDataChannel, useLocalParticipant, useLocalParticipantPermissions, useParticipants,
+  useRoomContext, useTracks, VideoConference,
 } from '@livekit/components-react';
 import {
   ConnectionState, DisconnectReason, LocalVideoTrack, MediaDeviceFailure, RoomEvent, Track,
 } from 'livekit-client';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RoomsApi, RoomView, TokenResponse } from '../lib/api';
 import { describeDeviceFailure, describeDisconnect, describeError, problem, type Problem } from '../lib/errors';
+import { describeHostNotice, HOST_MESSAGE_TOPIC, HOST_REQUEST_TOPIC, type HostNotice, parseHostData } from '../lib/hostData';
 import { isPoor, QualitySampler } from '../lib/quality';
 import { maxPublishQuality, roomOptions } from '../lib/video';
 import { HostPanel } from './HostPanel';
@@ -108,6 +109,17 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
   useQualityReporting(api, grant.room_id, props.qualityIntervalSeconds, admitted, setPoor);
   usePublishQualityByCount();
   const notice = useRemoteMuteNotice();
+  const [hostNotice, dismissHostNotice] = useHostNotices();
+  const hostBanner = hostNotice && (
+    <HostNoticeBanner notice={hostNotice} onDismiss={dismissHostNotice} onAct={() => {
+      dismissHostNotice();
+      const enable = hostNotice.kind !== 'ask_unmute' ? null
+        : hostNotice.track === 'audio' ? localParticipant.setMicrophoneEnabled(true, { deviceId: choices.audioDeviceId })
+          : hostNotice.track === 'video' ? localParticipant.setCameraEnabled(true, { deviceId: choices.videoDeviceId })
+            : localParticipant.setScreenShareEnabled(true);
+      enable?.catch((e) => setProblem(describeError(e)));
+    }} />
+  );
 
   const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} isHost={props.isHost} userId={grant.identity} />;
 
@@ -118,6 +130,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
         <p>You're in the waiting room of <strong>{room.title ?? 'this session'}</strong>. The host can see you're here
           and will let you in; this page updates by itself.</p>
         {!current && <p className="rooms-muted" role="status">{connectionLabel(state)}</p>}
+        {hostBanner && <div className="rooms-inline-notices">{hostBanner}</div>}
         {current && <ProblemCard problem={current} onRetry={props.onRetry}>{current.offerPhone && phone}</ProblemCard>}
       </main>
     );
@@ -135,7 +148,12 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
           <details><summary>Join by phone</summary>{phone}</details>
         </div>
       )}
-      {notice && <div className="rooms-banner rooms-notice" role="status" data-testid="notice">{notice}</div>}
+      {(notice || hostBanner) && (
+        <div className="rooms-notices">
+          {notice && <div className="rooms-banner rooms-notice" role="status" data-testid="notice">{notice}</div>}
+          {hostBanner}
+        </div>
+      )}
       <RecordingConsent api={api} room={room} isHost={props.isHost} />
       {!current && <ConnectionStateToast />}
     </>
@@ -228,6 +246,30 @@ function useRemoteMuteNotice(): string | null {
     return () => { room.off(RoomEvent.TrackMuted, onMuted); room.off(RoomEvent.TrackUnmuted, onUnmuted); };
   }, [room]);
   return notice;
+}
+
+/** The host's message or ask to unmute, sent through our API as a LiveKit data message (lib/hostData). */
+function useHostNotices(): [HostNotice | null, () => void] {
+  const [notice, setNotice] = useState<HostNotice | null>(null);
+  // stable: useDataChannel subscribes again whenever its callback changes
+  const onData = useCallback((msg: { topic?: string; payload: Uint8Array; from?: unknown }) => {
+    const parsed = parseHostData(msg.topic, msg.payload, msg.from !== undefined);
+    if (parsed) setNotice(parsed);
+  }, []);
+  useDataChannel(HOST_MESSAGE_TOPIC, onData);
+  useDataChannel(HOST_REQUEST_TOPIC, onData);
+  return [notice, () => setNotice(null)];
+}
+
+function HostNoticeBanner({ notice, onDismiss, onAct }: { notice: HostNotice; onDismiss: () => void; onAct: () => void }) {
+  const { title, text, action } = describeHostNotice(notice);
+  return (
+    <div className="rooms-banner rooms-notice" role="status" data-testid="host-notice" data-kind={notice.kind}>
+      <strong>{title}.</strong> {text}
+      {action && notice.kind === 'ask_unmute' && <button className="lk-button" onClick={onAct}>{action}</button>}
+      <button className="lk-button" onClick={onDismiss}>{action ? 'Not now' : 'OK'}</button>
+    </div>
+  );
 }
 
 /** Optional recordings may need everyone's consent (POST/DELETE /rooms/{id}/recording-consent). */

@@ -42,12 +42,18 @@ describe('RoomsApi', () => {
     await api.admit('r1', 'jane');
     await api.remove('r1', 'jane');
     await api.dialOut('r1', { phone_number: '+12025550142' });
+    await api.askUnmute('r1', 'jane', 'audio');
+    await api.message('r1', 'jane', 'Running 5 minutes late');
     expect(fetch.mock.calls.map(([u, i]) => `${i?.method} ${u}`)).toEqual([
       'POST /rooms/r1/participants/sip_%2B1%20555/mute',
       'POST /rooms/r1/participants/jane/admit',
       'DELETE /rooms/r1/participants/jane',
       'POST /rooms/r1/dial-out',
+      'POST /rooms/r1/participants/jane/ask-unmute',
+      'POST /rooms/r1/participants/jane/message',
     ]);
+    expect(fetch.mock.calls.slice(-2).map(([, i]) => i?.body)).toEqual([
+      JSON.stringify({ track: 'audio' }), JSON.stringify({ text: 'Running 5 minutes late' })]);
     expect(fetch.mock.calls[0][1]?.body).toBe(JSON.stringify({ track: 'audio', muted: true }));
   });
 

@@ -174,6 +174,14 @@ export class RoomsApi {
   mute(roomId: string, identity: string, track: 'audio' | 'video', muted = true) {
     return this.request<unknown>('POST', `/rooms/${enc(roomId)}/participants/${enc(identity)}/mute`, { track, muted });
   }
+  /** A data message asking them to unmute (LiveKit refuses remote unmute unless the server enables it). */
+  askUnmute(roomId: string, identity: string, track: 'audio' | 'video' | 'screen_share' = 'audio') {
+    return this.request<unknown>('POST', `/rooms/${enc(roomId)}/participants/${enc(identity)}/ask-unmute`, { track });
+  }
+  /** The waiting-room concierge: a short message to one participant ("running 5 minutes late"). */
+  message(roomId: string, identity: string, text: string) {
+    return this.request<unknown>('POST', `/rooms/${enc(roomId)}/participants/${enc(identity)}/message`, { text });
+  }
   remove(roomId: string, identity: string) {
     return this.request<unknown>('DELETE', `/rooms/${enc(roomId)}/participants/${enc(identity)}`);
   }

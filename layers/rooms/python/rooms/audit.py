@@ -13,6 +13,10 @@ reconciliation.
 
 Entries expire ``AUDIT_RETENTION_DAYS`` after they happened (DynamoDB TTL, and the retention sweep);
 under a legal hold they are written without a TTL and the hold strips the TTL of those written before.
+
+Phone numbers never enter the trail in full: a caller's identity (``sip_+<number>``, when LiveKit does not
+hide numbers) and any number in the details are masked here, at the one door every entry goes through
+(``rooms.phone.masking``, the logs' masking), so the trail tells calls apart without holding a number to dial.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pydantic import BaseModel, Field
 from rooms.access import Caller, require_host_or_admin, require_room
 from rooms.clock import iso
 from rooms.observability import logger
+from rooms.phone.masking import mask_phone_numbers
 from rooms.settings import Settings, get_settings
 from rooms.store import audit as audit_store
 from rooms.store.audit import AuditEntry
@@ -53,8 +58,8 @@ def entry(room, *, at: datetime | str, actor: str, action: str, target: str | No
     settings = settings or get_settings()
     held = bool(getattr(room, "legal_hold", None))
     return audit_store.audit_entry(
-        room.room_id, at=at if isinstance(at, str) else iso(at), actor=actor or SYSTEM, action=action,
-        target=target, details=details, entry_id=entry_id,
+        room.room_id, at=at if isinstance(at, str) else iso(at), actor=mask_phone_numbers(actor or SYSTEM),
+        action=action, target=mask_phone_numbers(target), details=mask_phone_numbers(details), entry_id=entry_id,
         retention_days=None if held else settings.audit_retention_days,
     )
 

@@ -98,8 +98,9 @@ class Settings(BaseSettings):
     quality_retention_days: int = Field(90, ge=1)
     recordings_retention_days: int = Field(365, ge=1)
     # The attendance export's HMAC-SHA256 key: from Secrets Manager (EVIDENCE_SIGNING_SECRET_ARN, JSON
-    # {"key_id", "key"}) in AWS, the plain variables locally.
+    # {"key_id", "key"}; read and cached by rooms.evidence.export.signing_key) in AWS, the plain variables locally.
     evidence_signing_secret_arn: str | None = None
+    evidence_signing_secret_max_age_seconds: int = Field(300, ge=0, description="Cache age of the key (s)")
     evidence_signing_key: SecretStr | None = None
     evidence_signing_key_id: str = "local"
 

@@ -1,11 +1,14 @@
 """Erasure of a person's data across rooms (``DELETE /users/{user_id}/data``, admin; GDPR Art. 17).
 
 For every room in the person's user index (``store.users``):
-- deleted: their membership, join-token records, recording consent and quality samples (about them only);
+- deleted: their membership, join-token records, recording consent, quality samples and booking events
+  kept for a room that does not exist yet (an attendee event about them; ``store.booking``) — about them only;
 - pseudonymised: what is also evidence about others or the provider's own records — attendance segments
   and tracks (billing), audit entries and the consent ledger, recordings' starters, the room's host and
   attendee fields — the person's id becomes one random pseudonym (``erased-…``), the same in every room of
   this erasure and linked to nothing we keep (the name a segment carried is dropped with it);
+- a room that does not exist (yet): the events kept for it that are about the person are deleted (the
+  keeping linked them to it), reported ``missing``;
 - a room under a legal hold is left as it is and reported ``held`` (its link stays, so erasing again
   after the hold's release finishes it);
 - recordings the person may appear in are listed, not deleted: they hold other people's sessions too,
@@ -34,13 +37,15 @@ from rooms.observability import logger, metrics
 from rooms.settings import Settings, get_settings
 from rooms.store import users as user_index
 from rooms.store.attendance import QualityItem
+from rooms.store.booking import PendingBookingEvent
 from rooms.store.recordings import RecordingConsent, RecordingItem
 from rooms.store.rooms import JoinTokenRecord, Member
 
 
 class RoomErasure(BaseModel):
     room_id: str
-    outcome: str = Field(description="erased | held (legal hold: untouched) | missing")
+    outcome: str = Field(description="erased | held (legal hold: untouched) | missing (no room, or "
+                         "not yet: the booking events kept for it about the person deleted)")
     deleted: dict[str, int] = Field(default_factory=dict, description="Items deleted, by kind")
     pseudonymised: dict[str, int] = Field(default_factory=dict, description="Items pseudonymised, by kind")
     recordings: list[str] = Field(default_factory=list, description="Recordings of the room (not deleted)")
@@ -64,6 +69,8 @@ def _own_item(user_id: str):
             return item.identity == user_id
         if isinstance(item, QualityItem):
             return item.identity == user_id
+        if isinstance(item, PendingBookingEvent):
+            return item.subject_user_id == user_id
         return False
 
     return delete_if
@@ -80,8 +87,9 @@ def erase_user_data(user_id: str, *, caller: Caller, now: datetime,
     done: list[str] = []
     for room_id in sorted(user_index.rooms_of(user_id)):
         room = store.get_room(room_id, consistent=True)
-        if room is None:
-            results.append(RoomErasure(room_id=room_id, outcome="missing"))
+        if room is None:  # no room (yet): what is kept for it (booking events about the person) goes
+            counts = user_index.rewrite_room(room_id, user_id, pseudonym, delete_if=_own_item(user_id))
+            results.append(RoomErasure(room_id=room_id, outcome="missing", **counts))
             done.append(room_id)
             continue
         if room.legal_hold:

@@ -67,12 +67,16 @@ def canonical_bytes(document: dict[str, Any]) -> bytes:
 
 
 def signing_key(settings: Settings) -> tuple[str, bytes]:
-    """(key_id, key): Secrets Manager in AWS (cached by Powertools), the environment locally."""
+    """(key_id, key): Secrets Manager in AWS (cached by Powertools in the warm execution environment), the
+    environment locally. A secret without both fields is a deployment error: 503, never an unsigned export."""
     if settings.evidence_signing_secret_arn:
         from aws_lambda_powertools.utilities import parameters
 
         secret = parameters.get_secret(settings.evidence_signing_secret_arn, transform="json",
-                                       max_age=settings.livekit_secret_max_age_seconds)
+                                       max_age=settings.evidence_signing_secret_max_age_seconds)
+        if not isinstance(secret, dict) or not secret.get("key_id") or not secret.get("key"):
+            raise UpstreamUnavailable("the evidence signing secret must be JSON {\"key_id\", \"key\"}",
+                                      code="signing_key_missing")
         return str(secret["key_id"]), str(secret["key"]).encode("utf-8")
     if settings.evidence_signing_key is None:
         raise UpstreamUnavailable("no evidence signing key is configured (EVIDENCE_SIGNING_SECRET_ARN)",

@@ -210,7 +210,7 @@ def _room_or_keep(event: InboundEvent, room_id: str, now: datetime) -> store.Roo
     kept = store.booking.keep_until_room_exists(
         room_id, version=event.version, event_id=event.id, detail_type=event.detail_type,
         detail=event.detail.model_dump_json(exclude_unset=True), received_at=iso(now),
-        expires_at=now + timedelta(days=PENDING_RETENTION_DAYS))
+        expires_at=now + timedelta(days=PENDING_RETENTION_DAYS), user_id=getattr(event.detail, "user_id", None))
     if kept:
         return None
     return store.get_room(room_id, consistent=True)  # created meanwhile: apply to it now

@@ -11,6 +11,7 @@ or none. So an older event that arrives late changes nothing, and the same event
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -198,13 +199,26 @@ class PendingBookingEvent(TableItem, discriminator="pending_booking_event"):
     def key(room_id: str, version: str) -> tuple[str, str]:
         return room_pk(room_id), f"PENDING#{version}"
 
+    @property
+    def subject_user_id(self) -> str | None:
+        """The person the kept event is about (an attendee event's ``user_id``), if any."""
+        try:
+            detail = json.loads(self.detail)
+        except ValueError:
+            return None
+        user_id = detail.get("user_id") if isinstance(detail, dict) else None
+        return user_id if isinstance(user_id, str) else None
+
 
 def keep_until_room_exists(room_id: str, *, version: str, event_id: str, detail_type: str, detail: str,
-                           received_at: str, expires_at: datetime) -> bool:
+                           received_at: str, expires_at: datetime, user_id: str | None = None) -> bool:
     """Keep an event for a room that does not exist yet: the put is conditional on the room's absence
     in the same transaction, so either the room's creation sees it (``pending_events``, read after the
     room was written) or this returns False and the caller applies the event to the room now.
-    Returns True when kept (also when this very event was already kept)."""
+    Returns True when kept (also when this very event was already kept).
+
+    An event about a person (``user_id``: an attendee's) links them to the room in the same transaction
+    (``store.users``), so an erasure before the room exists finds and deletes the kept event."""
     bind()
     item = PendingBookingEvent(*PendingBookingEvent.key(room_id, version), room_id=room_id, version=version,
                                event_id=event_id, detail_type=detail_type, detail=detail, received_at=received_at)
@@ -213,6 +227,8 @@ def keep_until_room_exists(room_id: str, *, version: str, event_id: str, detail_
         with TransactWrite(connection=TableItem._get_connection().connection) as tx:
             tx.condition_check(RoomItem, *RoomItem.key(item.room_id), condition=RoomItem.pk.does_not_exist())
             tx.save(item, condition=PendingBookingEvent.pk.does_not_exist())
+            if user_id is not None:
+                tx.save(user_link(user_id, room_id, now=received_at))
     except TransactWriteError as err:
         if cancelled_by_condition(err, 0):
             return False

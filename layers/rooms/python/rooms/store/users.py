@@ -5,7 +5,8 @@ a member of. Every identity our rooms hold data for is a member's (join tokens a
 only; a dial-out that joins as a person does so as a member), so the membership is the one place to
 maintain it. Written before the room's creation transaction (a link without a membership is harmless:
 erasure finds nothing there and drops it) and inside ``put_member``'s transaction (and a booking
-event's ``store.booking.apply_member_event``'s); a Query of the user's partition gives their rooms,
+event's ``store.booking.apply_member_event``'s, and ``keep_until_room_exists``'s when an attendee event is
+kept for a room that does not exist yet); a Query of the user's partition gives their rooms,
 strongly consistent, without an index to provision (no GSI: the table's only GSI is the sparse due
 index). Links stay when a membership is revoked: the data stays too.
 
