@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from rooms_local.livekit_emulator import control
+from tests import livekit_webhooks as lw
 
 
 @pytest.fixture
@@ -68,6 +69,7 @@ def _open_with_refused_auto_egress(api, room: dict, user: str, devserver: str):
     assert first.status_code == 503, first.text
     assert room["livekit_room"] in {r["name"] for r in control.state(devserver)["rooms"]}
     assert _room_egress(devserver, room) == []
+    control.drain_webhooks(devserver)  # its room_started is handled before our CreateRoom has answered
 
 
 def test_a_compliance_room_whose_auto_egress_failed_is_recorded_from_the_first_publish(api, ids, devserver):
@@ -83,6 +85,22 @@ def test_a_compliance_room_whose_auto_egress_failed_is_recorded_from_the_first_p
     (rec,) = _recordings(api, room, ids["host"])
     assert (rec["trigger"], rec["egress_status"], rec["status"]) == ("compliance", "active", "pending")
     assert rec["egress_id"] == egress["egressId"] and rec["started_by"] == "rooms"
+
+
+def test_room_started_of_the_room_we_created_verifies_its_egress(api, stack, ids, devserver):
+    room = _room(api, ids, _template(api, recording="compliance"))
+    _open_with_refused_auto_egress(api, room, ids["host"], devserver)
+    control.configure(devserver, refuse_egress_start=False)
+    assert _token(api, room, ids["host"]).status_code == 200  # our CreateRoom answered: the SID is on record
+    assert _room_egress(devserver, room) == []
+    (live,) = [r for r in control.state(devserver)["rooms"] if r["name"] == room["livekit_room"]]
+    started = lw.event("room_started", room_name=room["livekit_room"])
+    started.room.sid = live["sid"]
+    assert lw.deliver(stack.config.webhook_url, started).json()["outcome"] == "handled"
+    (egress,) = _room_egress(devserver, room)
+    assert egress["status"] == "EGRESS_STARTING"  # started, waiting for the first track
+    (rec,) = _recordings(api, room, ids["host"])
+    assert (rec["trigger"], rec["status"]) == ("compliance", "pending")
 
 
 def test_an_egress_that_cannot_start_is_a_recording_failure(api, ids, devserver, capsys):
