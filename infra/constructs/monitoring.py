@@ -171,7 +171,7 @@ class Monitoring(Construct):
         alarm(
             "recording-failures",
             service_metric(METRIC_RECORDING_FAILURES),  # no label: keeps the alarm a plain metric alarm
-            "A recording failed (egress or post-processing)",
+            "A recording failed or could not be started (egress refused, failed, or its file missing/invalid)",
         )
         webhook = functions.get("webhook_handler")
         sweeper = functions.get("room_sweeper")

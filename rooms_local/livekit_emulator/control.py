@@ -49,8 +49,9 @@ def state(base_url: str) -> dict:
 
 
 def configure(base_url: str, **options: Any) -> dict:
-    """Options: fail_egress (bool), fail_sip_numbers (list, or {number: sip status}), hold_webhooks (bool),
-    webhook_urls (list)."""
+    """Options: fail_egress (bool), refuse_egress_start (bool: every egress start, CreateRoom's auto egress
+    too, is refused `unavailable`), fail_sip_numbers (list, or {number: sip status}), hold_webhooks (bool),
+    webhook_urls (list), enable_remote_unmute (bool)."""
     return _call(base_url, "POST", "/dev/config", options)
 
 

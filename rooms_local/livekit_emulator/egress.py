@@ -1,8 +1,12 @@
 """Room composite egress that records nothing but uploads a real (tiny) MP4 where LiveKit would.
 
-Lifecycle as LiveKit reports it: EGRESS_STARTING (egress_started), EGRESS_ACTIVE (egress_updated),
-then on stop or when the room closes EGRESS_ENDING (egress_updated), the upload, and EGRESS_COMPLETE
-or EGRESS_FAILED (egress_ended). Times in EgressInfo and FileInfo are nanoseconds.
+Lifecycle as LiveKit reports it: EGRESS_STARTING (egress_started); EGRESS_ACTIVE (egress_updated) only
+once a track is published in the room (LiveKit's room composite waits for its template's start signal,
+which comes when a track is subscribed: an egress in a room nobody publishes in stays STARTING); then on
+stop or when the room closes EGRESS_ENDING (egress_updated), the upload, and EGRESS_COMPLETE or
+EGRESS_FAILED (egress_ended). An egress stopped (or whose room closes) while still STARTING ends
+EGRESS_ABORTED with no file, error "Start signal not received" (412), as livekit/egress reports it.
+Times in EgressInfo and FileInfo are nanoseconds.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ STARTING, ACTIVE, ENDING = (
     proto_egress.EGRESS_ACTIVE,
     proto_egress.EGRESS_ENDING,
 )
-COMPLETE, FAILED = proto_egress.EGRESS_COMPLETE, proto_egress.EGRESS_FAILED
+COMPLETE, FAILED, ABORTED = proto_egress.EGRESS_COMPLETE, proto_egress.EGRESS_FAILED, proto_egress.EGRESS_ABORTED
 RUNNING = (STARTING, ACTIVE, ENDING)
 DEFAULT_FILEPATH = "{room_name}-{time}"
+# What livekit/egress reports for a room composite that never got its start signal.
+START_SIGNAL_ERROR, START_SIGNAL_CODE = "Start signal not received", 412
 
 
 class Egresses:
@@ -47,6 +53,8 @@ class Egresses:
         self.rooms = rooms
         self.s3_endpoint_url = s3_endpoint_url
         self.fail_egress = False  # /dev/config: end every egress EGRESS_FAILED instead of uploading
+        # /dev/config: refuse every egress start (no egress worker available), CreateRoom's auto egress too
+        self.refuse_egress_start = False
         self.items: dict[str, EgressInfo] = {}
 
     def twirp_methods(self) -> dict[str, Method]:
@@ -63,6 +71,8 @@ class Egresses:
             room = self.rooms.room_info(request.room_name)
             if room is None:
                 raise TwirpError("not_found", f"requested room {request.room_name} does not exist")
+            if self.refuse_egress_start:
+                raise TwirpError("unavailable", "no egress worker available (refuse_egress_start is set)")
             info = EgressInfo(
                 egress_id=new_id("EG_"),
                 room_id=room.sid,
@@ -75,12 +85,17 @@ class Egresses:
             self.items[info.egress_id] = info
             self.notifier.emit(new_event("egress_started", egress_info=info))
             response = copy_message(info)
-            # The recorder comes up at once here; LiveKit reports that as an update.
-            info.status = ACTIVE
-            info.started_at = info.updated_at = time.time_ns()
             self._set_active_recording(room.name)
-            self.notifier.emit(new_event("egress_updated", egress_info=info))
+            if self.rooms.has_published_tracks(room.name):
+                self._activate(info)
         return response
+
+    def track_published(self, room_name: str) -> None:
+        """A track was published in the room (called with the lock held): its waiting egresses start."""
+        with self.lock:
+            for info in self.items.values():
+                if info.room_name == room_name and info.status == STARTING:
+                    self._activate(info)
 
     def stop(self, request: proto_egress.StopEgressRequest) -> EgressInfo:
         with self.lock:
@@ -90,6 +105,9 @@ class Egresses:
             if info.status not in (STARTING, ACTIVE):
                 status = proto_egress.EgressStatus.Name(info.status)
                 raise TwirpError("failed_precondition", f"egress with status {status} cannot be stopped")
+            if info.status == STARTING:  # nothing was recorded: no file, no upload
+                self._abort(info, "End reason: StopEgress API")
+                return copy_message(info)
             self._begin_ending(info)
             response = copy_message(info)
         # Finish before answering so the upload and egress_ended are done when the call returns
@@ -118,9 +136,10 @@ class Egresses:
     def end_room_egress(self, room_name: str) -> None:
         """A closed room ends its recordings, which then upload and complete."""
         with self.lock:
-            ending = [
-                i for i in self.items.values() if i.room_name == room_name and i.status in (STARTING, ACTIVE)
-            ]
+            for info in self.items.values():
+                if info.room_name == room_name and info.status == STARTING:
+                    self._abort(info, "End reason: Source closed")
+            ending = [i for i in self.items.values() if i.room_name == room_name and i.status == ACTIVE]
             for info in ending:
                 self._begin_ending(info)
         for info in ending:
@@ -131,6 +150,19 @@ class Egresses:
             return [to_dict(info) for info in self.items.values()]
 
     # --- internals ---------------------------------------------------------------------------------
+
+    def _activate(self, info: EgressInfo) -> None:
+        info.status = ACTIVE
+        info.started_at = info.updated_at = time.time_ns()
+        self._set_active_recording(info.room_name)
+        self.notifier.emit(new_event("egress_updated", egress_info=info))
+
+    def _abort(self, info: EgressInfo, details: str) -> None:
+        info.status = ABORTED
+        info.error, info.error_code, info.details = START_SIGNAL_ERROR, START_SIGNAL_CODE, details
+        info.ended_at = info.updated_at = time.time_ns()
+        self._set_active_recording(info.room_name)
+        self.notifier.emit(new_event("egress_ended", egress_info=info))
 
     def _begin_ending(self, info: EgressInfo) -> None:
         info.status = ENDING

@@ -71,6 +71,8 @@ class Rooms:
         # Wired by the server to egress: auto-egress on first creation, and ending egress with the room.
         self.on_room_created: Callable[[Room, proto_room.CreateRoomRequest], None] = lambda room, req: None
         self.on_room_closed: Callable[[str], None] = lambda room_name: None
+        # and egress waiting for its start signal (called with the lock held, after track_published)
+        self.on_track_published: Callable[[str], None] = lambda room_name: None
         # livekit-server's room.enable_remote_unmute (off by default, for privacy)
         self.enable_remote_unmute = False
         self.sent_data: list[dict] = []  # SendData requests (nobody really listens: tests read them)
@@ -104,7 +106,8 @@ class Rooms:
             else:  # create-or-update: a repeated CreateRoom overwrites the fields it sets (non-zero)
                 _apply_room_fields(live.info, request)
             snapshot = self._snapshot(live)
-        # LiveKit starts auto-egress only when the room is first created.
+        # LiveKit starts auto-egress only when the room is first created. If that start fails, CreateRoom
+        # answers the error but the room stays live (room_started was sent): a retry returns it unrecorded.
         if created and request.HasField("egress") and request.egress.HasField("room"):
             self.on_room_created(snapshot, request)
         return snapshot
@@ -283,6 +286,11 @@ class Rooms:
             sent_data = list(self.sent_data)
         return {"rooms": rooms, "revocations": revocations, "sent_data": sent_data}
 
+    def has_published_tracks(self, name: str) -> bool:
+        with self.lock:
+            live = self.rooms.get(name)
+            return live is not None and any(p.tracks for p in live.participants.values())
+
     def room_info(self, name: str) -> Room | None:
         with self.lock:
             live = self.rooms.get(name)
@@ -349,6 +357,7 @@ class Rooms:
         participant.tracks.append(track)
         participant.is_publisher = True
         self._emit("track_published", live, participant=participant, track=track)
+        self.on_track_published(live.info.name)
 
     def _unpublish(self, live: LiveRoom, participant: ParticipantInfo, track: TrackInfo) -> None:
         unpublished = copy_message(track)

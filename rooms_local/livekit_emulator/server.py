@@ -6,7 +6,8 @@ Control endpoints (JSON in and out, no auth; errors are `{"code", "msg"}` with a
     POST /dev/abort          {"room", "identity"} or {"token"}         -> ParticipantInfo
     POST /dev/sip/dial-in    {"number", "pin", "from"}                 -> ParticipantInfo
     GET  /dev/state                                                     -> rooms, egress, sip, revocations, …
-    POST /dev/config         {"fail_egress", "fail_sip_numbers", "hold_webhooks", "webhook_urls"}
+    POST /dev/config         {"fail_egress", "refuse_egress_start", "fail_sip_numbers", "hold_webhooks",
+                              "webhook_urls", "enable_remote_unmute"}
     POST /dev/webhooks/flush {"shuffle", "duplicate", "seed"}          -> counts
     POST /dev/webhooks/drain {"timeout"}                                -> counts (504 if still busy)
     POST /dev/clock          {"advance": seconds, "freeze": bool}       -> {"offset", "now", "frozen"}
@@ -63,6 +64,7 @@ class LiveKitEmulator:
         self.sip = Sip(lock, self.rooms)
         self.rooms.on_room_created = self.egress.start_auto_egress
         self.rooms.on_room_closed = self.egress.end_room_egress
+        self.rooms.on_track_published = self.egress.track_published
         self.twirp = TwirpRouter(api_key, api_secret)
         self.twirp.register(proto_room.DESCRIPTOR.services_by_name["RoomService"], self.rooms.twirp_methods())
         self.twirp.register(proto_egress.DESCRIPTOR.services_by_name["Egress"], self.egress.twirp_methods())
@@ -189,12 +191,14 @@ class LiveKitEmulator:
         return self._settled(self.sip.dial_in(number, str(body.get("pin") or ""), from_number))
 
     def _configure(self, body: dict) -> tuple[int, dict]:
-        unknown = set(body) - {"fail_egress", "fail_sip_numbers", "hold_webhooks", "webhook_urls",
-                               "enable_remote_unmute"}
+        unknown = set(body) - {"fail_egress", "refuse_egress_start", "fail_sip_numbers", "hold_webhooks",
+                               "webhook_urls", "enable_remote_unmute"}
         if unknown:
             raise TwirpError("invalid_argument", f"unknown options: {sorted(unknown)}")
         if "fail_egress" in body:
             self.egress.fail_egress = bool(body["fail_egress"])
+        if "refuse_egress_start" in body:
+            self.egress.refuse_egress_start = bool(body["refuse_egress_start"])
         if "fail_sip_numbers" in body:
             numbers = body["fail_sip_numbers"] or []
             # A list fails each number with 486 Busy Here; a mapping picks the SIP status per number.
@@ -213,6 +217,7 @@ class LiveKitEmulator:
     def _config(self) -> dict:
         return {
             "fail_egress": self.egress.fail_egress,
+            "refuse_egress_start": self.egress.refuse_egress_start,
             "fail_sip_numbers": dict(self.sip.fail_numbers),
             "hold_webhooks": self.notifier.hold,
             "enable_remote_unmute": self.rooms.enable_remote_unmute,

@@ -31,7 +31,7 @@ def rec(**facts) -> RecordingItem:
     ({"egress_status": "complete"}, "processing"),
     ({"egress_status": "limit_reached"}, "processing"),
     ({"egress_status": "failed"}, "failed"),
-    ({"egress_status": "aborted"}, "failed"),
+    ({"egress_status": "aborted"}, "empty"),  # nobody published: LiveKit aborts, no file, not a failure
     ({"start_failed_at": "t"}, "failed"),
     ({"egress_status": "complete", "upload_missing_at": "t"}, "failed"),
     ({"egress_status": "complete", "object_error": "not an MP4"}, "failed"),

@@ -97,7 +97,16 @@ def process_webhook(event: WebhookEvent, *, now: datetime) -> str:
 
 from rooms.attendance import webhooks as attendance_webhooks  # noqa: E402  (they import WebhookContext only for typing)
 from rooms.lifecycle import room_webhooks  # noqa: E402
-from rooms.recordings import egress_sync  # noqa: E402
+from rooms.recordings import egress_sync, ensure  # noqa: E402
+from rooms.settings import get_settings  # noqa: E402
+
+
+def track_published(event: WebhookEvent, ctx: WebhookContext) -> None:
+    """Attendance notes the track; then an automatic/compliance room's egress is verified (started if
+    LiveKit has none): the first publish is when a room composite starts recording."""
+    attendance_webhooks.track_changed(event, ctx)
+    ensure.verify_recording(ctx.room, settings=get_settings(), now=ctx.received_at, reason="track_published")
+
 
 HANDLERS: dict[str, Handler] = {
     "room_started": room_webhooks.room_started,
@@ -105,7 +114,7 @@ HANDLERS: dict[str, Handler] = {
     "participant_joined": attendance_webhooks.participant_joined,
     "participant_left": attendance_webhooks.participant_left,
     "participant_connection_aborted": attendance_webhooks.participant_left,
-    "track_published": attendance_webhooks.track_changed,
+    "track_published": track_published,
     "track_unpublished": attendance_webhooks.track_changed,
     "egress_started": egress_sync.egress_event,
     "egress_updated": egress_sync.egress_event,

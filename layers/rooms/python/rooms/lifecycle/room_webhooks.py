@@ -2,6 +2,7 @@
 
 ``room_started`` fires when the LiveKit room is created (by our first token request, the sweeper, or a
 client's join), so it means "open"; the room becomes ``active`` when a participant joins (attendance).
+An automatic or compliance room's egress is verified then (``recordings.ensure``).
 
 ``room_finished`` closes the attendance of that LiveKit room at the event's time, then:
 - before the room's ``scheduled_end`` it is taken as LiveKit's departure/empty timeout (everyone dropped
@@ -21,8 +22,10 @@ from rooms.clock import iso, parse_iso
 from rooms.lifecycle.ending import release_room_resources
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger
+from rooms.recordings import ensure
 from rooms.room.schedule import settle_due_actions
 from rooms.room.status import RoomStatus, is_live
+from rooms.settings import get_settings
 from rooms.store import audit as audit_store
 
 if TYPE_CHECKING:
@@ -47,6 +50,12 @@ def room_started(event: WebhookEvent, ctx: WebhookContext) -> None:
     with ctx.transaction() as tx:
         # a late room_started must not reopen a room that has ended
         store.rooms.write_room(tx, ctx.room, opened, only_if_live=True)
+    if event.room_sid and event.room_sid == ctx.room.livekit_sid:
+        # Our CreateRoom for this LiveKit room has returned (its SID is on record), so its auto egress is
+        # started or failed, not in flight: verify it. Otherwise (our CreateRoom has not answered yet, or a
+        # client or caller auto-created the room) the first track_published verifies: a room composite
+        # records nothing before a track is published anyway.
+        ensure.verify_recording(ctx.room, settings=get_settings(), now=ctx.received_at, reason="room_started")
 
 
 def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:

@@ -65,7 +65,8 @@ def egress_facts(room: RoomItem, recording_id: str, state: lk_egress.EgressState
         duration_seconds=None if duration_ns is None else duration_ns // 1_000_000_000,
         size_bytes=size,
         location=location,
-        error=state.error or None,
+        error=(f"nothing was published: {state.error or 'the egress never started'}" if state.status == "aborted"
+               else state.error or None),
         upload_missing_at=upload_missing_at,
     )
 
@@ -81,7 +82,9 @@ def _upload_missing(room: RoomItem, recording_id: str, state: lk_egress.EgressSt
 
 
 def _failed(state: lk_egress.EgressState, upload_missing: bool) -> bool:
-    return upload_missing or state.status in ("failed", "aborted")
+    """``aborted`` is not a failure: LiveKit's room composite aborts an egress that never got its start
+    signal (nobody published a track), and there was nothing to record."""
+    return upload_missing or state.status == "failed"
 
 
 def _report_egress(room: RoomItem, recording_id: str, state: lk_egress.EgressState, upload_missing: bool,
@@ -91,6 +94,8 @@ def _report_egress(room: RoomItem, recording_id: str, state: lk_egress.EgressSta
     if _failed(state, upload_missing):
         metrics.add_metric(name=metric_names.RECORDING_FAILURES, unit="Count", value=1)
         logger.warning("recording failed", extra={**extra, "error": state.error or "upload missing"})
+    elif state.status == "aborted":
+        logger.info("recording empty: nothing was published", extra={**extra, "error": state.error})
     else:
         logger.info("recording egress state", extra=extra)
 
@@ -152,7 +157,7 @@ def release_room_recordings(room: RoomItem, *, now: datetime) -> None:
     at = iso(now)
     for rec in recordings:
         if rec.egress_id and rec.egress_status in lk_egress.RUNNING and rec.egress_id not in known:
-            lost = lk_egress.EgressState(egress_id=rec.egress_id, room_name=room.livekit_room, status="aborted",
+            lost = lk_egress.EgressState(egress_id=rec.egress_id, room_name=room.livekit_room, status="failed",
                                          started_at_ns=0, ended_at_ns=0, filepaths=(), files=(),
                                          error="egress unknown to LiveKit when the room ended")
             if store.recordings.apply_egress_state(

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RecordingTrigger = Literal["manual", "automatic", "compliance"]
-ProcessingStatus = Literal["pending", "processing", "available", "failed"]
+# empty: the egress ended aborted before recording anything (nobody published a track): no file, not a failure
+ProcessingStatus = Literal["pending", "processing", "available", "failed", "empty"]
 EgressStatus = Literal["starting", "active", "ending", "complete", "failed", "aborted", "limit_reached"]
 
 

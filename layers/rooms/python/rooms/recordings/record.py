@@ -45,13 +45,17 @@ def room_id_of(recording_id: str) -> str | None:
 
 
 def processing_status(rec: RecordingItem) -> str:
-    """pending → processing → available / failed, from the facts the record holds (order-free)."""
+    """pending → processing → available / failed, from the facts the record holds (order-free); or
+    ``empty``: the egress ended ``aborted``, which LiveKit's room composite does when it never got its
+    start signal because nobody published a track (no file, and nothing was lost)."""
     if rec.object_verified_at:
         return "available"
     if rec.object_error or rec.upload_missing_at or rec.start_failed_at:
         return "failed"
-    if rec.egress_status in ("failed", "aborted"):
+    if rec.egress_status == "failed":
         return "failed"
+    if rec.egress_status == "aborted":
+        return "empty"
     if rec.egress_status in ("complete", "limit_reached"):
         return "processing"
     return "pending"

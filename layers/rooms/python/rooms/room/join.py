@@ -13,6 +13,7 @@ from rooms.livekit_gateway.client import livekit_credentials
 from rooms.observability import logger, metrics
 from rooms.phone import numbers as phone_numbers
 from rooms.phone import service as phone
+from rooms.recordings.ensure import VERIFIED, verify_recording
 from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config, room_link
 from rooms.room.models import TokenResponse
 from rooms.room.status import RoomStatus, is_over
@@ -62,6 +63,9 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         # Just in time: the LiveKit room exists from the first token request on, not from booking time.
         room_updates = open_livekit_room(room, now=now, settings=settings)
         room_condition = OPENABLE
+
+    if room.recording_mandatory and role != "viewer":
+        _require_recording(room, now=now, settings=settings)
 
     config = room_config(room, now=now, settings=settings)
     # the PIN's dispatch rule (no-op once it exists)
@@ -125,6 +129,18 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         livekit_room=room.livekit_room,
         dial_in=phone_numbers.dial_in_details(room),
     )
+
+
+def _require_recording(room: RoomItem, *, now: datetime, settings: Settings) -> None:
+    """A room whose template makes recording mandatory admits nobody who may publish unless LiveKit has
+    its egress running (started here if missing). "Running" is starting or active: a room composite stays
+    EGRESS_STARTING until a track is published, so requiring ACTIVE would lock out the first publisher.
+    Viewers (who cannot publish) are admitted either way."""
+    outcome = verify_recording(room, settings=settings, now=now, reason="join")
+    if outcome not in VERIFIED:
+        detail = "a recording start is in flight; retry" if outcome == "in_flight" else "it cannot be started"
+        raise Conflict(f"room {room.room_id} must be recorded and is not ({detail})", code="recording_not_active",
+                       outcome=outcome)
 
 
 def _participant_metadata(room: RoomItem, role: str) -> dict[str, str]:

@@ -110,6 +110,8 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
         max_participants=plan.max_participants,
         recording=plan.recording,
         recording_consent_required=plan.template.recording_consent_required,
+        # only while the room is a compliance room (a request may narrow the template's policy)
+        recording_mandatory=plan.template.recording_mandatory and plan.recording == "compliance",
         clients_can_access_recordings=plan.template.clients_can_access_recordings,
         recording_downloads_enabled=plan.template.recording_downloads_enabled,
         recording_access_until=iso(request.recording_access_until) if request.recording_access_until else None,

@@ -45,6 +45,12 @@ class TemplateSettings(BaseModel):
     max_participants_limit: int = Field(ge=2, le=10000, description="Ceiling a request may ask for")
     recording: RecordingPolicy = "none"
     recording_consent_required: bool = False
+    recording_mandatory: bool = Field(
+        False,
+        description="Compliance rooms only: nobody who may publish is admitted (their join token is refused "
+                    "409 recording_not_active) unless LiveKit has the room's egress running (starting or "
+                    "active), which is verified, and started if missing, at each such token request",
+    )
     waiting_room: bool = False
     attendee_role: Literal["participant", "viewer"] = "participant"
     empty_timeout_seconds: int | None = Field(None, ge=10, le=86400)
@@ -72,6 +78,8 @@ class TemplateSettings(BaseModel):
     def _default_within_limit(self) -> TemplateSettings:
         if self.max_participants > self.max_participants_limit:
             raise ValueError("max_participants must not exceed max_participants_limit")
+        if self.recording_mandatory and self.recording != "compliance":
+            raise ValueError("recording_mandatory needs recording 'compliance'")
         bands = sorted(self.billing_bands, key=lambda b: b.min_minutes)
         for low, high in itertools.pairwise(bands):
             if low.max_minutes is None or low.max_minutes >= high.min_minutes:

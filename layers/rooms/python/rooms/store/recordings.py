@@ -234,6 +234,15 @@ def get_egress_lookup(egress_id: str) -> EgressLookup | None:
         return None
 
 
+def get_slot(room_id: str) -> ActiveRecording | None:
+    """The room's recording slot (a start in flight or done), or None."""
+    bind()
+    try:
+        return ActiveRecording.get(*ActiveRecording.key_of(room_id), consistent_read=True)
+    except ActiveRecording.DoesNotExist:
+        return None
+
+
 def consented_user_ids(room_id: str) -> set[str]:
     bind()
     return {c.user_id for c in RecordingConsent.query(room_pk(room_id), RecordingConsent.sk.startswith("CONSENT#"),

@@ -46,6 +46,8 @@ class RoomItem(TableItem, discriminator="room"):
     max_participants = NumberAttribute()
     recording = UnicodeAttribute()
     recording_consent_required = BooleanAttribute(default=False)
+    # compliance rooms: publishers are admitted only while LiveKit has the room's egress running
+    recording_mandatory = BooleanAttribute(default=False)
     clients_can_access_recordings = BooleanAttribute(default=False)
     recording_downloads_enabled = BooleanAttribute(default=True)
     recording_access_until = UnicodeAttribute(null=True)  # members' access to recordings ends (courses)
