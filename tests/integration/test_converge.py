@@ -136,3 +136,45 @@ def test_revoking_during_a_livekit_outage_converges_when_the_sweeper_runs(
     assert store.get_room(room_id, consistent=True).cleanup_pending is None
     # and the old token cannot bring them back (revoke_token_ts)
     assert api.call("POST", f"/rooms/{room_id}/token", as_user=ids["client"]).status_code == 403
+
+
+def _webhooks(stack, on: bool) -> None:
+    """LiveKit's webhooks delivered or lost (best-effort delivery, LIVEKIT.md)."""
+    control.configure(stack.config.livekit_url, webhook_urls=[stack.config.webhook_url] if on else [])
+
+
+def test_the_reconcile_removes_who_may_not_be_there_and_does_not_count_them(api, stack, ids, booking_room):
+    """A revoked member joining with their old token (self-hosted LiveKit does not honour revoke_token_ts)
+    and someone who is no member, both with their participant_joined lost: the sweeper's live check
+    removes them from LiveKit, and neither is attendance."""
+    from livekit import api as lk
+
+    from rooms import store
+    from rooms.lifecycle.sweeper import room_due
+
+    room_id, name, url = booking_room["room_id"], booking_room["livekit_room"], stack.config.livekit_url
+    # (a two-seat room: the host is not connected, so both seats are theirs)
+    old = api.call("POST", f"/rooms/{room_id}/token", as_user=ids["client"]).json()["token"]
+    assert api.admin("DELETE", f"/rooms/{room_id}/members/{ids['client']}").status_code == 200  # not connected
+    stranger = (lk.AccessToken(stack.config.livekit_api_key, stack.config.livekit_api_secret)
+                .with_identity(ids["other"]).with_grants(lk.VideoGrants(room_join=True, room=name)).to_jwt())
+    _webhooks(stack, False)
+    try:
+        control.join(url, old)
+        control.join(url, stranger)
+        control.drain_webhooks(url)
+    finally:
+        _webhooks(stack, True)
+    assert _identities(stack, name) == {ids["client"], ids["other"]}
+    item = store.get_room(room_id, consistent=True)
+    assert room_due(item, _sweep_time(stack, item)) == ["checked"]
+    assert _identities(stack, name) == set()  # both removed
+    attendance = api.call("GET", f"/rooms/{room_id}/attendance", as_user=ids["host"]).json()
+    for entry in attendance["participants"]:  # (the view lists the room's members too) neither is attendance
+        assert entry["segments"] == [] and entry["total_seconds"] == 0 and not entry["connected"], entry
+    assert ids["other"] not in {p["identity"] for p in attendance["participants"]}
+    # the host, an active member, is left alone by the next check
+    _joined(api, stack, booking_room, ids["host"])
+    item = store.get_room(room_id, consistent=True)
+    assert room_due(item, _sweep_time(stack, item)) == ["checked"]
+    assert _identities(stack, name) == {ids["host"]}
