@@ -9,7 +9,7 @@
     rooms leave --room ROOM --identity USER
     rooms dial-in --number +1... --pin 123456 [--from +1...]
     rooms state [--json]          LiveKit's rooms and participants
-    rooms openapi [--check]       write (or check) docs/openapi.json
+    rooms openapi [--check]       write (or check) docs/openapi.json and docs/errors.md
 
 Commands in another shell find the stack `rooms up` runs through its state file (.local-stack/state.json,
 or ROOMS_STATE_FILE); variables (ROOMS_API_PORT, MOTO_PORT, LIVEKIT_DEV_PORT, LIVEKIT_URL, ...) override it.
@@ -390,11 +390,11 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
     if args.check:
         if openapi.is_current():
-            print("docs/openapi.json is current")
+            print("docs/openapi.json and docs/errors.md are current")
             return 0
-        print("docs/openapi.json is stale: run `rooms openapi`", file=sys.stderr)
+        print("docs/openapi.json or docs/errors.md is stale: run `rooms openapi`", file=sys.stderr)
         return 1
-    print(f"wrote {openapi.write()}")
+    print(f"wrote {openapi.write()} and {openapi.ERROR_CATALOGUE}")
     return 0
 
 
@@ -471,8 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (rooms, each with its participants) for scripts")
     p.set_defaults(fn=cmd_state)
 
-    p = sub.add_parser("openapi", help="write or check docs/openapi.json")
-    p.add_argument("--check", action="store_true", help="fail if docs/openapi.json differs from the code's")
+    p = sub.add_parser("openapi", help="write or check docs/openapi.json and docs/errors.md (error codes)")
+    p.add_argument("--check", action="store_true",
+                   help="fail if docs/openapi.json or docs/errors.md differs from the code's")
     p.set_defaults(fn=cmd_openapi)
     return parser
 

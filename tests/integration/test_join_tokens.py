@@ -166,3 +166,22 @@ def test_an_old_token_cannot_bring_an_ended_room_back(api, stack, ids, booking_r
     control.drain_webhooks(stack.config.livekit_url)
     assert _livekit_rooms(stack, booking_room["livekit_room"]) == []
     assert api.admin("GET", f"/rooms/{booking_room['room_id']}").json()["status"] == "ended"
+
+
+def test_twenty_concurrent_token_requests_of_one_member_all_get_a_token(api, ids, booking_room):
+    """The same member asking 20 times at once (tabs, client retries): each request races the others on
+    the member's one live token; the race is retried inside (consistent re-read, jittered backoff), so
+    every caller gets a token and exactly one of them is the live one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rooms import store
+
+    room_id = booking_room["room_id"]
+    path = f"/rooms/{room_id}/token"
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: api.call("POST", path, as_user=ids["client"]), range(20)))
+    assert [r.status_code for r in answers] == [200] * 20, [r.text for r in answers if r.status_code != 200]
+    jtis = {jwt.decode(r.json()["token"], options={"verify_signature": False})["jti"] for r in answers}
+    assert len(jtis) == 20  # twenty tokens issued, each its own
+    member = store.get_member(room_id, ids["client"])
+    assert member.token_jti in jtis  # the last one written is the live one; the others superseded

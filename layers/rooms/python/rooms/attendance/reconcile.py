@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.attendance.people import is_person
 from rooms.attendance.view import attendance_view, unix_seconds
-from rooms.observability import logger
+from rooms.clock import parse_iso
+from rooms.observability import logger, metrics
 from rooms.store import attendance as attendance_store
 
 ACTOR_LIVEKIT = "livekit"
@@ -38,7 +39,11 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
     """Make the open segments agree with LiveKit's ``ListParticipants`` (webhooks are best-effort):
     a segment whose participant is no longer connected is closed at ``now`` (a late participant_left
     still corrects it to the exact time), and a connected participant whose join we never saw gets
-    its segment. Repeatable; used when a room ends and by the sweeper."""
+    its segment. Repeatable; used when a room ends and by the sweeper.
+
+    Someone connected who may not be there (a revoked member, or an identity that is no member, whose
+    ``participant_joined`` was lost, so the join's membership check never ran) is removed from LiveKit and
+    is not attendance: no segment is opened for them, and an open one is closed at ``now``."""
     connected = {}
     if room.livekit_created_at:
         from rooms.livekit_gateway.room_service import list_live_participants
@@ -47,6 +52,11 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
     items = attendance_store.get_room_attendance(room.room_id)
     known = set()
     at = unix_seconds(now)
+    attended = {seg.participant_sid for seg in items.segments}
+    for sid in _remove_unwelcome(room, connected, now=now):
+        p = connected.pop(sid)
+        if sid not in attended:  # (a connection from before a revocation stays attendance, closed below)
+            attendance_store.exclude_connection(room.room_id, _facts(room, p), at=at, reason="not_a_member")
     for seg in items.segments:
         known.add(seg.participant_sid)
         if seg.left_at is None and seg.participant_sid not in connected:
@@ -56,12 +66,7 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
     for sid, p in connected.items():
         if sid in known or not is_person(p):
             continue
-        attributes = p.attributes
-        facts = attendance_store.SegmentFacts(
-            identity=p.identity, participant_sid=sid, user_id=attributes.get("rooms.user_id") or p.identity,
-            livekit_room_sid=room.livekit_sid, name=p.name or None, role=attributes.get("rooms.role"),
-            via="phone" if p.kind == "sip" else "video", joined_at=p.joined_at or None,
-        )
+        facts = _facts(room, p)
         attendance_store.upsert_connected_segment(room.room_id, facts)
         items.segments.append(store.SegmentItem(
             *store.SegmentItem.key(room.room_id, p.identity, sid), room_id=room.room_id, identity=p.identity,
@@ -71,6 +76,42 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
             "action": "attendance.reconcile", "actor": "rooms", "room_id": room.room_id, "target": p.identity,
             "participant_sid": sid})
     return items
+
+
+def _facts(room: store.RoomItem, p) -> attendance_store.SegmentFacts:
+    attributes = p.attributes
+    return attendance_store.SegmentFacts(
+        identity=p.identity, participant_sid=p.sid, user_id=attributes.get("rooms.user_id") or p.identity,
+        livekit_room_sid=room.livekit_sid, name=p.name or None, role=attributes.get("rooms.role"),
+        via="phone" if p.kind == "sip" else "video", joined_at=p.joined_at or None,
+    )
+
+
+def _remove_unwelcome(room: store.RoomItem, connected: dict, *, now: datetime) -> list[str]:
+    """Remove from LiveKit the connected people who are not active members (phone callers are not
+    members: they come in through the room's dial-in PIN). Returns their participant SIDs."""
+    people = {sid: p for sid, p in connected.items() if is_person(p) and p.kind != "sip"}
+    if not people:
+        return []
+    from rooms.livekit_gateway.room_service import remove_participant
+
+    members = {m.user_id: m for m in store.list_members(room.room_id)}
+    removed = []
+    for sid, p in people.items():
+        member = members.get(p.identity)
+        if member is not None and member.status == "active":
+            continue
+        revoked = parse_iso(member.revoked_at) if member is not None and member.revoked_at else now
+        # +1 s: a token minted in the second of the revocation must stop working too (LiveKit Cloud)
+        remove_participant(room.livekit_room, p.identity, revoke_token_ts=unix_seconds(revoked) + 1)
+        removed.append(sid)
+        logger.warning("reconcile removed someone who may not be in the room", extra={
+            "action": "participant.remove_unwelcome", "actor": "rooms", "room_id": room.room_id,
+            "target": p.identity, "participant_sid": sid,
+            "membership": member.status if member is not None else "none"})
+    if removed:
+        metrics.add_metric(name=metric_names.REVOKED_JOINS_REMOVED, unit="Count", value=len(removed))
+    return removed
 
 
 def close_room_attendance(room: store.RoomItem, *, now: datetime) -> None:

@@ -13,10 +13,12 @@ from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
 from rooms.recordings.egress_sync import release_room_recordings
+from rooms.room.membership import revoke_from_livekit
 from rooms.room.models import RoomView
 from rooms.room.schedule import settle_due_actions
 from rooms.room.status import RoomStatus, is_live
 from rooms.room.views import room_view
+from rooms.store.rooms import due_at
 
 
 def release_room_resources(room: store.RoomItem, *, now: datetime) -> None:
@@ -52,16 +54,18 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
                audit_action: str = "room.ended") -> tuple[store.RoomItem | None, bool]:
     """The one way a room is ended by us (admin route, sweeper, a cancellation): the record first (so
     the ``room_finished`` that LiveKit sends back finds it already ended), with its audit entry
-    (``audit_action``) in the same transaction, then the LiveKit room deleted (everyone disconnected),
-    then ``release_room_resources`` at the end time.
+    (``audit_action``) and the cleanup it owes (``cleanup_pending`` "end", with a due key) in the same
+    transaction, then ``finish_ending``: the LiveKit room deleted (everyone disconnected),
+    ``release_room_resources`` at the end time, the cleanup marked done.
 
-    Returns (room, changed). A room ended by someone else is returned as it is; one ended earlier by
-    the same actor gets the LiveKit deletion and the release again (both idempotent), so a retry after
-    a failure half-way completes the job.
+    Returns (room, changed). A room that had already ended is returned as it is, unless its ending is
+    still owed (LiveKit refused, or the Lambda died half-way): then this call finishes it, as the
+    sweeper would (``converge_room``). If LiveKit fails now, the error goes to the caller (503) and the
+    record keeps what is owed: the sweeper retries it until LiveKit has done it.
     """
     if is_live(room.status):
         ended, changed = store.end_room(room.room_id, now=iso(now), actor=actor, reason=reason, status=status,
-                                        due_actions=settle_due_actions(room, now),
+                                        due_actions=_ending_due_actions(room, now),
                                         audit=[audit.entry(room, at=now, actor=actor or audit.SYSTEM,
                                                            action=audit_action,
                                                            details={"reason": reason, "status": str(status)})])
@@ -69,17 +73,59 @@ def close_room(room: store.RoomItem, *, now: datetime, actor: str | None, reason
             return None, False
     else:
         ended, changed = room, False
-    if not changed and (ended.ended_by is None or ended.ended_by != actor):
-        return ended, False
-    if ended.livekit_created_at:
-        room_service.delete_room(ended.livekit_room)
-    release_room_resources(ended, now=parse_iso(ended.ended_at) if ended.ended_at else now)
-    ended.refresh(consistent_read=True)  # with what the release wrote (the attendance summary)
+    if store.CLEANUP_END not in (ended.cleanup_pending or ()):
+        return ended, changed
+    finish_ending(ended, now=now)
     if changed:
         logger.info("room ended", extra={"action": "room.end", "actor": actor, "room_id": room.room_id,
                                          "reason": reason, "status": status})
         metrics.add_metric(name=metric_names.ROOMS_ENDED, unit="Count", value=1)
     return ended, changed
+
+
+def _ending_due_actions(room: store.RoomItem, now: datetime) -> list:
+    """The due key an ending writes: a scheduled room's settle (now), and for any other room now too,
+    so the cleanup it owes is found by the sweeper if this invocation does not finish it."""
+    return settle_due_actions(room, now) if room.scheduled_start and not room.settled_at else due_at(now, room.room_id)
+
+
+def finish_ending(room: store.RoomItem, *, now: datetime) -> None:
+    """What an ending owes after its record: the LiveKit room deleted, the resources released (at the
+    end time), the ``end`` cleanup marked done; ``room`` is read back. Idempotent; raises (503) when
+    LiveKit fails, leaving the cleanup owed."""
+    if room.livekit_created_at:
+        room_service.delete_room(room.livekit_room)
+    release_room_resources(room, now=parse_iso(room.ended_at) if room.ended_at else now)
+    # an unscheduled room had no due work but this: it leaves the index (a scheduled one still settles)
+    store.cleanup_done(room.room_id, store.CLEANUP_END, leave_due_index=not room.scheduled_start)
+    room.refresh(consistent_read=True)  # with what the release wrote (the attendance summary)
+
+
+def converge_room(room: store.RoomItem, *, now: datetime) -> list[str]:
+    """Finish the LiveKit work the room still owes (``cleanup_pending``), whoever left it: the sweeper
+    calls it for every due room that owes some. Returns outcomes; raises (the sweeper retries the
+    room when its lease runs out) when LiveKit still fails."""
+    owed = set(room.cleanup_pending or ())
+    outcomes = []
+    if store.CLEANUP_END in owed:
+        finish_ending(room, now=now)
+        outcomes.append("ending_finished")
+    for element in sorted(owed):
+        user_id = store.cleanup_participant(element)
+        if user_id is None:
+            continue
+        member = store.get_member(room.room_id, user_id)
+        if member is not None and member.status == "revoked":
+            revoked_at = parse_iso(member.revoked_at) if member.revoked_at else now
+            revoke_from_livekit(room, user_id, revoked_at=revoked_at)
+        else:  # granted again since: they may stay
+            store.cleanup_done(room.room_id, element)
+        outcomes.append("revocation_finished")
+    if owed:
+        room.refresh(consistent_read=True)
+        logger.info("owed LiveKit cleanup finished", extra={"action": "room.converge", "room_id": room.room_id,
+                                                            "owed": sorted(owed)})
+    return outcomes
 
 
 def room_event_detail(room: store.RoomItem) -> dict[str, Any]:

@@ -14,6 +14,10 @@ Rooms (``rooms.schedule`` decides what is due):
   and ``Room Ended`` is published (with the attendance summary); a room never opened by then becomes ``expired``;
 - settle: once a scheduled room has ended (whoever ended it), no-shows are marked on the room and
   ``Room No-Show`` is published;
+- converge: a room that still owes LiveKit work (``cleanup_pending``: an ending whose LiveKit room
+  deletion or release failed, a revoked member LiveKit did not remove) gets it done first
+  (``rooms.lifecycle.ending.converge_room``); while LiveKit still fails, the room comes due again when
+  the claim's lease runs out;
 - check: an open room with no scheduled end is compared with LiveKit every ``live_check_minutes``:
   gone from LiveKit → closed (its ``room_finished`` was lost), else attendance reconciled.
 
@@ -40,7 +44,7 @@ from rooms.attendance.models import SessionVerdict
 from rooms.attendance.view import attendance_view
 from rooms.clock import iso
 from rooms.evidence.retention import retention_due
-from rooms.lifecycle.ending import close_room, room_event_detail
+from rooms.lifecycle.ending import close_room, converge_room, room_event_detail
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
@@ -94,6 +98,12 @@ def room_due(seen: RoomItem, now: datetime, settings: Settings | None = None) ->
     claim = store.claim_due(seen, now=now, lease_seconds=settings.sweep_lease_seconds)
     if claim is None:
         return ["taken"]  # another sweep holds it, or has already moved it on
+    room: RoomItem = claim.item
+    converged = converge_room(room, now=now) if room.cleanup_pending else []  # raises: retried after the lease
+    return converged + _room_work(claim, now, settings)
+
+
+def _room_work(claim: Claim, now: datetime, settings: Settings) -> list[str]:
     room: RoomItem = claim.item
     work = due_work(room, now, settings)
     if work.action == "open":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -21,7 +23,11 @@ from rooms.room.tokens import mint_join_token
 from rooms.settings import Settings, get_settings
 from rooms.store import JoinTokenRecord, Member, RoomItem
 
-_MAX_ATTEMPTS = 3
+# Attempts at the member's conditional write before answering 409 token_race (with retry_after_seconds),
+# and the jittered backoff between them (uniform in [0, min(cap, base * 2**attempt)]).
+_MAX_ATTEMPTS = 12
+_BACKOFF_BASE_S = 0.01
+_BACKOFF_CAP_S = 0.5
 
 
 def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str | None = None,
@@ -32,15 +38,21 @@ def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str |
     TransactWriteItems (token record, membership's live token, previous token superseded, and on the
     first join the room's LiveKit state).
     """
-    for _ in range(_MAX_ATTEMPTS):
-        room, member = store.get_room_and_member(room_id, caller.user_id)
+    for attempt in range(_MAX_ATTEMPTS):
+        if attempt:
+            # Lost the member's conditional write to a concurrent request (the same member asking twice
+            # at once: tabs, retries): wait a little (jittered, growing) and re-read consistently, so the
+            # race stays invisible to clients. One request wins each round, so the bound covers bursts.
+            time.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** attempt)))  # noqa: S311
+        room, member = store.get_room_and_member(room_id, caller.user_id, consistent=attempt > 0)
         room = require_room(room, room_id)
         member = require_member(caller, room, member)
         _require_joinable(room)
         response = _issue(room, member, caller=caller, now=now, name=name, settings=settings or get_settings())
         if response is not None:
             return response
-    raise Conflict("token issuance raced with another request; retry", code="token_race")
+    raise Conflict("token issuance raced with other requests of this member; retry", code="token_race",
+                   retry_after_seconds=1)
 
 
 def _require_joinable(room: RoomItem) -> None:

@@ -13,6 +13,7 @@ from rooms.observability import logger, metrics
 from rooms.room.models import GrantMemberRequest, MemberView
 from rooms.room.status import is_live
 from rooms.room.views import member_view
+from rooms.store.rooms import due_at
 
 
 def grant_membership(
@@ -45,23 +46,23 @@ def grant_membership(
 
 def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: datetime) -> MemberView:
     """Revoke a membership: the live token is revoked and, if connected, the participant is removed
-    from LiveKit with ``revoke_token_ts`` so the old token cannot rejoin."""
+    from LiveKit with ``revoke_token_ts`` so the old token cannot rejoin. The removal is recorded as
+    owed (``cleanup_pending``) in the revocation's own transaction: if LiveKit fails (503), the sweeper
+    removes them later (``rooms.lifecycle.ending.converge_room``)."""
     room = store.get_room(room_id)
     if room is None:
         raise NotFound(f"room {room_id} not found", code="room_not_found")
     entry = audit.entry(room, at=now, actor=caller.user_id, action="member.revoked", target=user_id)
-    member = store.revoke_member(room_id, user_id, now=iso(now), actor=caller.user_id, audit=[entry])
+    in_livekit = bool(room.livekit_created_at) and is_live(room.status)
+    owed = [*store.cleanup_owed(store.participant_cleanup(user_id)), *due_at(now, room_id)] if in_livekit else None
+    member = store.revoke_member(room_id, user_id, now=iso(now), actor=caller.user_id, audit=[entry],
+                                 room_updates=owed)
     if member is None:
         raise NotFound(f"{user_id} is not a member of room {room_id}", code="member_not_found")
     if member.token_jti:  # (the token record's revocation is its own write: best-effort entry)
         audit.record(room, at=now, actor=caller.user_id, action="token.revoked", target=user_id,
                      details={"jti": member.token_jti})
-    removed = False
-    if room is not None and room.livekit_created_at and is_live(room.status):
-        removed = room_service.remove_participant(
-            # +1 s: a token minted earlier in this same second (nbf == now) must stop working too.
-            room.livekit_room, user_id, revoke_token_ts=int(now.timestamp()) + 1
-        )
+    removed = revoke_from_livekit(room, user_id, revoked_at=now) if in_livekit else False
     logger.info(
         "member revoked",
         extra={"action": "member.revoke", "actor": caller.user_id, "room_id": room_id, "target": user_id,
@@ -69,3 +70,16 @@ def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: dateti
     )
     metrics.add_metric(name=metric_names.MEMBERS_REVOKED, unit="Count", value=1)
     return member_view(member)
+
+
+def revoke_from_livekit(room: store.RoomItem, user_id: str, *, revoked_at: datetime) -> bool:
+    """Remove a revoked member from the live LiveKit room, with ``revoke_token_ts`` so the old token
+    cannot rejoin, and mark the ``participant:`` cleanup done. True when they were connected.
+    Raises (503) when LiveKit fails, leaving the cleanup owed (the sweeper retries it)."""
+    removed = False
+    if room.livekit_created_at and is_live(room.status):
+        # +1 s: a token minted earlier in this same second (nbf == revoked_at) must stop working too.
+        removed = room_service.remove_participant(room.livekit_room, user_id,
+                                                  revoke_token_ts=int(revoked_at.timestamp()) + 1)
+    store.cleanup_done(room.room_id, store.participant_cleanup(user_id))
+    return removed

@@ -42,6 +42,7 @@ from rooms.store.attendance import (
     SegmentFacts,
     SegmentItem,
     TrackItem,
+    get_member,
     get_room_attendance,
 )
 from rooms.store.conditions import STORE_ERRORS, unavailable
@@ -61,10 +62,14 @@ from rooms.store.phone import (
 from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
 from rooms.store.retention import RetentionItem
 from rooms.store.rooms import (
+    CLEANUP_END,
     JoinTokenRecord,
     Member,
     RoomItem,
     TemplateOverride,
+    cleanup_done,
+    cleanup_owed,
+    cleanup_participant,
     create_room_with_members,
     delete_template_override,
     end_room,
@@ -73,6 +78,7 @@ from rooms.store.rooms import (
     get_template_override,
     list_members,
     list_template_overrides,
+    participant_cleanup,
     put_member,
     put_template_override,
     record_issued_token,
@@ -82,6 +88,7 @@ from rooms.store.table import TableItem, bind, create_table, due_keys
 from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
 
 __all__ = [
+    "CLEANUP_END",
     "STORE_ERRORS",
     "ActiveRecording",
     "Claim",
@@ -110,6 +117,9 @@ __all__ = [
     "bind",
     "booking",
     "claim_due",
+    "cleanup_done",
+    "cleanup_owed",
+    "cleanup_participant",
     "create_room_with_members",
     "create_table",
     "delete_template_override",
@@ -117,6 +127,7 @@ __all__ = [
     "due_keys",
     "end_room",
     "finish_due",
+    "get_member",
     "get_room",
     "get_room_and_member",
     "get_room_and_members",
@@ -126,6 +137,7 @@ __all__ = [
     "list_template_overrides",
     "move_pin",
     "new_pin_lock",
+    "participant_cleanup",
     "pins_held",
     "put_member",
     "put_template_override",

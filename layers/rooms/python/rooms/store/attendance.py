@@ -51,6 +51,10 @@ class SegmentItem(TableItem, discriminator="attendance_segment"):
     left_reason = UnicodeAttribute(null=True)
     waiting = BooleanAttribute(null=True)  # connected with a waiting-room token
     admitted_at = NumberAttribute(null=True)
+    # A connection of someone who may not be there (not an active member; their join never seen),
+    # removed by a reconcile: kept as a record, never read as attendance (get_room_attendance skips it),
+    # so their late participant_left does not count them either.
+    not_attendance = BooleanAttribute(null=True)
 
     @staticmethod
     def key(room_id: str, identity: str, participant_sid: str) -> tuple[str, str]:
@@ -191,6 +195,14 @@ def add_leave(tx: TransactWrite, room: RoomItem, facts: SegmentFacts, *, left_at
         tx.update(room, actions=[RoomItem.attendee_ids.add({facts.identity}), RoomItem.updated_at.set(at)])
 
 
+def exclude_connection(room_id: str, facts: SegmentFacts, *, at: int, reason: str) -> None:
+    """Record a connection that is not attendance (``SegmentItem.not_attendance``), closed at ``at``."""
+    bind()
+    seg = SegmentItem(*SegmentItem.key(room_id, facts.identity, facts.participant_sid))
+    seg.update(actions=[*_describe(facts, room_id), SegmentItem.not_attendance.set(True),
+                        SegmentItem.left_at.set(SegmentItem.left_at | at), SegmentItem.left_reason.set(reason)])
+
+
 def add_track_event(tx: TransactWrite, room_id: str, *, identity: str, participant_sid: str, track_sid: str,
                     track_type: str, source: str, published_at: int | None = None,
                     unpublished_at: int | None = None) -> None:
@@ -220,7 +232,8 @@ def get_room_attendance(room_id: str) -> RoomAttendance:
     out = RoomAttendance()
     for item in TableItem.query(room_pk(room_id), TableItem.sk.startswith(ATTENDANCE_PREFIX), consistent_read=True):
         if isinstance(item, SegmentItem):
-            out.segments.append(item)
+            if not item.not_attendance:
+                out.segments.append(item)
         elif isinstance(item, TrackItem):
             out.tracks.append(item)
         elif isinstance(item, QualityItem):

@@ -103,13 +103,16 @@ def append(item: AuditEntry | ConsentLedgerEntry) -> bool:
 
 
 def update_with_entries(item: TableItem, *, actions: list, condition: Condition | None,
-                        entries: list) -> bool:
-    """``item.update(actions, condition)`` and the audit entries in one transaction; the item is then
-    read back (consistent). False when ``condition`` failed (nothing was written)."""
+                        entries: list, also: list[tuple[TableItem, list]] | None = None) -> bool:
+    """``item.update(actions, condition)`` and the audit entries in one transaction (with the
+    unconditional updates ``also``: (item, actions) pairs); the item is then read back (consistent).
+    False when ``condition`` failed (nothing was written)."""
     bind()
     try:
         with TransactWrite(connection=TableItem._get_connection().connection) as tx:
             tx.update(item, actions=actions, condition=condition)
+            for other, other_actions in also or ():
+                tx.update(other, actions=other_actions)
             for entry in entries:
                 add(tx, entry)
     except TransactWriteError as err:

@@ -93,6 +93,12 @@ class RoomItem(TableItem, discriminator="room"):
     evidence_policy = MapAttribute(null=True)
     verdict = MapAttribute(null=True)
     legal_hold = MapAttribute(null=True)
+    # LiveKit work an ending or a revocation still owes (rooms.lifecycle.ending.converge_room): written in
+    # the same write as the state change, with a due key, and cleared once LiveKit has done it, so a
+    # LiveKit outage (or a Lambda that dies) between the two is finished by the sweeper.
+    # "end": delete the LiveKit room and release the room's resources; "participant:{user_id}": remove
+    # a revoked member from the LiveKit room.
+    cleanup_pending = UnicodeSetAttribute(null=True)
 
     @classmethod
     def key(cls, room_id: str) -> tuple[str, str]:
@@ -232,6 +238,7 @@ def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: 
         RoomItem.end_reason.set(reason),
         RoomItem.updated_at.set(now),
         *due_actions,
+        *cleanup_owed(CLEANUP_END),
     ]
     condition = RoomItem.status.is_in(*LIVE_STATUSES)
     if audit:
@@ -245,6 +252,44 @@ def end_room(room_id: str, *, now: str, actor: str | None, reason: str, status: 
         if not condition_failed(err):
             raise
         return get_room(room_id, consistent=True), False
+
+
+# --- cleanup LiveKit still owes (RoomItem.cleanup_pending) ---------------------------------------------
+
+CLEANUP_END = "end"
+_PARTICIPANT_PREFIX = "participant:"
+
+
+def participant_cleanup(user_id: str) -> str:
+    return f"{_PARTICIPANT_PREFIX}{user_id}"
+
+
+def cleanup_participant(element: str) -> str | None:
+    """The user id of a ``participant:`` element (None for other elements)."""
+    return element[len(_PARTICIPANT_PREFIX):] if element.startswith(_PARTICIPANT_PREFIX) else None
+
+
+def cleanup_owed(element: str) -> list:
+    """The writes that record ``element`` as owed (to ride in the state change's own write)."""
+    return [RoomItem.cleanup_pending.add({element})]
+
+
+def cleanup_done(room_id: str, element: str, *, leave_due_index: bool = False) -> None:
+    """``element`` is done: take it off the room. ``leave_due_index``: the room had no other due work
+    (an unscheduled room's ending), so its due key goes too, unless a sweep holds it (its own finish
+    decides then)."""
+    bind()
+    item = RoomItem(*RoomItem.key(room_id))
+    done = [RoomItem.cleanup_pending.delete({element})]
+    if leave_due_index:
+        try:
+            item.update(actions=[*done, *out_of_due_index()],
+                        condition=RoomItem.due_lease.does_not_exist() & (RoomItem.cleanup_pending == {element}))
+            return
+        except UpdateError as err:
+            if not condition_failed(err):
+                raise
+    item.update(actions=done)
 
 
 # --- room writes the domain composes into its own transactions ------------------------------------------
@@ -318,12 +363,14 @@ def write_room(tx: TransactWrite, room: RoomItem, updates: list, *, only_if_live
 # --- members ---------------------------------------------------------------------------------------------
 
 
-def get_room_and_member(room_id: str, user_id: str) -> tuple[RoomItem | None, Member | None]:
-    """The room and one member in a single BatchGetItem round trip."""
+def get_room_and_member(room_id: str, user_id: str, *, consistent: bool = False
+                        ) -> tuple[RoomItem | None, Member | None]:
+    """The room and one member in a single BatchGetItem round trip (``consistent``: after a lost race)."""
     bind()
     room: RoomItem | None = None
     member: Member | None = None
-    for item in TableItem.batch_get([RoomItem.key(room_id), Member.key(room_id, user_id)]):
+    for item in TableItem.batch_get([RoomItem.key(room_id), Member.key(room_id, user_id)],
+                                    consistent_read=consistent):
         if isinstance(item, RoomItem):
             room = item
         elif isinstance(item, Member):
@@ -390,9 +437,10 @@ def put_member(
 
 
 def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None,
-                  audit: list | None = None) -> Member | None:
+                  audit: list | None = None, room_updates: list | None = None) -> Member | None:
     """Revoke a membership and the member's live token. Returns the member as it was, or None.
-    ``audit`` entries commit with the revocation (store.audit)."""
+    ``audit`` entries and ``room_updates`` (e.g. the LiveKit removal owed, ``cleanup_owed``) commit with
+    the revocation (store.audit)."""
     from rooms.store.audit import update_with_entries
 
     bind()
@@ -403,8 +451,10 @@ def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None,
         Member.revoked_by.set(actor),
         Member.admitted_at.remove(),
     ]
-    if audit:
-        if not update_with_entries(member, actions=actions, condition=Member.pk.exists(), entries=audit):
+    if audit or room_updates:
+        also = [(RoomItem(*RoomItem.key(room_id)), room_updates)] if room_updates else None
+        if not update_with_entries(member, actions=actions, condition=Member.pk.exists(), entries=audit or [],
+                                   also=also):
             return None
     else:
         try:
