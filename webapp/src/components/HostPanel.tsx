@@ -5,11 +5,11 @@
 //   ask to unmute                     no API yet (LiveKit refuses remote unmute unless the server enables it) → disabled
 //   remove                            DELETE …/participants/{identity}
 //   recording                         GET/POST /rooms/{id}/recordings, POST …/recordings/{rec}/stop (409 lists missing consents)
-//   dial out                          POST /rooms/{id}/dial-out
+//   dial out                          POST /rooms/{id}/dial-out (202), then GET …/dial-outs/{id} until it answered
 //   end the session                   the platform's endSession hook (DELETE /rooms/{id} is an admin call)
 import { useCallback, useEffect, useState } from 'react';
 import type { LiveParticipant, ParticipantsView, RecordingView, RoomsApi, RoomView } from '../lib/api';
-import { ApiError } from '../lib/api';
+import { ApiError, describeDialOut } from '../lib/api';
 import { describeError, type Problem } from '../lib/errors';
 
 export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, onEnded }: {
@@ -21,6 +21,7 @@ export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, on
   const [missingConsent, setMissingConsent] = useState<string[] | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [dialOutStatus, setDialOutStatus] = useState<string | null>(null);
   const roomId = room.room_id;
 
   const refresh = useCallback(async () => {
@@ -127,7 +128,12 @@ export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, on
         )}
       </section>
 
-      <DialOut onDial={(phone) => act('dial', () => api.dialOut(roomId, { phone_number: phone }))} busy={busy !== null} />
+      <DialOut busy={busy !== null} status={dialOutStatus} onDial={(phone) => act('dial', async () => {
+        const accepted = await api.dialOut(roomId, { phone_number: phone });
+        // placed asynchronously: follow it without holding the other controls
+        void api.followDialOut(roomId, accepted, (d) => setDialOutStatus(describeDialOut(d)))
+          .catch((err) => setProblem(describeError(err)));
+      })} />
 
       <section aria-label="End the session" className="rooms-end">
         <button className="lk-button lk-disconnect-button" disabled={!endSession || busy !== null}
@@ -173,7 +179,7 @@ function ParticipantRow({ p, busy, consent, onMute, onRemove }: {
   );
 }
 
-function DialOut({ onDial, busy }: { onDial: (phone: string) => void; busy: boolean }) {
+function DialOut({ onDial, busy, status }: { onDial: (phone: string) => void; busy: boolean; status: string | null }) {
   const [phone, setPhone] = useState('');
   return (
     <section aria-label="Dial out">
@@ -182,6 +188,7 @@ function DialOut({ onDial, busy }: { onDial: (phone: string) => void; busy: bool
         <input type="tel" value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+44 20 7946 0000" aria-label="Phone number" required />
         <button className="lk-button" type="submit" disabled={busy}>Call</button>
       </form>
+      {status && <p className="rooms-muted" role="status" data-testid="dial-out-status">{status}</p>}
     </section>
   );
 }

@@ -8,6 +8,7 @@ from rooms import store
 from rooms.attendance.people import is_person
 from rooms.attendance.view import attendance_view, unix_seconds
 from rooms.observability import logger
+from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, call_not_answered
 from rooms.store import attendance as attendance_store
 
 ACTOR_LIVEKIT = "livekit"
@@ -56,6 +57,8 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
     for sid, p in connected.items():
         if sid in known or not is_person(p):
             continue
+        if call_not_answered(p) or DIAL_OUT_ID_ATTRIBUTE in p.attributes:
+            continue  # ringing is not attendance; a dial-out's segment starts at its answer (rooms.phone.dial_out)
         attributes = p.attributes
         facts = attendance_store.SegmentFacts(
             identity=p.identity, participant_sid=sid, user_id=attributes.get("rooms.user_id") or p.identity,
