@@ -9,7 +9,7 @@ from constructs import Construct
 
 from infra.config import RoomsConfig
 from infra.constructs.api import RoomsHttpApi
-from infra.constructs.booking_events import BookingEventsRule
+from infra.constructs.booking_events import BookingEventsRule, DialOutRule
 from infra.constructs.data import RoomsTable
 from infra.constructs.events import ServiceEvents
 from infra.constructs.evidence import EvidenceSigningKey
@@ -76,6 +76,16 @@ class RoomsStack(Stack):
                 source=config.booking_events_source,
                 function=functions["booking_events"],
                 dead_letter_queue=self.functions.failure_queues["booking_events"],
+            )
+        self.dial_out = None
+        if "dial_out_worker" in functions:
+            self.dial_out = DialOutRule(
+                self,
+                "DialOut",
+                bus=self.events.bus,
+                source="rooms",
+                function=functions["dial_out_worker"],
+                dead_letter_queue=self.functions.failure_queues["dial_out_worker"],
             )
         self.monitoring = Monitoring(
             self,

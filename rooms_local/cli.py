@@ -225,6 +225,8 @@ def function_for_event(event: dict) -> str:
         return WEBHOOK_FUNCTION
     if event.get("source") == "aws.events":
         return SWEEPER_FUNCTION
+    if event.get("source") == "rooms" and event.get("detail-type") == "Dial-Out Requested":
+        return "dial_out_worker"  # the service's own event, through the dial-out rule
     if any(r.get("eventSource") == "aws:s3" for r in event.get("Records", [])):
         return "recording_processor"
     raise LookupError(f"no function serves this event (routeKey {route!r}): name the function")

@@ -36,6 +36,15 @@ def booking_event_pattern(source: str) -> dict[str, list[str]]:
     return {"source": [source], "detail-type": list(INBOUND_DETAIL_TYPES)}
 
 
+def dial_out_event_pattern() -> dict[str, list[str]]:
+    """The CDK dial-out rule's pattern (infra/constructs/booking_events.py; a test keeps them equal): the
+    service's own ``Dial-Out Requested`` events → ``dial_out_worker``."""
+    from rooms.notify import SOURCE
+    from rooms.phone.dial_out import REQUESTED_DETAIL_TYPE
+
+    return {"source": [SOURCE], "detail-type": [REQUESTED_DETAIL_TYPE]}
+
+
 # moto's default target input leaves out ``account``; this transformer gives the queue the whole event,
 # as EventBridge hands it to a Lambda target (which in AWS needs no transformer).
 _FIELDS = ("id", "detail-type", "source", "account", "time", "region", "resources", "detail")
@@ -48,9 +57,14 @@ _LAMBDA_ENVELOPE = {
 
 
 class BookingEventDelivery:
+    """A rule on the bus → one function (``booking_events`` by default; ``dial_out_worker`` with its pattern)."""
+
     def __init__(self, runner: FunctionRunner, *, endpoint_url: str, region: str, bus_name: str, source: str,
-                 name: str = "rooms-booking-events", interval_s: float = 0.2) -> None:
+                 name: str = "rooms-booking-events", interval_s: float = 0.2, function: str = FUNCTION,
+                 pattern: dict[str, list[str]] | None = None) -> None:
         self.runner = runner
+        self.function = function
+        self.pattern = pattern or booking_event_pattern(source)
         self.region = region
         self.bus_name = bus_name
         self.source = source
@@ -78,15 +92,15 @@ class BookingEventDelivery:
         self.failure_queue_url = sqs.create_queue(QueueName=f"{self.name}-failures")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name=self.name, EventBusName=self.bus_name,
-                        EventPattern=json.dumps(booking_event_pattern(self.source)))
+                        EventPattern=json.dumps(self.pattern))
         events.put_targets(Rule=self.name, EventBusName=self.bus_name,
-                           Targets=[{"Id": FUNCTION, "Arn": arn, "InputTransformer": _LAMBDA_ENVELOPE}])
+                           Targets=[{"Id": self.function, "Arn": arn, "InputTransformer": _LAMBDA_ENVELOPE}])
         self._sqs = sqs
         return self
 
     def start(self) -> BookingEventDelivery:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="local-booking-events", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"local-{self.name}", daemon=True)
         self._thread.start()
         return self
 
@@ -122,14 +136,14 @@ class BookingEventDelivery:
         error: BaseException | None = None
         for _attempt in range(1 + RETRY_ATTEMPTS):
             try:
-                result = {"outcome": self.runner.invoke(FUNCTION, event)["outcome"]}
+                result = {"outcome": self.runner.invoke(self.function, event)["outcome"]}
                 break
             except Exception as err:  # the function failed: Lambda retries it
                 error = err
         else:
             assert error is not None
             self._sqs.send_message(QueueUrl=self.failure_queue_url,
-                                   MessageBody=json.dumps(destination_record(event, error)))
+                                   MessageBody=json.dumps(destination_record(event, error, self.function)))
             result = {"error": str(error), "error_type": type(error).__name__}
         with self._done:
             self.envelopes[event.get("id", "")] = event
@@ -157,14 +171,14 @@ class BookingEventDelivery:
                 self._sqs.delete_message(QueueUrl=self.failure_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def destination_record(event: dict[str, Any], error: BaseException) -> dict[str, Any]:
+def destination_record(event: dict[str, Any], error: BaseException, function: str = FUNCTION) -> dict[str, Any]:
     """What Lambda's on-failure destination receives for an asynchronous invocation that failed."""
     return {
         "version": "1.0",
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "requestContext": {
             "requestId": str(uuid.uuid4()),
-            "functionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{FUNCTION}:$LATEST",
+            "functionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{function}:$LATEST",
             "condition": "RetriesExhausted",
             "approximateInvokeCount": 1 + RETRY_ATTEMPTS,
         },

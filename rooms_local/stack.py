@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rooms_local.config import LocalConfig, ensure_port_free
-from rooms_local.event_bus import BookingEventDelivery
+from rooms_local.event_bus import BookingEventDelivery, dial_out_event_pattern
 from rooms_local.gateway import Gateway, load_routes, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
 from rooms_local.s3_events import S3Notifier
@@ -45,6 +45,7 @@ class LocalStack:
     access_log: bool = False
     s3_events: S3Notifier | None = None
     booking_events: BookingEventDelivery | None = None
+    dial_outs: BookingEventDelivery | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     _provisioned_env: dict[str, str] = field(default_factory=dict)
     # Told each part as it starts (`rooms up` prints them); None: quiet (tests).
@@ -107,6 +108,8 @@ class LocalStack:
             self.s3_events.stop()
         if self.booking_events is not None:
             self.booking_events.stop()
+        if self.dial_outs is not None:
+            self.dial_outs.stop()
         if self._gateway:
             self._gateway.stop()
         self.runner.shutdown()
@@ -210,6 +213,12 @@ class LocalStack:
         self.booking_events = BookingEventDelivery(
             self.runner, endpoint_url=self.config.moto_url, region=self.config.region,
             bus_name=self.config.event_bus_name, source=get_settings().booking_events_source,
+        ).provision().start()
+        # Dial-out requests: a rule on the same bus → dial_out, as in AWS (infra DialOutRule).
+        self.dial_outs = BookingEventDelivery(
+            self.runner, endpoint_url=self.config.moto_url, region=self.config.region,
+            bus_name=self.config.event_bus_name, source="rooms", name="rooms-dial-out", function="dial_out_worker",
+            pattern=dial_out_event_pattern(),
         ).provision().start()
 
     def _provision_sip(self) -> None:

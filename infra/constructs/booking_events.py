@@ -63,3 +63,32 @@ class BookingEventsRule(Construct):
                 )
             ],
         )
+
+
+DIAL_OUT_DETAIL_TYPES = ("Dial-Out Requested",)
+
+
+def dial_out_event_pattern(source: str) -> dict[str, list[str]]:
+    """The dial-out rule's pattern: the service's own request events (rooms.phone.dial_out)."""
+    return {"source": [source], "detail-type": list(DIAL_OUT_DETAIL_TYPES)}
+
+
+class DialOutRule(Construct):
+    """``Dial-Out Requested`` (published by sip_dial) → the dial_out_worker function, asynchronously. No retry
+    from the rule past an hour: a call placed much later than asked is no longer wanted."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, source: str,
+                 function: lambda_.IFunction, dead_letter_queue: sqs.IQueue) -> None:
+        super().__init__(scope, construct_id)
+        pattern = dial_out_event_pattern(source)
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description="Dial-out requests to the dial_out_worker function",
+            event_bus=bus,
+            event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
+            targets=[
+                targets.LambdaFunction(function, dead_letter_queue=dead_letter_queue, retry_attempts=3,
+                                       max_event_age=Duration.hours(1))
+            ],
+        )

@@ -171,13 +171,14 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "sip_dial",
-        "Phone dial-in details and dial-out",
+        "Phone dial-in details; dial-out requests (placed by dial_out) and their outcomes",
         HTTP,
         512,
         20,
         livekit=True,
         sip_numbers=True,
         sip_outbound=True,
+        publishes_events=True,  # Dial-Out Requested, picked up by the dial_out_worker function
     ),
     FunctionSpec(
         "webhook_handler",
@@ -232,6 +233,21 @@ FUNCTION_SPECS += (
         recordings_object_actions=("s3:GetObject",),
         publishes_events=True,
         sip_numbers=True,
+    ),
+)
+
+# The service's own "Dial-Out Requested" event → the worker that places the call and waits while it rings
+# (ringing timeout, at most 80 s, plus LiveKit's connect time: rooms.livekit_gateway.sip_service).
+FUNCTION_SPECS += (
+    FunctionSpec(
+        "dial_out_worker",
+        "Place requested dial-outs, wait for the answer, record the outcome and answered attendance",
+        EVENT_RULE,
+        512,
+        120,
+        livekit=True,
+        publishes_events=True,
+        sip_outbound=True,
     ),
 )
 

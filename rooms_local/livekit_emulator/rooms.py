@@ -237,6 +237,13 @@ class Rooms:
             live = self._join(room_name, participant, publish)
             return copy_message(live.participants[participant.identity])
 
+    def hang_up(self, room: str, identity: str, reason: int) -> ParticipantInfo:
+        """A participant the server brought in leaves on its own (a SIP call that ended)."""
+        with self.lock:
+            left = copy_message(self._participant(room, identity))
+            self._remove(self._room(room), identity, reason)
+        return left
+
     def leave(self, room: str, identity: str) -> ParticipantInfo:
         with self.lock:
             left = copy_message(self._participant(room, identity))

@@ -1,18 +1,38 @@
-"""SIP: trunks, dispatch rules, simulated dial-in, and dial-out that connects at once (or fails on cue).
+"""SIP: trunks, dispatch rules, simulated dial-in, and dial-out with callees that answer, are busy or never
+answer, as livekit-sip reports them.
 
 A dial-in follows LiveKit's SIP service: the called number picks the inbound trunk, the trunk picks the
 dispatch rules, the one PIN the caller enters picks the rule (and so the room). A wrong PIN ends the
-call; nobody joins.
+call; nobody joins. The caller's identity is LiveKit's (protocol ``sip.EvaluateDispatchRule``):
+``sip_<from>``, or with ``hide_phone_number`` ``sip_<hex of sha256(from)[:8]>`` named ``Phone <last 4>`` —
+so every withheld caller (From ``anonymous``) gets the same identity, and the second kicks the first
+(duplicate identity), as on the real server.
+
+A dial-out follows livekit-sip (``pkg/sip/outbound.go``): the participant joins the room *before* the
+phone rings (``sip.callStatus`` = ``dialing``; its audio track is published at once), turns ``ringing``,
+then ``active`` when answered. A call that fails leaves the room (``participant_left``, reason
+``USER_REJECTED`` for 486, ``USER_UNAVAILABLE`` for 480) with its status still ``ringing``. Without
+``wait_until_answered`` CreateSIPParticipant answers as soon as the participant joined, whatever happens
+next; with it, it answers once answered, or fails with the SIP status (``sip_status_code`` /
+``sip_status`` in the Twirp error's meta) or, when the ringing timed out, ``canceled`` without one.
+
+Callees, by the dialled number (tests pick the outcome; ``/dev/config`` ``fail_sip_numbers`` overrides):
+- ends in ``0486``: busy (486 Busy Here); ``0480``: 480 Temporarily Unavailable; ``0603``: 603 Decline;
+  ``0404``: 404 Not Found;
+- ends in ``0408``: rings and never answers (the ringing timeout: ``canceled``, no SIP status);
+- any other number answers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from livekit.protocol import room as proto_room
 from livekit.protocol import sip as proto_sip
-from livekit.protocol.models import ParticipantInfo, ParticipantPermission
+from livekit.protocol.models import DisconnectReason, ParticipantInfo, ParticipantPermission
 from livekit.protocol.sip import SIPDispatchRuleInfo, SIPInboundTrunkInfo, SIPOutboundTrunkInfo
 
 from .ids import new_id
@@ -28,6 +48,11 @@ SIP_FAILURES = {
     603: ("Decline", "permission_denied"),
 }
 DEFAULT_SIP_FAILURE = 486
+NO_ANSWER = 0  # a callee that rings until the ringing timeout
+# The callee's behaviour by the last four digits of the dialled number (see the module's docstring).
+CALLEE_SUFFIXES = {"0486": 486, "0480": 480, "0603": 603, "0404": 404, "0408": NO_ANSWER}
+# How livekit-sip leaves the room after a failed INVITE (outbound.go connectSIP: busy, unavailable, dropped).
+_LEAVE_REASONS = {486: DisconnectReason.USER_REJECTED, 480: DisconnectReason.USER_UNAVAILABLE}
 
 
 class Sip:
@@ -157,7 +182,9 @@ class Sip:
                 **rule.attributes,
             }
             if rule.hide_phone_number:
-                identity, name = f"sip_{call_id}", "Phone"
+                # LiveKit hashes the caller's number: equal numbers (every "anonymous") give equal identities
+                identity = "sip_" + hashlib.sha256(from_number.encode()).digest()[:8].hex()
+                name = "Phone " + from_number[-(4 if len(from_number) > 4 else 1):]
             else:
                 identity, name = f"sip_{from_number}", f"Phone {from_number}"
                 attributes |= {"sip.phoneNumber": from_number, "sip.trunkPhoneNumber": number}
@@ -165,7 +192,7 @@ class Sip:
             return self.rooms.join_as(room_name, caller, publish=["audio"])
 
     def dial_out(self, request: proto_sip.CreateSIPParticipantRequest) -> proto_sip.SIPParticipantInfo:
-        """The callee answers at once; a number in `fail_numbers` fails the way LiveKit reports it."""
+        """Join the callee (dialing), ring, then answer or fail as the dialled number says."""
         if not request.sip_call_to:
             raise TwirpError("invalid_argument", "sip_call_to is required")
         if not request.room_name:
@@ -181,34 +208,54 @@ class Sip:
                 trunk_number = trunk_number or (trunk.numbers[0] if trunk.numbers else "")
             elif not request.HasField("trunk"):
                 raise TwirpError("invalid_argument", "sip_trunk_id or trunk is required")
-            status = self.fail_numbers.get(request.sip_call_to)
-            if status is not None:
-                reason, code = SIP_FAILURES.get(status, (f"SIP {status}", "unavailable"))
-                raise TwirpError(
-                    code,
-                    f"INVITE failed: sip status: {status}: {reason}",
-                    meta={"sip_status_code": str(status), "sip_status": reason},
-                )
             call_id = new_id("SCL_")
             attributes = {
                 **request.participant_attributes,
                 "sip.callID": call_id,
-                "sip.callStatus": "active",
-                "sip.phoneNumber": request.sip_call_to,
-                "sip.trunkPhoneNumber": trunk_number,
+                "sip.callStatus": "dialing",
             }
+            if not request.hide_phone_number:
+                attributes |= {"sip.phoneNumber": request.sip_call_to, "sip.trunkPhoneNumber": trunk_number}
             if request.sip_trunk_id:
                 attributes["sip.trunkID"] = request.sip_trunk_id
             identity = request.participant_identity or f"sip_{request.sip_call_to}"
             name = request.participant_name or f"Phone {request.sip_call_to}"
             callee = _sip_participant(identity, name, request.participant_metadata, attributes)
+            # in the room before it rings, its track published at once (livekit-sip connectToRoom)
             joined = self.rooms.join_as(request.room_name, callee, publish=["audio"])
+            self._set_call_status(request.room_name, identity, "ringing")
+            outcome = self._callee(request.sip_call_to)
+            if outcome is None:
+                self._set_call_status(request.room_name, identity, "active")
+            else:
+                self.rooms.hang_up(request.room_name, identity,
+                                   _LEAVE_REASONS.get(outcome, DisconnectReason.UNKNOWN_REASON))
+        if outcome is not None and request.wait_until_answered:
+            if outcome == NO_ANSWER:
+                raise TwirpError("canceled", "canceled")  # the ringing timeout cancels the INVITE
+            reason, code = SIP_FAILURES.get(outcome, (f"SIP {outcome}", "unavailable"))
+            raise TwirpError(
+                code,
+                f"INVITE failed: sip status: {outcome}: {reason}",
+                meta={"sip_status_code": str(outcome), "sip_status": reason},
+            )
         return proto_sip.SIPParticipantInfo(
             participant_id=joined.sid,
             participant_identity=joined.identity,
             room_name=request.room_name,
             sip_call_id=call_id,
         )
+
+    def _callee(self, number: str) -> int | None:
+        """None when the callee answers; else the SIP status it fails with, or NO_ANSWER."""
+        if number in self.fail_numbers:
+            return self.fail_numbers[number]
+        return CALLEE_SUFFIXES.get(number[-4:])
+
+    def _set_call_status(self, room: str, identity: str, status: str) -> None:
+        # livekit-sip's LocalParticipant.SetAttributes: no webhook (LiveKit has no attributes webhook)
+        self.rooms.update_participant(proto_room.UpdateParticipantRequest(
+            room=room, identity=identity, attributes={"sip.callStatus": status}))
 
     def state(self) -> dict:
         with self.lock:

@@ -13,10 +13,31 @@ from rooms_local.event_bus import booking_event_pattern as local_pattern
 pytestmark = pytest.mark.infra
 
 
-def _rule(synth) -> dict:
+def _rule(synth, source: str = "booking-platform") -> dict:
     rules = synth.resources("AWS::Events::Rule").values()
-    [rule] = [r["Properties"] for r in rules if "EventPattern" in r["Properties"]]
+    [rule] = [r["Properties"] for r in rules
+              if "EventPattern" in r["Properties"] and r["Properties"]["EventPattern"]["source"] == [source]]
     return rule
+
+
+def test_dial_out_requests_reach_the_dial_out_function_with_retries_and_a_failure_queue(dev):
+    from infra.constructs.booking_events import dial_out_event_pattern
+    from rooms.phone.dial_out import REQUESTED_DETAIL_TYPE
+    from rooms_local.event_bus import dial_out_event_pattern as local_dial_out_pattern
+
+    rule = _rule(dev, "rooms")
+    assert rule["EventPattern"] == dial_out_event_pattern("rooms") == local_dial_out_pattern()
+    assert rule["EventPattern"]["detail-type"] == [REQUESTED_DETAIL_TYPE]
+    function_id, props = dev.functions_by_name()["dial_out_worker"]
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3}
+    queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    [config] = [c["Properties"] for c in dev.resources("AWS::Lambda::EventInvokeConfig").values()
+                if c["Properties"]["FunctionName"] == {"Ref": function_id}]
+    assert config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] == queue
+    # it waits while the phone rings: longer than the longest ringing LiveKit allows (80 s)
+    assert props["Timeout"] > 80 + 15
 
 
 def test_the_rule_matches_the_platform_source_and_every_inbound_detail_type(dev, prod):

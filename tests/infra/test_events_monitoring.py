@@ -12,7 +12,7 @@ pytestmark = pytest.mark.infra
 
 def test_sweeper_runs_on_a_schedule_with_a_dead_letter_queue(dev, prod):
     sweeper_id, _ = dev.functions_by_name()["room_sweeper"]
-    dev.template.resource_count_is("AWS::Events::Rule", 2)  # and the booking events' (test_booking_events)
+    dev.template.resource_count_is("AWS::Events::Rule", 3)  # + booking events', dial-outs' (test_booking_events)
     dev.template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -51,7 +51,7 @@ def test_alarms_cover_errors_throttles_failure_queues_and_api(dev):
     functions = len(dev.functions_by_name())
     assert by_metric["Errors"] == functions
     assert by_metric["Throttles"] == functions
-    assert by_metric["ApproximateNumberOfMessagesVisible"] == 3  # every failure queue
+    assert by_metric["ApproximateNumberOfMessagesVisible"] == 4  # every failure queue
     assert by_metric["5xx"] == 1
     assert by_metric["RecordingFailures"] == 1
     assert by_metric["Duration"] == 1  # webhook latency

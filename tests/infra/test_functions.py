@@ -19,11 +19,11 @@ pytestmark = pytest.mark.infra
 ALL = {spec.name for spec in FUNCTION_SPECS}
 DESIGN = {
     "create_room", "room_admin", "room_query", "issue_token", "room_control", "recording_control",
-    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper", "booking_events",
+    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper", "booking_events", "dial_out_worker",
 }  # fmt: skip
 
 
-def test_the_design_has_eleven_functions():
+def test_the_design_has_twelve_functions():
     assert ALL == DESIGN
 
 
@@ -34,7 +34,7 @@ def test_only_functions_with_a_handler_are_in_the_real_app():
 
 def test_every_function_is_synthesized_once(dev):
     assert set(dev.functions_by_name()) == ALL
-    # the project's ten plus CDK's bucket-notification handler
+    # the project's functions plus CDK's bucket-notification handler
     dev.template.resource_count_is("AWS::Lambda::Function", len(ALL) + 1)
 
 
@@ -101,7 +101,8 @@ EXPECTED_ENV = {
     "issue_token": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "SIP_NUMBERS"},
     "room_control": {"LIVEKIT_URL", "EVIDENCE_SIGNING_SECRET_ARN"},
     "recording_control": {"LIVEKIT_URL", "RECORDINGS_BUCKET"},
-    "sip_dial": {"LIVEKIT_URL", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID"},
+    "sip_dial": {"LIVEKIT_URL", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID", "EVENT_BUS_NAME"},
+    "dial_out_worker": {"LIVEKIT_URL", "SIP_OUTBOUND_TRUNK_ID", "EVENT_BUS_NAME"},
     "webhook_handler": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "recording_processor": {"RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "room_sweeper": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS"},
@@ -142,7 +143,7 @@ def test_asynchronous_functions_send_failures_to_a_queue(dev):
     configs = dev.resources("AWS::Lambda::EventInvokeConfig")
     by_function = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"] for c in configs.values()}
     functions = dev.functions_by_name()
-    expected = {"recording_processor": 2, "room_sweeper": 0, "booking_events": 2}
+    expected = {"recording_processor": 2, "room_sweeper": 0, "booking_events": 2, "dial_out_worker": 2}
     assert {lid for lid, _ in (functions[n] for n in expected)} == set(by_function)
     for name, retries in expected.items():
         config = by_function[functions[name][0]]
@@ -151,7 +152,7 @@ def test_asynchronous_functions_send_failures_to_a_queue(dev):
         queue = dev.template_dict["Resources"][queue_id]
         assert queue["Type"] == "AWS::SQS::Queue"
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    dev.template.resource_count_is("AWS::SQS::Queue", 3)
+    dev.template.resource_count_is("AWS::SQS::Queue", 4)
 
 
 def test_function_roles_use_no_managed_policies(dev):

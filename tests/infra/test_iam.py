@@ -35,7 +35,7 @@ RECORDING_OBJECT_ACTIONS = {
 }
 READS_LIVEKIT_SECRET = set(NAMES) - {"recording_processor", "room_query"}
 PUTS_EVENTS = {"webhook_handler", "recording_processor", "room_sweeper", "room_admin", "create_room",
-               "booking_events"}
+               "booking_events", "sip_dial", "dial_out_worker"}
 
 
 def _as_list(value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -121,7 +122,52 @@ def test_ending_the_room_deletes_its_dispatch_rule_and_releases_its_pin(api, sta
         control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], sip_room["dial_in"]["pin"], CALLER)
 
 
-def test_dial_out_by_the_host_joins_a_member_as_themself(api, stack, ids, sip_room):
+FINAL_DIAL_OUT_STATUSES = {"answered", "busy", "no_answer", "failed"}
+
+
+@pytest.fixture(scope="module")
+def published(stack):
+    from tests.integration.test_sweeper import EventLog
+
+    return EventLog(stack.config)
+
+
+def _published(published, room, detail_type, timeout_s: float = 15):
+    deadline = time.monotonic() + timeout_s
+    while not (found := published.of(room["room_id"], detail_type)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def _dial_out(api, room, host, **body):
+    r = api.call("POST", f"/rooms/{room['room_id']}/dial-out", as_user=host, json=body)
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["status"] == "requested" and accepted["dial_out_id"]
+    return accepted
+
+
+def _outcome(api, stack, room, host, dial_out_id, timeout_s: float = 30):
+    """The dial-out once the worker recorded its outcome (and LiveKit's webhooks of the call arrived)."""
+    deadline = time.monotonic() + timeout_s
+    url = f"/rooms/{room['room_id']}/dial-outs/{dial_out_id}"
+    while True:
+        r = api.call("GET", url, as_user=host)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in FINAL_DIAL_OUT_STATUSES:
+            control.drain_webhooks(stack.config.livekit_url)
+            return r.json()
+        assert time.monotonic() < deadline, f"dial-out still {r.json()['status']}"
+        time.sleep(0.1)
+
+
+def _attendance(api, room):
+    r = api.admin("GET", f"/rooms/{room['room_id']}/attendance")
+    assert r.status_code == 200, r.text
+    return {p["identity"]: p for p in r.json()["participants"]}
+
+
+def test_dial_out_by_the_host_joins_a_member_as_themself_once_answered(api, stack, ids, sip_room, published):
     room_id = sip_room["room_id"]
     url = f"/rooms/{room_id}/dial-out"
     call = {"phone_number": "+44 7700 900456", "participant_name": "Clara (phone)", "user_id": ids["client"]}
@@ -129,18 +175,49 @@ def test_dial_out_by_the_host_joins_a_member_as_themself(api, stack, ids, sip_ro
     assert r.status_code == 409 and r.json()["code"] == "room_not_open"
     _open(api, sip_room, ids["host"])
 
-    r = api.call("POST", url, as_user=ids["host"], json=call)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert body["participant_identity"] == ids["client"] and body["user_id"] == ids["client"]
-    assert body["phone_number"] == "+44*******456" and body["sip_call_id"]
+    accepted = _dial_out(api, sip_room, ids["host"], **call)
+    assert accepted["participant_identity"] == ids["client"] and accepted["user_id"] == ids["client"]
+    assert accepted["phone_number"] == "+44*******456" and accepted["requested_by"] == ids["host"]
+    done = _outcome(api, stack, sip_room, ids["host"], accepted["dial_out_id"])
+    assert done["status"] == "answered" and done["sip_call_id"] and done["participant_id"].startswith("PA_")
+    assert done["answered_at"] and done["sip_status_code"] is None
     joined = {p["identity"]: p for p in _participants(stack, sip_room["livekit_room"])}
     assert joined[ids["client"]]["kind"] == "SIP" and joined[ids["client"]]["name"] == "Clara (phone)"
+    assert joined[ids["client"]]["attributes"]["sip.callStatus"] == "active"
+    [segment] = _attendance(api, sip_room)[ids["client"]]["segments"]
+    assert segment["via"] == "phone" and segment["joined_at"][:19] == done["answered_at"][:19]  # from the answer
+    [event] = _published(published, sip_room, "Dial-Out Answered")
+    assert event["detail"]["dial_out_id"] == accepted["dial_out_id"] and event["detail"]["status"] == "answered"
+    listed = api.call("GET", f"/rooms/{room_id}/dial-outs", as_user=ids["host"]).json()["dial_outs"]
+    assert [d["dial_out_id"] for d in listed] == [accepted["dial_out_id"]]
+    assert api.call("GET", f"/rooms/{room_id}/dial-outs", as_user=ids["client"]).status_code == 403
+    missing = api.call("GET", f"/rooms/{room_id}/dial-outs/{uuid.uuid4().hex}", as_user=ids["host"])
+    assert missing.status_code == 404 and missing.json()["code"] == "dial_out_not_found"
 
-    stranger = api.call("POST", url, as_user=ids["host"], json={"phone_number": "+12025550142"})
-    assert stranger.status_code == 200
-    assert stranger.json()["participant_identity"].startswith("phone-")
-    assert "2025550142" not in stranger.json()["participant_identity"]
+    stranger = _dial_out(api, sip_room, ids["host"], phone_number="+12025550142")
+    assert stranger["participant_identity"].startswith("phone-")
+    assert "2025550142" not in stranger["participant_identity"]
+    assert _outcome(api, stack, sip_room, ids["host"], stranger["dial_out_id"])["status"] == "answered"
+
+
+@pytest.mark.parametrize(("number", "status", "sip_status_code"), [
+    ("+12025550486", "busy", 486), ("+12025550408", "no_answer", None), ("+12025550404", "failed", 404)])
+def test_a_dial_out_that_does_not_connect_is_recorded_and_never_attendance(api, stack, ids, sip_room, published,
+                                                                           number, status, sip_status_code):
+    _open(api, sip_room, ids["host"])
+    accepted = _dial_out(api, sip_room, ids["host"], phone_number=number, user_id=ids["client"])
+    done = _outcome(api, stack, sip_room, ids["host"], accepted["dial_out_id"])
+    assert (done["status"], done["sip_status_code"]) == (status, sip_status_code)
+    assert done["answered_at"] is None and done["finished_at"]
+    if status == "no_answer":
+        assert done["livekit_code"] == "canceled"  # the ringing timed out: LiveKit reports no SIP status
+    assert number not in json.dumps(done)
+    [event] = _published(published, sip_room, "Dial-Out Failed")
+    assert (event["detail"]["status"], event["detail"]["sip_status_code"]) == (status, sip_status_code)
+    assert number not in json.dumps(event) and _published(published, sip_room, "Dial-Out Answered", 0) == []
+    # the callee was in the LiveKit room while it rang, and left: the member is not present
+    assert ids["client"] not in _attendance(api, sip_room)
+    assert all(p["identity"] != ids["client"] for p in _participants(stack, sip_room["livekit_room"]))
 
 
 def test_dial_out_refusals(api, stack, ids, sip_room, booking_room):
@@ -162,29 +239,21 @@ def test_dial_out_refusals(api, stack, ids, sip_room, booking_room):
     no_sip = api.call("POST", f"/rooms/{booking_room['room_id']}/dial-out", as_user=ids["host"], json=ok)
     assert no_sip.status_code == 409 and no_sip.json()["code"] == "phone_not_enabled"
 
-    busy = "+1202555" + str(uuid.uuid4().int)[:4]
-    control.configure(stack.config.livekit_url, fail_sip_numbers={busy: 486})
-    try:
-        r = api.call("POST", url, as_user=ids["host"], json={"phone_number": busy})
-    finally:
-        control.configure(stack.config.livekit_url, fail_sip_numbers=[])
-    assert r.status_code == 409, r.text
-    assert (r.json()["code"], r.json()["sip_status_code"], r.json()["sip_status"]) == (
-        "dial_out_failed", 486, "Busy Here")
-    assert busy not in r.text
 
-
-def test_dial_out_is_rate_limited_per_room(api, stack, ids, sip_room):
+def test_dial_out_is_rate_limited_per_room_and_failed_calls_give_their_slot_back(api, stack, ids, sip_room):
     from rooms.settings import get_settings
 
     _open(api, sip_room, ids["host"])
     limit = get_settings().sip_dial_out_limit
     url = f"/rooms/{sip_room['room_id']}/dial-out"
-    codes = [api.call("POST", url, as_user=ids["host"], json={"phone_number": f"+1202555{1000 + i}"}).status_code
-             for i in range(limit + 1)]
-    assert codes == [200] * limit + [429]
-    r = api.call("POST", url, as_user=ids["host"], json={"phone_number": "+12025559999"})
-    assert r.json()["code"] == "dial_out_rate_limited" and 0 < r.json()["retry_after_seconds"] <= 600
+    busy = [_dial_out(api, sip_room, ids["host"], phone_number=f"+1202{i}550486") for i in range(limit + 1)]
+    assert [_outcome(api, stack, sip_room, ids["host"], b["dial_out_id"])["status"] for b in busy] == \
+        ["busy"] * (limit + 1)  # refused calls do not lock the host out
+    answered = [api.call("POST", url, as_user=ids["host"], json={"phone_number": f"+1202555{1000 + i}"})
+                for i in range(limit + 1)]
+    assert [r.status_code for r in answered] == [202] * limit + [429]
+    assert answered[-1].json()["code"] == "dial_out_rate_limited"
+    assert 0 < answered[-1].json()["retry_after_seconds"] <= 600
 
 
 def test_200_concurrent_sip_rooms_on_one_number_get_200_distinct_pins(api):
@@ -215,9 +284,8 @@ def test_phone_participants_show_in_attendance_via_phone(api, stack, ids, sip_ro
     client = _open(api, sip_room, ids["client"])
     control.join(stack.config.livekit_url, client["token"], publish=["audio", "video"])
     # the client's video fails: the host calls them; the call joins as the client (one attendance record)
-    r = api.call("POST", f"/rooms/{sip_room['room_id']}/dial-out", as_user=ids["host"],
-                 json={"phone_number": "+447700900789", "user_id": ids["client"]})
-    assert r.status_code == 200, r.text
+    accepted = _dial_out(api, sip_room, ids["host"], phone_number="+447700900789", user_id=ids["client"])
+    assert _outcome(api, stack, sip_room, ids["host"], accepted["dial_out_id"])["status"] == "answered"
     # and an attendee with no account dials in with the PIN
     caller = control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], sip_room["dial_in"]["pin"], CALLER)
     control.drain_webhooks(stack.config.livekit_url)
@@ -290,3 +358,19 @@ def test_a_pin_clash_in_livekit_moves_the_room_to_another_pin_with_a_working_rul
     assert api.call("GET", f"/rooms/{room['room_id']}/dial-in", as_user=ids["client"]).json()["pin"] == new_pin
     caller = control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], new_pin, CALLER)
     assert caller["attributes"]["rooms.room_id"] == room["room_id"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "LiveKit names a dial-in caller from the From number only (sip_<sha256(from)[:8]> with hide_phone_number; "
+    "protocol sip.EvaluateDispatchRule) and a dispatch rule has no identity setting: every withheld caller "
+    "('anonymous') gets one identity and the second disconnects the first (DUPLICATE_IDENTITY). Dial withheld "
+    "callers out instead. Turns green only if LiveKit gives withheld callers distinct identities."))
+def test_two_withheld_callers_both_stay_and_are_two_attendees(api, stack, ids, sip_room):
+    _open(api, sip_room, ids["host"])
+    pin = sip_room["dial_in"]["pin"]
+    first = control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], pin, "anonymous")
+    second = control.dial_in(stack.config.livekit_url, DEV_SIP_NUMBERS["UK"], pin, "anonymous")
+    control.drain_webhooks(stack.config.livekit_url)
+    connected = {p["sid"] for p in _participants(stack, sip_room["livekit_room"])}
+    assert {first["sid"], second["sid"]} <= connected
+    assert len([e for e in _attendance(api, sip_room).values() if e["via"] == "phone"]) == 2

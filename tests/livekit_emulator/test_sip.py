@@ -89,9 +89,10 @@ def test_dial_out_joins_a_sip_participant_or_fails_like_a_busy_line(server, sink
     listed = call(server, lambda lk: lk.sip.list_outbound_trunk(api.ListSIPOutboundTrunkRequest()))
     assert [t.sip_trunk_id for t in listed.items] == [created.sip_trunk_id]
 
-    def dial(to: str, trunk_id: str = created.sip_trunk_id):
+    def dial(to: str, trunk_id: str = created.sip_trunk_id, wait: bool = False):
         request = api.CreateSIPParticipantRequest(
-            sip_trunk_id=trunk_id, sip_call_to=to, room_name="call-room", participant_name="Client"
+            sip_trunk_id=trunk_id, sip_call_to=to, room_name="call-room", participant_name="Client",
+            wait_until_answered=wait,
         )
         return call(server, lambda lk: lk.sip.create_sip_participant(request))
 
@@ -107,5 +108,84 @@ def test_dial_out_joins_a_sip_participant_or_fails_like_a_busy_line(server, sink
 
     control.configure(server.url, fail_sip_numbers=["+15550000"])
     with pytest.raises(api.SipCallError) as err:
-        dial("+15550000")
+        dial("+15550000", wait=True)  # a SIP failure is reported only to a caller that waits for the answer
     assert err.value.sip_status_code == 486 and err.value.sip_status == "Busy Here"
+
+
+def _outbound_trunk(server) -> str:
+    trunk = api.SIPOutboundTrunkInfo(name="out", address="sip.example.com", numbers=["+15550111"])
+    return call(server, lambda lk: lk.sip.create_outbound_trunk(api.CreateSIPOutboundTrunkRequest(trunk=trunk))
+                ).sip_trunk_id
+
+
+def _dial(server, trunk_id: str, to: str, *, wait: bool, identity: str = ""):
+    request = api.CreateSIPParticipantRequest(sip_trunk_id=trunk_id, sip_call_to=to, room_name="call-room",
+                                              participant_identity=identity, wait_until_answered=wait)
+    return call(server, lambda lk: lk.sip.create_sip_participant(request))
+
+
+def test_a_dialled_callee_joins_before_ringing_and_is_active_once_answered(server, sink):
+    trunk_id = _outbound_trunk(server)
+    info = _dial(server, trunk_id, "+15559870001", wait=True)
+    joined = sink.wait_for("participant_joined")
+    # livekit-sip connects the participant before it sends the INVITE: the join says dialing
+    assert joined.participant.identity == info.participant_identity
+    assert joined.participant.attributes["sip.callStatus"] == "dialing"
+    assert sink.wait_for("track_published").participant.identity == info.participant_identity
+    [participant] = control.state(server.url)["rooms"][0]["participants"]
+    assert participant["attributes"]["sip.callStatus"] == "active"
+
+
+@pytest.mark.parametrize(("number", "status", "reason", "code", "left_reason"), [
+    ("+15559870486", 486, "Busy Here", "resource_exhausted", api.DisconnectReason.USER_REJECTED),
+    ("+15559870480", 480, "Temporarily Unavailable", "resource_exhausted", api.DisconnectReason.USER_UNAVAILABLE),
+    ("+15559870603", 603, "Decline", "permission_denied", api.DisconnectReason.UNKNOWN_REASON),
+])
+def test_a_failing_callee_joins_rings_and_leaves_and_wait_until_answered_reports_the_sip_status(
+        server, sink, number, status, reason, code, left_reason):
+    trunk_id = _outbound_trunk(server)
+    with pytest.raises(api.SipCallError) as err:
+        _dial(server, trunk_id, number, wait=True)
+    assert (err.value.sip_status_code, err.value.sip_status, err.value.code) == (status, reason, code)
+    assert sink.wait_for("participant_joined").participant.attributes["sip.callStatus"] == "dialing"
+    left = sink.wait_for("participant_left")
+    assert left.participant.attributes["sip.callStatus"] == "ringing"  # never answered
+    assert left.participant.disconnect_reason == left_reason
+    assert control.state(server.url)["rooms"][0]["participants"] == []
+
+
+def test_an_unanswered_call_times_out_canceled_without_a_sip_status(server, sink):
+    trunk_id = _outbound_trunk(server)
+    with pytest.raises(api.ServerError) as err:
+        _dial(server, trunk_id, "+15559870408", wait=True)
+    assert err.value.code == "canceled" and "sip_status_code" not in err.value.metadata
+    assert sink.wait_for("participant_left").participant.attributes["sip.callStatus"] == "ringing"
+
+
+def test_without_wait_until_answered_a_busy_call_succeeds_and_only_shows_as_its_leave(server, sink):
+    trunk_id = _outbound_trunk(server)
+    info = _dial(server, trunk_id, "+15559870486", wait=False)  # LiveKit: success, before ringing
+    assert info.participant_id.startswith("PA_")
+    left = sink.wait_for("participant_left")
+    assert left.participant.identity == info.participant_identity
+    assert left.participant.disconnect_reason == api.DisconnectReason.USER_REJECTED
+
+
+def test_withheld_callers_get_livekits_hashed_identity_and_the_second_kicks_the_first(server, sink):
+    import hashlib
+
+    trunk_id = inbound_trunk(server)
+    rule = api.SIPDispatchRuleInfo(
+        rule=api.SIPDispatchRule(dispatch_rule_direct=api.SIPDispatchRuleDirect(room_name="room-a", pin="1234")),
+        trunk_ids=[trunk_id], hide_phone_number=True)
+    call(server, lambda lk: lk.sip.create_dispatch_rule(api.CreateSIPDispatchRuleRequest(dispatch_rule=rule)))
+    known = control.dial_in(server.url, NUMBER, "1234", "+15557654")
+    assert known["identity"] == "sip_" + hashlib.sha256(b"+15557654").digest()[:8].hex()
+    assert known["name"] == "Phone 7654" and "sip.phoneNumber" not in known["attributes"]
+    first = control.dial_in(server.url, NUMBER, "1234", "anonymous")
+    second = control.dial_in(server.url, NUMBER, "1234", "anonymous")
+    assert first["identity"] == second["identity"] != known["identity"]  # every withheld caller: one identity
+    sink.wait_for("participant_left")
+    left = [e for e in sink.events() if e.event == "participant_left"]
+    assert [(e.participant.sid, e.participant.disconnect_reason) for e in left] == [
+        (first["sid"], api.DisconnectReason.DUPLICATE_IDENTITY)]

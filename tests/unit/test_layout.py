@@ -143,8 +143,8 @@ _EXPRESSION_METHODS = {"set", "remove", "add", "delete", "is_in", "does_not_exis
                        "startswith", "between"}
 _MODELS = {"RoomItem", "Member", "JoinTokenRecord", "RecordingItem", "ActiveRecording", "EgressLookup",
            "RecordingConsent", "SegmentItem", "TrackItem", "QualityItem", "TemplateOverride", "SipPinLock",
-           "DialOutWindow", "WebhookEventItem", "PendingBookingEvent", "BookingEventMarker", "AuditEntry",
-           "ConsentLedgerEntry", "RetentionItem", "UserRoomLink", "ErasureProof", "TableItem"}
+           "DialOutWindow", "DialOutItem", "WebhookEventItem", "PendingBookingEvent", "BookingEventMarker",
+           "AuditEntry", "ConsentLedgerEntry", "RetentionItem", "UserRoomLink", "ErasureProof", "TableItem"}
 
 
 def expressions_outside_store(source: str, where: str) -> list[str]:

@@ -103,3 +103,46 @@ def test_the_shared_logger_masks_every_phone_number_in_a_record():
         assert full not in out
     assert "call from +44*******123" in out and "sip_+44*******123" in out and "+12******143" in out
     assert "2026-01-01T10:00:00+00:00" in out  # not a phone number
+
+
+@pytest.mark.parametrize(("sip_status_code", "livekit_code", "outcome"), [
+    (486, "resource_exhausted", "busy"), (600, "unavailable", "busy"), (603, "unavailable", "busy"),
+    (480, "resource_exhausted", "no_answer"), (408, "deadline_exceeded", "no_answer"),
+    (None, "canceled", "no_answer"),  # livekit-sip cancels the INVITE when the ringing times out
+    (404, "not_found", "failed"), (503, "unavailable", "failed"), (None, "resource_exhausted", "failed"),
+])
+def test_a_dial_out_that_did_not_connect_is_told_from_its_sip_status(sip_status_code, livekit_code, outcome):
+    from rooms.phone.numbers import dial_out_outcome
+
+    assert dial_out_outcome(sip_status_code, livekit_code) == outcome
+
+
+def test_a_sip_participant_still_dialing_or_ringing_has_not_answered():
+    from types import SimpleNamespace
+
+    from rooms.phone.numbers import call_not_answered
+
+    def sip(status=None, kind="sip"):
+        return SimpleNamespace(kind=kind, attributes={} if status is None else {"sip.callStatus": status})
+
+    assert call_not_answered(sip("dialing")) and call_not_answered(sip("ringing"))
+    assert not call_not_answered(sip("active")) and not call_not_answered(sip("automation"))
+    assert not call_not_answered(sip("hangup")) and not call_not_answered(sip())
+    assert not call_not_answered(sip("ringing", kind="standard"))
+
+
+def test_the_dial_out_event_samples_are_what_the_service_publishes():
+    import json
+
+    from rooms.phone.dial_out import FAILED_DETAIL_TYPE, REQUESTED_DETAIL_TYPE
+    from rooms.room.models import DialOutResponse
+    from rooms_local.config import EVENTS_DIR
+    from rooms_local.event_bus import dial_out_event_pattern
+
+    failed = json.loads((EVENTS_DIR / "dial_out_failed.json").read_text())
+    assert (failed["source"], failed["detail-type"]) == ("rooms", FAILED_DETAIL_TYPE)
+    assert DialOutResponse.model_validate(failed["detail"]).model_dump(mode="json") == failed["detail"]
+    requested = json.loads((EVENTS_DIR / "dial_out_requested.json").read_text())
+    assert requested["detail-type"] == REQUESTED_DETAIL_TYPE
+    assert dial_out_event_pattern() == {"source": [requested["source"]], "detail-type": [REQUESTED_DETAIL_TYPE]}
+    assert set(requested["detail"]) == {"room_id", "dial_out_id"}

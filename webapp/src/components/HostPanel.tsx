@@ -7,11 +7,11 @@
 //   message a waiting client          POST …/participants/{identity}/message {text} (waiting-room concierge)
 //   remove                            DELETE …/participants/{identity}
 //   recording                         GET/POST /rooms/{id}/recordings, POST …/recordings/{rec}/stop (409 lists missing consents)
-//   dial out                          POST /rooms/{id}/dial-out
+//   dial out                          POST /rooms/{id}/dial-out (202), then GET …/dial-outs/{id} until it answered
 //   end the session                   the platform's endSession hook (DELETE /rooms/{id} is an admin call)
 import { useCallback, useEffect, useState } from 'react';
 import type { LiveParticipant, ParticipantsView, RecordingView, RoomsApi, RoomView } from '../lib/api';
-import { ApiError } from '../lib/api';
+import { ApiError, describeDialOut } from '../lib/api';
 import { describeError, type Problem } from '../lib/errors';
 
 export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, onEnded }: {
@@ -23,6 +23,7 @@ export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, on
   const [missingConsent, setMissingConsent] = useState<string[] | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [dialOutStatus, setDialOutStatus] = useState<string | null>(null);
   const roomId = room.room_id;
 
   const refresh = useCallback(async () => {
@@ -131,7 +132,12 @@ export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, on
         )}
       </section>
 
-      <DialOut onDial={(phone) => act('dial', () => api.dialOut(roomId, { phone_number: phone }))} busy={busy !== null} />
+      <DialOut busy={busy !== null} status={dialOutStatus} onDial={(phone) => act('dial', async () => {
+        const accepted = await api.dialOut(roomId, { phone_number: phone });
+        // placed asynchronously: follow it without holding the other controls
+        void api.followDialOut(roomId, accepted, (d) => setDialOutStatus(describeDialOut(d)))
+          .catch((err) => setProblem(describeError(err)));
+      })} />
 
       <section aria-label="End the session" className="rooms-end">
         <button className="lk-button lk-disconnect-button" disabled={!endSession || busy !== null}
@@ -189,7 +195,7 @@ function MessageForm({ onSend, busy }: { onSend: (text: string) => void; busy: b
   );
 }
 
-function DialOut({ onDial, busy }: { onDial: (phone: string) => void; busy: boolean }) {
+function DialOut({ onDial, busy, status }: { onDial: (phone: string) => void; busy: boolean; status: string | null }) {
   const [phone, setPhone] = useState('');
   return (
     <section aria-label="Dial out">
@@ -198,6 +204,7 @@ function DialOut({ onDial, busy }: { onDial: (phone: string) => void; busy: bool
         <input type="tel" value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+44 20 7946 0000" aria-label="Phone number" required />
         <button className="lk-button" type="submit" disabled={busy}>Call</button>
       </form>
+      {status && <p className="rooms-muted" role="status" data-testid="dial-out-status">{status}</p>}
     </section>
   );
 }

@@ -3,7 +3,7 @@
 // keeps their attendance record). Dial-out is a host control in the API: other people are told to ask.
 import { useEffect, useState } from 'react';
 import type { DialIn, RoomsApi } from '../lib/api';
-import { ApiError } from '../lib/api';
+import { ApiError, describeDialOut } from '../lib/api';
 import { describeError, type Problem } from '../lib/errors';
 
 export function PhoneFallback({ api, roomId, dialIn: initial, isHost, userId }: {
@@ -28,8 +28,10 @@ export function PhoneFallback({ api, roomId, dialIn: initial, isHost, userId }: 
     setStatus('Calling…');
     setProblem(null);
     try {
-      await api.dialOut(roomId, { phone_number: phone, user_id: userId });
+      const accepted = await api.dialOut(roomId, { phone_number: phone, user_id: userId });
       setStatus(`Calling ${phone}: answer your phone to join by audio.`);
+      const last = await api.followDialOut(roomId, accepted, () => {});
+      if (last.status !== 'answered') setStatus(describeDialOut(last));
     } catch (err) {
       setStatus(null);
       setProblem(err instanceof ApiError && err.field === 'phone_number'

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiError, NetworkError, parseRoomPath, RoomsApi, roomApiPath } from './api';
+import { ApiError, describeDialOut, NetworkError, parseRoomPath, RoomsApi, roomApiPath } from './api';
 
 function fakeFetch(status: number, body: unknown) {
   return vi.fn(async (_url: string, _init?: RequestInit) =>
@@ -55,6 +55,22 @@ describe('RoomsApi', () => {
     expect(fetch.mock.calls.slice(-2).map(([, i]) => i?.body)).toEqual([
       JSON.stringify({ track: 'audio' }), JSON.stringify({ text: 'Running 5 minutes late' })]);
     expect(fetch.mock.calls[0][1]?.body).toBe(JSON.stringify({ track: 'audio', muted: true }));
+  });
+
+  it('a dial-out is followed until it answered or failed, and told as such', async () => {
+    const base = { room_id: 'r1', participant_identity: 'p', phone_number: '+12*******142' };
+    const states = [{ ...base, dial_out_id: 'd1', status: 'dialing' },
+      { ...base, dial_out_id: 'd1', status: 'busy', sip_status_code: 486 }];
+    const fetch = vi.fn(async (_url: string, _init?: RequestInit) =>
+      new Response(JSON.stringify(states.shift()), { status: 200, headers: { 'content-type': 'application/json' } }));
+    const api = new RoomsApi('', async () => 't', fetch);
+    const seen: string[] = [];
+    const last = await api.followDialOut('r1', { ...base, dial_out_id: 'd1', status: 'requested' },
+      (d) => seen.push(d.status), { sleep: async () => {} });
+    expect(seen).toEqual(['requested', 'dialing', 'busy']);
+    expect(fetch.mock.calls.map(([u]) => u)).toEqual(['/rooms/r1/dial-outs/d1', '/rooms/r1/dial-outs/d1']);
+    expect(describeDialOut(last)).toBe('+12*******142 is busy (SIP 486).');
+    expect(describeDialOut({ ...last, status: 'no_answer' })).toBe('+12*******142 did not answer.');
   });
 
   it('an error body becomes an ApiError with status, code, field and details', async () => {

@@ -56,6 +56,35 @@ export interface RecordingView {
   ended_at?: string | null;
 }
 
+/** A dial-out: POST answers it `requested` (202); the call is placed asynchronously (GET …/dial-outs/{id}). */
+export interface DialOutView {
+  dial_out_id: string;
+  status: 'requested' | 'dialing' | 'answered' | 'busy' | 'no_answer' | 'failed' | string;
+  room_id: string;
+  participant_identity: string;
+  user_id?: string | null;
+  phone_number: string;
+  answered_at?: string | null;
+  finished_at?: string | null;
+  sip_status_code?: number | null;
+  sip_status?: string | null;
+  livekit_code?: string | null;
+}
+
+const PENDING_DIAL_OUT = new Set(['requested', 'dialing']);
+
+/** What to tell the host (or the member being called) about a dial-out. */
+export function describeDialOut(d: DialOutView): string {
+  switch (d.status) {
+    case 'requested':
+    case 'dialing': return `Calling ${d.phone_number}…`;
+    case 'answered': return `${d.phone_number} answered and joined by audio.`;
+    case 'busy': return `${d.phone_number} is busy${d.sip_status_code ? ` (SIP ${d.sip_status_code})` : ''}.`;
+    case 'no_answer': return `${d.phone_number} did not answer.`;
+    default: return `The call to ${d.phone_number} failed${d.sip_status_code ? ` (SIP ${d.sip_status_code})` : ''}.`;
+  }
+}
+
 export interface QualitySample { packet_loss_pct?: number; jitter_ms?: number; rtt_ms?: number; measured_at?: string }
 
 /** The API's error body `{code, message, field?, ...details}` with its HTTP status. */
@@ -190,7 +219,22 @@ export class RoomsApi {
     return this.request<RecordingView>('POST', `/rooms/${enc(roomId)}/recordings/${enc(recordingId)}/stop`);
   }
   dialOut(roomId: string, body: { phone_number: string; participant_name?: string; user_id?: string }) {
-    return this.request<unknown>('POST', `/rooms/${enc(roomId)}/dial-out`, body);
+    return this.request<DialOutView>('POST', `/rooms/${enc(roomId)}/dial-out`, body);
+  }
+  getDialOut(roomId: string, dialOutId: string) {
+    return this.request<DialOutView>('GET', `/rooms/${enc(roomId)}/dial-outs/${enc(dialOutId)}`);
+  }
+  /** Poll a dial-out until it answered or failed (`onUpdate` sees every state); the last state seen. */
+  async followDialOut(roomId: string, first: DialOutView, onUpdate: (d: DialOutView) => void,
+    { intervalMs = 1000, maxPolls = 120, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms)) } = {}) {
+    let current = first;
+    onUpdate(current);
+    for (let i = 0; i < maxPolls && PENDING_DIAL_OUT.has(current.status); i++) {
+      await sleep(intervalMs);
+      current = await this.getDialOut(roomId, current.dial_out_id);
+      onUpdate(current);
+    }
+    return current;
   }
 }
 

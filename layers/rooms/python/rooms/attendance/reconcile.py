@@ -9,6 +9,7 @@ from rooms.attendance.people import is_person
 from rooms.attendance.view import attendance_view, unix_seconds
 from rooms.clock import parse_iso
 from rooms.observability import logger, metrics
+from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, call_not_answered
 from rooms.store import attendance as attendance_store
 
 ACTOR_LIVEKIT = "livekit"
@@ -66,6 +67,8 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
     for sid, p in connected.items():
         if sid in known or not is_person(p):
             continue
+        if call_not_answered(p) or DIAL_OUT_ID_ATTRIBUTE in p.attributes:
+            continue  # ringing is not attendance; a dial-out's segment starts at its answer (rooms.phone.dial_out)
         facts = _facts(room, p)
         attendance_store.upsert_connected_segment(room.room_id, facts)
         items.segments.append(store.SegmentItem(

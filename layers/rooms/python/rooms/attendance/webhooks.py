@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from rooms import audit, metric_names, notify, store
@@ -13,7 +14,7 @@ from rooms.clock import iso, parse_iso
 from rooms.livekit_gateway import room_service
 from rooms.livekit_gateway.room_service import LiveParticipantInfo, get_participant, update_permission
 from rooms.observability import logger, metrics
-from rooms.phone.numbers import describe_sip_participant
+from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, call_not_answered, describe_sip_participant
 from rooms.room.grants import admitted_permission
 from rooms.room.status import RoomStatus, is_live
 from rooms.store import attendance as attendance_store
@@ -89,6 +90,13 @@ def next_reconnect_burst(room, at: int) -> tuple[int, int]:
 def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
     if _not_an_attendee(event):
         return
+    if call_not_answered(event.participant) or DIAL_OUT_ID_ATTRIBUTE in event.participant.attributes:
+        # A dialled-out callee is in the room before its phone rings: its segment starts when it answered,
+        # written by the dial-out worker (record_phone_answered), never at this join.
+        _log("participant.join_dialing", ctx.room, event.participant.identity, event.participant,
+             participant_sid=event.participant.sid,
+             call_status=event.participant.attributes.get("sip.callStatus", ""))
+        return
     facts = segment_facts(event.participant, livekit_room_sid=event.room_sid)
     if not facts.joined_at:
         facts = dataclasses.replace(facts, joined_at=unix_seconds(ctx.event_time))
@@ -145,6 +153,35 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
         publish_participant_waiting(ctx.room, facts)
     if ctx.room.status == RoomStatus.ENDED:
         save_room_summary(ctx.room, now=ctx.event_time)  # a join delivered after the room's end
+
+
+def record_phone_answered(room, *, identity: str, participant_sid: str, user_id: str | None, name: str | None,
+                          answered_at, event_id: str) -> bool:
+    """A dialled-out callee answered: its segment starts now (exactly once: ``event_id`` is the marker).
+    False when this was already recorded."""
+    facts = attendance_store.SegmentFacts(identity=identity, participant_sid=participant_sid,
+                                          user_id=user_id or identity, name=name, role="participant", via="phone",
+                                          joined_at=unix_seconds(answered_at))
+    joined_iso = iso(answered_at)
+    started = joined_iso if not room.started_at or joined_iso < room.started_at else None
+    try:
+        with store.applying_event(event_id, event="dial_out_answered", room_name=room.livekit_room,
+                                  received_at=joined_iso,
+                                  expires_at=answered_at + timedelta(
+                                      seconds=store.webhook_events.EVENT_RETENTION_SECONDS)) as tx:
+            attendance_store.add_join(tx, room, facts, at=joined_iso,
+                                      activate=room.status in (RoomStatus.SCHEDULED, RoomStatus.OPEN),
+                                      started_at=started)
+            audit_store.add(tx, audit.entry(
+                room, at=joined_iso, actor=audit.LIVEKIT, action="participant.joined", target=identity,
+                entry_id=event_id, details={"participant_sid": participant_sid, "via": "phone", "answered": True}))
+    except store.DuplicateEvent:
+        return False
+    metrics.add_metric(name=metric_names.PARTICIPANT_JOINS, unit="Count", value=1)
+    metrics.add_metric(name=metric_names.PHONE_PARTICIPANT_JOINS, unit="Count", value=1)
+    _log("participant.join", room, identity, participant_sid=participant_sid, via="phone", answered=True,
+         joined_at=joined_iso)
+    return True
 
 
 WAITING_DETAIL_TYPE = "Participant Waiting"
@@ -218,8 +255,20 @@ def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:
         # joined_at is still set (the signal session started), so it must not open or close a segment.
         _log("participant.connection_aborted", ctx.room, facts.identity, participant_sid=facts.participant_sid)
         return
+    if call_not_answered(event.participant):
+        # hung up (busy, no answer, failed) before answering: it never attended
+        _log("participant.leave_unanswered", ctx.room, facts.identity, event.participant,
+             participant_sid=facts.participant_sid, reason=_disconnect_reason(event))
+        return
+    dial_out_id = event.participant.attributes.get(DIAL_OUT_ID_ATTRIBUTE)
+    if dial_out_id:
+        # its joined_at is when it was connected to dial, not when it answered: the answer time comes from
+        # the dial-out worker (in either order: the segment is keyed by participant SID)
+        facts = dataclasses.replace(facts, joined_at=None)
     reason = _disconnect_reason(event)
     left_at = unix_seconds(ctx.event_time)
+    if dial_out_id:
+        store.record_dial_out_ended(ctx.room.room_id, dial_out_id, at=iso(ctx.event_time))
     with ctx.transaction() as tx:
         attendance_store.add_leave(tx, ctx.room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time))
         audit_store.add(tx, audit.entry(

@@ -55,8 +55,9 @@ _local = threading.local()
 _opened: list[tuple[asyncio.AbstractEventLoop, Any]] = []  # every (loop, client), for close_clients()
 
 
-def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
-    """Run ``call(lkapi, api_module)`` on this thread's loop with this thread's client."""
+def run(call: Callable[[Any, Any], Awaitable[T]], *, timeout: float | None = None) -> T:
+    """Run ``call(lkapi, api_module)`` on this thread's loop with this thread's client, bounded by
+    ``timeout`` seconds (default: the settings' LiveKit timeout)."""
     from livekit import api
 
     settings = get_settings()
@@ -73,7 +74,7 @@ def run(call: Callable[[Any, Any], Awaitable[T]]) -> T:
         _local.state = state
         _opened.append((loop, state[2]))
     _, loop, client = state
-    timeout = settings.livekit_timeout_seconds
+    timeout = timeout or settings.livekit_timeout_seconds
     try:
         # livekit-api sends with aiohttp's timeout=None: a LiveKit that accepts the connection and never
         # answers would hold the request until the Lambda timeout, so every call is bounded here.

@@ -96,6 +96,11 @@ def delete_dispatch_rule(rule_id: str) -> bool:
     return run_or(call, None) is not None
 
 
+# Seconds a call placed with wait_until_answered may take beyond its ringing: LiveKit connects the
+# participant to the room first and sends the INVITE after (livekit-sip outbound.go).
+DIAL_MARGIN_SECONDS = 15
+
+
 def create_sip_participant(
     *,
     trunk_id: str,
@@ -106,12 +111,16 @@ def create_sip_participant(
     attributes: dict[str, str],
     hide_phone_number: bool,
     ringing_timeout_seconds: int,
+    wait_until_answered: bool = False,
 ) -> SipParticipant:
     """Dial ``call_to`` through the outbound trunk; the callee joins ``room_name`` as ``identity``.
 
-    Does not wait for an answer (an API Gateway request cannot outlast ringing): the call's progress
-    shows in the participant's ``sip.callStatus`` attribute and in webhooks. Raises SipCallFailed when
-    LiveKit reports a SIP failure.
+    LiveKit connects the participant to the room *before* it rings (``sip.callStatus`` = ``dialing``,
+    then ``ringing``, then ``active`` once answered). Without ``wait_until_answered`` this returns then,
+    and a busy or unanswered call only shows as the participant leaving. With it, this returns once the
+    callee answered and raises SipCallFailed with what happened: a SIP status (486 Busy Here, 480, 603, …)
+    or, when the ringing timed out, LiveKit's ``canceled`` without one. Only an asynchronous worker can
+    wait that long (``rooms.phone.dial_out``).
     """
 
     async def call(lk: Any, api: Any) -> Any:
@@ -126,6 +135,7 @@ def create_sip_participant(
             participant_attributes=attributes,
             hide_phone_number=hide_phone_number,
             ringing_timeout=Duration(seconds=ringing_timeout_seconds),
+            wait_until_answered=wait_until_answered,
         )
         try:
             return await lk.sip.create_sip_participant(request)
@@ -136,10 +146,11 @@ def create_sip_participant(
         except api.ServerError as err:
             if err.status >= 500 or err.status in (401, 403, 429) or err.code in AUTH_FAILURE_CODES:
                 raise  # run() reports LiveKit as unavailable, or our key as refused
-            # refused before dialling (room full, unknown trunk, …)
+            # refused before dialling (room full, unknown trunk, …), or the ringing timed out (canceled)
             raise SipCallFailed(err.message, sip_status_code=None, sip_status=None, code=err.code) from None
 
-    info = run(call)
+    timeout = ringing_timeout_seconds + DIAL_MARGIN_SECONDS if wait_until_answered else None
+    info = run(call, timeout=timeout)
     return SipParticipant(
         participant_id=info.participant_id,
         participant_identity=info.participant_identity,

@@ -13,7 +13,16 @@ from rooms.room.status import is_live
 from rooms.store import RoomItem
 
 PIN_ATTEMPTS = 20  # random PINs tried per room creation; small PIN spaces are tried exhaustively
-UNREACHABLE_SIP_STATUSES = {404, 484, 604}  # the number itself is wrong: the caller's input
+# What a failed dial-out was, from its SIP response (livekit-sip returns the far end's final response) or,
+# without one, LiveKit's error code: a ringing that timed out is ``canceled`` (livekit-sip sipResponse).
+BUSY_SIP_STATUSES = {486, 600, 603}  # Busy Here, Busy Everywhere, Decline
+NO_ANSWER_SIP_STATUSES = {408, 480, 487}  # Request Timeout, Temporarily Unavailable, Request Terminated
+NO_ANSWER_CODES = {"canceled", "deadline_exceeded"}
+
+# The participant attribute our dial-outs carry (CreateSIPParticipant participant_attributes).
+DIAL_OUT_ID_ATTRIBUTE = "rooms.dial_out_id"
+# livekit-sip's sip.callStatus before the callee answered (outbound.go: dialing, then ringing on a 18x).
+NOT_ANSWERED_CALL_STATUSES = {"dialing", "ringing"}
 
 
 # --- pure helpers -------------------------------------------------------------------------------------
@@ -68,6 +77,21 @@ def phone_identity(room_id: str, number: str) -> str:
     """The LiveKit identity of someone dialled out who is not a member: stable per room and number (a
     redial is a reconnect of one attendee) and free of the number itself."""
     return "phone-" + hashlib.sha256(f"{room_id}|{number}".encode()).hexdigest()[:16]
+
+
+def dial_out_outcome(sip_status_code: int | None, livekit_code: str | None) -> str:
+    """busy | no_answer | failed: what a dial-out that did not connect was."""
+    if sip_status_code in BUSY_SIP_STATUSES:
+        return "busy"
+    if sip_status_code in NO_ANSWER_SIP_STATUSES or (sip_status_code is None and livekit_code in NO_ANSWER_CODES):
+        return "no_answer"
+    return "failed"
+
+
+def call_not_answered(participant: Any) -> bool:
+    """A SIP participant whose call is still dialing or ringing: LiveKit connects a dialled-out callee to
+    the room before the phone rings, so its presence is not attendance until it answers."""
+    return participant.kind == "sip" and participant.attributes.get("sip.callStatus") in NOT_ANSWERED_CALL_STATUSES
 
 
 def describe_sip_participant(participant: Any) -> dict[str, str]:

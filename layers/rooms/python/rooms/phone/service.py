@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rooms import metric_names, store
-from rooms.access import Caller, require_host, require_member_or_admin, require_room
+from rooms.access import Caller, require_member_or_admin, require_room
 from rooms.clock import iso
-from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
+from rooms.errors import Conflict, InvalidInput, NotFound
 from rooms.livekit_gateway import sip_service as livekit_sip
 from rooms.livekit_gateway.room_service import RoomConfig
 from rooms.observability import logger, metrics
-from rooms.phone.masking import mask_phone_number
 from rooms.phone.numbers import (
-    UNREACHABLE_SIP_STATUSES,
     dial_in_details,
-    phone_identity,
     pin_candidates,
     sip_of,
 )
-from rooms.room.models import DialIn, DialOutRequest, DialOutResponse, SipIn
+from rooms.room.models import DialIn, SipIn
 from rooms.room.status import is_live
-from rooms.settings import Settings, SipNumber, get_settings
+from rooms.settings import Settings, SipNumber
 from rooms.store import RoomItem
 
 # --- room creation: the PIN ---------------------------------------------------------------------------
@@ -174,82 +171,3 @@ def get_dial_in(room_id: str, *, caller: Caller) -> DialIn:
     if details is None:
         raise Conflict(f"room {room_id} is {room.status}", code="room_ended")
     return details
-
-
-def dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: datetime,
-             settings: Settings | None = None) -> DialOutResponse:
-    """The host calls a phone into the room. With ``user_id`` (a member) the call joins as that member."""
-    settings = settings or get_settings()
-    wanted = [caller.user_id] + ([request.user_id] if request.user_id else [])
-    room, members = store.get_room_and_members(room_id, *wanted)
-    room = require_room(room, room_id)
-    require_host(caller, room, members.get(caller.user_id))
-    if not is_live(room.status):
-        raise Conflict(f"room {room_id} is {room.status}", code="room_ended")
-    if not sip_of(room).get("enabled"):
-        raise Conflict(f"phone is not enabled for room {room_id}", code="phone_not_enabled")
-    if not settings.sip_outbound_trunk_id:
-        raise UpstreamUnavailable("dial-out is not configured in this deployment", code="dial_out_not_configured")
-    if not room.livekit_created_at:
-        raise Conflict(f"room {room_id} is not open yet: join it first", code="room_not_open")
-
-    if request.user_id:
-        target = members.get(request.user_id)
-        if target is None or target.status != "active":
-            raise InvalidInput(f"{request.user_id} is not a member of room {room_id}", code="not_a_member",
-                               field="user_id")
-        identity, name = target.user_id, request.participant_name or target.name or target.user_id
-    else:
-        identity, name = phone_identity(room_id, request.phone_number), request.participant_name or "Phone"
-
-    window = settings.sip_dial_out_window_seconds
-    start = int(now.timestamp()) // window * window
-    window_start = datetime.fromtimestamp(start, now.tzinfo)
-    count = store.take_dial_out_slot(room_id, window_start=iso(window_start), limit=settings.sip_dial_out_limit,
-                                     expires_at=window_start + timedelta(seconds=window, days=1))
-    if count is None:
-        retry_after = start + window - int(now.timestamp())
-        raise TooManyRequests(f"room {room_id} reached {settings.sip_dial_out_limit} dial-outs per {window} s",
-                              code="dial_out_rate_limited", retry_after_seconds=retry_after)
-
-    masked = mask_phone_number(request.phone_number)
-    log = {"action": "phone.dial_out", "actor": caller.user_id, "room_id": room_id, "target": identity,
-           "phone_number": masked}
-    attributes = {"rooms.room_id": room_id, "rooms.via": "phone", "rooms.dialed_by": caller.user_id}
-    if request.user_id:
-        attributes["rooms.user_id"] = request.user_id
-    try:
-        placed = livekit_sip.create_sip_participant(
-            trunk_id=settings.sip_outbound_trunk_id,
-            call_to=request.phone_number,
-            room_name=room.livekit_room,
-            identity=identity,
-            name=name,
-            attributes=attributes,
-            hide_phone_number=settings.sip_hide_phone_numbers,
-            ringing_timeout_seconds=settings.sip_ringing_timeout_seconds,
-        )
-    except livekit_sip.SipCallFailed as err:
-        logger.info("dial-out failed", extra={**log, "sip_status_code": err.sip_status_code})
-        metrics.add_metric(name=metric_names.PHONE_DIAL_OUT_FAILURES, unit="Count", value=1)
-        if err.sip_status_code is None:  # LiveKit refused before dialling
-            if err.code == "resource_exhausted":
-                raise Conflict(f"room {room_id} is full", code="room_full") from None
-            raise Conflict(f"LiveKit refused the call ({err.code})", code="dial_out_failed",
-                           livekit_code=err.code) from None
-        details = {"sip_status_code": err.sip_status_code, "sip_status": err.sip_status}
-        if err.sip_status_code in UNREACHABLE_SIP_STATUSES:
-            raise InvalidInput(f"{masked} cannot be reached (SIP {err.sip_status_code} {err.sip_status or ''})"
-                               .strip(), code="phone_number_unreachable", field="phone_number", **details) from None
-        raise Conflict(f"the call to {masked} failed: SIP {err.sip_status_code} {err.sip_status or ''}".strip(),
-                       code="dial_out_failed", **details) from None
-    metrics.add_metric(name=metric_names.PHONE_DIAL_OUTS, unit="Count", value=1)
-    logger.info("dialled out", extra={**log, "sip_call_id": placed.sip_call_id, "dial_outs_in_window": count})
-    return DialOutResponse(
-        room_id=room_id,
-        participant_identity=placed.participant_identity,
-        participant_id=placed.participant_id,
-        sip_call_id=placed.sip_call_id,
-        user_id=request.user_id,
-        phone_number=masked,
-    )

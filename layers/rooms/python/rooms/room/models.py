@@ -252,13 +252,34 @@ class DialOutRequest(_In):
                          "e.g. +14155550123")
 
 
+DialOutStatus = Literal["requested", "dialing", "answered", "busy", "no_answer", "failed"]
+
+
 class DialOutResponse(BaseModel):
+    """A dial-out attempt: POST answers it ``requested`` (202) and the call is placed asynchronously;
+    GET …/dial-outs/{dial_out_id} shows what became of it."""
+
+    dial_out_id: str
+    status: DialOutStatus = Field(description="requested → dialing → answered, or busy / no_answer / failed")
     room_id: str
     participant_identity: str
-    participant_id: str
-    sip_call_id: str
+    participant_id: str | None = Field(None, description="LiveKit participant SID, once the call is placed")
+    sip_call_id: str | None = Field(None, description="LiveKit SIP call id, once the call is placed")
     user_id: str | None = None
     phone_number: str = Field(description="The number called, masked")
+    requested_by: str
+    requested_at: str
+    answered_at: str | None = Field(None, description="When the callee answered: attendance starts here")
+    finished_at: str | None = Field(None, description="When the outcome was known")
+    ended_at: str | None = Field(None, description="When an answered call hung up")
+    sip_status_code: int | None = Field(None, description="The SIP response of a failed call (486 Busy Here, …)")
+    sip_status: str | None = None
+    livekit_code: str | None = Field(None, description="LiveKit's error code of a failed call (e.g. canceled "
+                                                       "when the ringing timed out)")
+
+
+class DialOutList(BaseModel):
+    dial_outs: list[DialOutResponse]
 
 
 class TemplateIn(TemplateSettings):

@@ -13,6 +13,7 @@ GSI read; nothing here ever Scans.
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
 | SipPinLock        | SIPPIN#{number}    | PIN#{pin}                           | -                                   | a dial-in PIN unique among live rooms on one number: put with attribute_not_exists in the room's creation transaction, deleted when the room ends; pins held on a number (Query) |
 | DialOutWindow     | ROOM#{room_id}     | DIALOUT#{window_start}              | -                                   | dial-out rate limit per room: conditional ADD count < limit per fixed window; TTL after the window |
+| DialOutItem       | ROOM#{room_id}     | DIALCALL#{dial_out_id}              | -                                   | one dial-out attempt and its outcome (GET …/dial-outs/{id}; the room's list: Query begins_with DIALCALL#); status moves requested → dialing → answered/busy/no_answer/failed by conditional updates, so a redelivered request never dials twice; TTL with the room's attendance |
 | SegmentItem       | ROOM#{room_id}     | ATTEND#{identity}#SEG#{participant_sid} | -                               | one connection of a participant (attendance for billing); the attendance view is one Query begins_with ATTEND# |
 | TrackItem         | ROOM#{room_id}     | ATTEND#{identity}#TRACK#{track_sid} | -                                   | media tracking: who published audio / video / screen, when (same Query) |
 | QualityItem       | ROOM#{room_id}     | ATTEND#{identity}#QUALITY           | -                                   | client-reported connection-quality samples of a member (same Query) |
@@ -48,13 +49,21 @@ from rooms.store.attendance import (
 from rooms.store.conditions import STORE_ERRORS, unavailable
 from rooms.store.due import Claim, claim_due, due_items, finish_due, release_due
 from rooms.store.phone import (
+    DialOutItem,
     DialOutWindow,
     PinTaken,
     SipPinLock,
+    claim_dial_out,
+    create_dial_out,
+    get_dial_out,
     get_room_and_members,
+    give_back_dial_out_slot,
+    list_dial_outs,
     move_pin,
     new_pin_lock,
     pins_held,
+    record_dial_out_ended,
+    record_dial_out_outcome,
     record_dispatch_rule,
     release_pin,
     take_dial_out_slot,
@@ -92,6 +101,7 @@ __all__ = [
     "STORE_ERRORS",
     "ActiveRecording",
     "Claim",
+    "DialOutItem",
     "DialOutWindow",
     "DuplicateEvent",
     "EgressLookup",
@@ -116,10 +126,12 @@ __all__ = [
     "audit",
     "bind",
     "booking",
+    "claim_dial_out",
     "claim_due",
     "cleanup_done",
     "cleanup_owed",
     "cleanup_participant",
+    "create_dial_out",
     "create_room_with_members",
     "create_table",
     "delete_template_override",
@@ -127,12 +139,15 @@ __all__ = [
     "due_keys",
     "end_room",
     "finish_due",
+    "get_dial_out",
     "get_member",
     "get_room",
     "get_room_and_member",
     "get_room_and_members",
     "get_room_attendance",
     "get_template_override",
+    "give_back_dial_out_slot",
+    "list_dial_outs",
     "list_members",
     "list_template_overrides",
     "move_pin",
@@ -141,6 +156,8 @@ __all__ = [
     "pins_held",
     "put_member",
     "put_template_override",
+    "record_dial_out_ended",
+    "record_dial_out_outcome",
     "record_dispatch_rule",
     "record_issued_token",
     "recordings",

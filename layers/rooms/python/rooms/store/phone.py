@@ -1,11 +1,12 @@
-"""Phone: dial-in PIN locks (one per number + PIN among live rooms) and dial-out rate-limit windows."""
+"""Phone: dial-in PIN locks (one per number + PIN among live rooms), dial-out rate-limit windows and
+dial-out attempts (requested → dialing → answered | busy | no_answer | failed, each step conditional)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from rooms.room.status import LIVE_STATUSES
@@ -14,13 +15,21 @@ from rooms.store.rooms import Member, PinTaken, RoomItem, room_pk
 from rooms.store.table import TableItem, bind
 
 __all__ = [
+    "DialOutItem",
     "DialOutWindow",
     "PinTaken",
     "SipPinLock",
+    "claim_dial_out",
+    "create_dial_out",
+    "get_dial_out",
     "get_room_and_members",
+    "give_back_dial_out_slot",
+    "list_dial_outs",
     "move_pin",
     "new_pin_lock",
     "pins_held",
+    "record_dial_out_ended",
+    "record_dial_out_outcome",
     "record_dispatch_rule",
     "release_pin",
     "take_dial_out_slot",
@@ -51,6 +60,115 @@ class DialOutWindow(TableItem, discriminator="dial_out_window"):
     @staticmethod
     def key(room_id: str, window_start: str) -> tuple[str, str]:
         return room_pk(room_id), f"DIALOUT#{window_start}"
+
+
+class DialOutItem(TableItem, discriminator="dial_out"):
+    """One dial-out attempt and what became of it. The full number is kept only until the call is
+    placed (the worker needs it); afterwards only its masked form stays."""
+
+    room_id = UnicodeAttribute()
+    dial_out_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # requested | dialing | answered | busy | no_answer | failed
+    requested_by = UnicodeAttribute()
+    requested_at = UnicodeAttribute()
+    window_start = UnicodeAttribute()  # the rate-limit window whose slot it took (given back on failure)
+    identity = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute(null=True)
+    phone_number = UnicodeAttribute(null=True)
+    phone_number_masked = UnicodeAttribute()
+    participant_id = UnicodeAttribute(null=True)
+    sip_call_id = UnicodeAttribute(null=True)
+    sip_status_code = NumberAttribute(null=True)
+    sip_status = UnicodeAttribute(null=True)
+    livekit_code = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    dialing_at = UnicodeAttribute(null=True)
+    answered_at = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)  # the outcome's time (answered, or the failure)
+    ended_at = UnicodeAttribute(null=True)  # an answered call's hang-up (its participant_left)
+
+    @staticmethod
+    def key(room_id: str, dial_out_id: str) -> tuple[str, str]:
+        return room_pk(room_id), f"DIALCALL#{dial_out_id}"
+
+
+def create_dial_out(item: DialOutItem) -> None:
+    """Put a new attempt (its id is fresh: attribute_not_exists guards against a collision)."""
+    bind()
+    try:
+        item.save(condition=DialOutItem.pk.does_not_exist())
+    except PutError as err:
+        if condition_failed(err):
+            raise RuntimeError(f"dial-out {item.dial_out_id} already exists") from err
+        raise
+
+
+def get_dial_out(room_id: str, dial_out_id: str) -> DialOutItem | None:
+    bind()
+    try:
+        return DialOutItem.get(*DialOutItem.key(room_id, dial_out_id), consistent_read=True)
+    except DialOutItem.DoesNotExist:
+        return None
+
+
+def list_dial_outs(room_id: str) -> list[DialOutItem]:
+    """The room's dial-outs, oldest id first (one Query)."""
+    bind()
+    return list(DialOutItem.query(room_pk(room_id), DialOutItem.sk.startswith("DIALCALL#"), consistent_read=True))
+
+
+def claim_dial_out(room_id: str, dial_out_id: str, *, now: str) -> DialOutItem | None:
+    """requested → dialing, once: the attempt to place, or None when it was already claimed (a
+    redelivered request must never ring the phone twice)."""
+    bind()
+    item = DialOutItem(*DialOutItem.key(room_id, dial_out_id))
+    try:
+        item.update(actions=[DialOutItem.status.set("dialing"), DialOutItem.dialing_at.set(now)],
+                    condition=DialOutItem.status == "requested")
+    except UpdateError as err:
+        if not condition_failed(err):
+            raise
+        return None
+    return item
+
+
+def record_dial_out_outcome(room_id: str, dial_out_id: str, *, status: str, at: str,
+                            participant_id: str | None = None, sip_call_id: str | None = None,
+                            sip_status_code: int | None = None, sip_status: str | None = None,
+                            livekit_code: str | None = None, error: str | None = None) -> bool:
+    """dialing → the outcome, once; the full number is dropped. False when it was already recorded."""
+    bind()
+    item = DialOutItem(*DialOutItem.key(room_id, dial_out_id))
+    actions = [DialOutItem.status.set(status), DialOutItem.finished_at.set(at), DialOutItem.phone_number.remove()]
+    if status == "answered":
+        actions.append(DialOutItem.answered_at.set(at))
+    for attr, value in ((DialOutItem.participant_id, participant_id), (DialOutItem.sip_call_id, sip_call_id),
+                        (DialOutItem.sip_status_code, sip_status_code), (DialOutItem.sip_status, sip_status),
+                        (DialOutItem.livekit_code, livekit_code), (DialOutItem.error, error)):
+        if value is not None and value != "":
+            actions.append(attr.set(value))
+    try:
+        item.update(actions=actions, condition=DialOutItem.status.is_in("requested", "dialing"))
+    except UpdateError as err:
+        if not condition_failed(err):
+            raise
+        return False
+    return True
+
+
+def record_dial_out_ended(room_id: str, dial_out_id: str, *, at: str) -> bool:
+    """An answered call hung up (first leave wins). False when it was not answered or already ended."""
+    bind()
+    item = DialOutItem(*DialOutItem.key(room_id, dial_out_id))
+    try:
+        item.update(actions=[DialOutItem.ended_at.set(at)],
+                    condition=(DialOutItem.status == "answered") & DialOutItem.ended_at.does_not_exist())
+    except UpdateError as err:
+        if not condition_failed(err):
+            raise
+        return False
+    return True
 
 
 def new_pin_lock(number: str, pin: str, *, room_id: str, now: str) -> SipPinLock:
@@ -139,6 +257,20 @@ def take_dial_out_slot(room_id: str, *, window_start: str, limit: int, expires_a
             raise
         return None
     return int(window.count)
+
+
+def give_back_dial_out_slot(room_id: str, *, window_start: str) -> bool:
+    """A dial-out that did not connect does not count against the room's limit: one conditional ADD -1
+    (never below zero; a window already expired and gone stays gone)."""
+    bind()
+    window = DialOutWindow(*DialOutWindow.key(room_id, window_start))
+    try:
+        window.update(actions=[DialOutWindow.count.add(-1)], condition=DialOutWindow.count > 0)
+    except UpdateError as err:
+        if not condition_failed(err):
+            raise
+        return False
+    return True
 
 
 def get_room_and_members(room_id: str, *user_ids: str) -> tuple[RoomItem | None, dict[str, Member]]:
