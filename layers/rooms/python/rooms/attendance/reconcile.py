@@ -44,7 +44,7 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
 
     Someone connected who may not be there (a revoked member, or an identity that is no member, whose
     ``participant_joined`` was lost, so the join's membership check never ran) is removed from LiveKit and
-    is not attendance: no segment is opened for them, and an open one is closed at ``now``."""
+    is not attendance: their connection is recorded as ``not_attendance`` instead of a segment."""
     connected = {}
     if room.livekit_created_at:
         from rooms.livekit_gateway.room_service import list_live_participants
@@ -54,10 +54,12 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
     known = set()
     at = unix_seconds(now)
     attended = {seg.participant_sid for seg in items.segments}
-    for sid in _remove_unwelcome(room, connected, now=now):
-        p = connected.pop(sid)
-        if sid not in attended:  # (a connection from before a revocation stays attendance, closed below)
-            attendance_store.exclude_connection(room.room_id, _facts(room, p), at=at, reason="not_a_member")
+    # Only connections whose join we never saw are checked (their membership check never ran); a revoked
+    # member connected before the revocation is removed by the revocation itself (or its cleanup_pending).
+    unseen = {sid: p for sid, p in connected.items() if sid not in attended}
+    for sid in _remove_unwelcome(room, unseen, now=now):
+        attendance_store.exclude_connection(room.room_id, _facts(room, connected.pop(sid)), at=at,
+                                            reason="not_a_member")
     for seg in items.segments:
         known.add(seg.participant_sid)
         if seg.left_at is None and seg.participant_sid not in connected:
