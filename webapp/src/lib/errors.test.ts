@@ -13,6 +13,7 @@ describe('describeError: the troubleshooting list, each with a next step', () =>
     [api(410, 'room_expired'), 'room_ended'],
     [api(409, 'room_cancelled'), 'room_ended'],
     [api(409, 'room_full'), 'room_full'],
+    [api(409, 'recording_not_active'), 'not_recording'],
     [api(404, 'room_not_found'), 'not_found'],
     [api(401), 'signed_out'],
     [api(429, 'dial_out_rate_limited'), 'rate_limited'],

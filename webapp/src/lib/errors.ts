@@ -16,6 +16,7 @@ export type ProblemKind =
   | 'removed'
   | 'not_found'
   | 'rate_limited'
+  | 'not_recording'
   | 'unknown';
 
 export interface Problem {
@@ -109,6 +110,13 @@ const P = {
     offerPhone: false,
     retry: true,
   },
+  not_recording: {
+    title: 'Waiting for the recording to start',
+    message: 'This session must be recorded, and the recording is not running yet.',
+    nextStep: 'Try again in a few seconds. If it keeps failing, tell your host or join by phone.',
+    offerPhone: true,
+    retry: true,
+  },
   unknown: {
     title: 'Something went wrong',
     message: 'An unexpected error stopped this action.',
@@ -134,6 +142,7 @@ const API_CODES: Record<string, ProblemKind> = {
   unauthorized: 'signed_out',
   unauthenticated: 'signed_out',
   rate_limited: 'rate_limited',
+  recording_not_active: 'not_recording',
   dial_out_rate_limited: 'rate_limited',
   livekit_unavailable: 'cannot_connect',
   upstream_unavailable: 'cannot_connect',

@@ -114,9 +114,10 @@ ERROR_CODES: dict[str, ErrorCode] = _catalogue(
     ("room_not_live", (409,), "The room is not live (ended, cancelled or expired): members cannot change."),
     ("room_not_open", (409,), "The room has not been opened in LiveKit yet (join it first)."),
     ("room_not_running", (404, 409), "The room has no running LiveKit room right now."),
-    ("room_full", (409,), "The room has as many members as max_participants."),
     ("room_update_race", (409,), "The room changed while it was being updated; retry."),
     ("not_changeable_live", (409,), "This setting cannot change while the LiveKit room is open."),
+    ("recording_not_active", (409,), "The room must be recorded (recording_mandatory) and LiveKit has no egress "
+     "running for it; `outcome` says whether a start is in flight (retry) or failed. Viewers are not refused."),
     ("token_race", (409,), "Token issuance kept racing other requests of this member; retry after "
                            "retry_after_seconds (rare: races are retried inside first)."),
     ("invalid_schedule", (422,), "scheduled_end needs scheduled_start and must come after it."),
@@ -154,8 +155,8 @@ ERROR_CODES: dict[str, ErrorCode] = _catalogue(
     ("dial_in_not_enabled", (404,), "The room has no phone dial-in."),
     ("sip_region_unavailable", (422,), "No dial-in number is configured for the region."),
     ("pin_unavailable", (409,), "No free dial-in PIN on the number right now; retry."),
-    ("dial_out_failed", (409,), "The call could not be placed (LiveKit or SIP refused it)."),
-    ("phone_number_unreachable", (422,), "The number cannot be reached (SIP status given)."),
+    ("dial_out_not_found", (404,), "No dial-out with that id in the room."),
+    ("dial_out_unavailable", (503,), "The dial-out could not be queued (the event bus refused it); retry."),
     ("dial_out_rate_limited", (429,), "The room reached its dial-out limit; see retry_after_seconds."),
     ("dial_out_not_configured", (503,), "Dial-out is not configured in this deployment."),
     # evidence
