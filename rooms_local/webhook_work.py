@@ -26,12 +26,13 @@ log = logging.getLogger(__name__)
 FUNCTION = "webhook_worker"
 MAX_RECEIVE_COUNT = 3  # infra: WEBHOOK_WORK_MAX_RECEIVE_COUNT
 BATCH_SIZE = 10  # infra: WEBHOOK_WORK_BATCH_SIZE
+LONG_POLL_S = 1
 VISIBILITY_TIMEOUT_S = 2  # short locally: a failed message comes back soon (in AWS: 6 x the function's timeout)
 
 
 class WebhookWorkDelivery:
     def __init__(self, runner: FunctionRunner, *, endpoint_url: str, region: str, name: str,
-                 interval_s: float = 0.05) -> None:
+                 interval_s: float = 0.01) -> None:
         self.runner = runner
         self.region = region
         self.name = name
@@ -84,16 +85,19 @@ class WebhookWorkDelivery:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.poll_once()
+                self.poll_once(wait_s=LONG_POLL_S)
             except Exception as err:  # moto going away at shutdown: try again next tick
                 log.debug("webhook work poll failed: %s", err)
 
-    def poll_once(self) -> int:
-        """Deliver what the queue holds now, a batch per invocation; returns how many messages were done."""
+    def poll_once(self, wait_s: int = 0) -> int:
+        """Deliver what the queue holds, a batch per invocation; returns how many messages were done.
+        ``wait_s``: long-poll that long for the first batch (as Lambda's poller does: an idle queue costs
+        no CPU, which the webhook handler running beside it in this process needs)."""
         done = 0
         with self._polling:
             while not self._stop.is_set():
                 batch = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=BATCH_SIZE,
+                                                  WaitTimeSeconds=wait_s if not done else 0,
                                                   AttributeNames=["All"]).get("Messages", [])
                 if not batch:
                     return done

@@ -53,6 +53,7 @@ def test_alarms_cover_errors_throttles_failure_queues_and_api(dev):
     assert by_metric["Throttles"] == functions
     # every failure queue, and the webhook follow-up queue's dead-letter queue
     assert by_metric["ApproximateNumberOfMessagesVisible"] == 4
+    assert by_metric["ApproximateAgeOfOldestMessage"] == 1  # the webhook follow-up queue's backlog
     assert by_metric["5xx"] == 1
     assert by_metric["RecordingFailures"] == 1
     assert by_metric["Duration"] == 1  # webhook latency
