@@ -50,7 +50,7 @@ real: install  ## only the real-LiveKit tier (tests/livekit_real); ROOMS_REQUIRE
 livekit:  ## build the pinned livekit-server (first build ~5 min, then instant)
 	$(PY) -m rooms_local.livekit_server.build
 
-bench: install  ## cold-import ratios vs boto3 and DynamoDB round trips, measured in one run
+bench: install  ## cold-import ratios vs boto3, DynamoDB round trips, webhook p99 in a burst: measured in one run
 	$(BIN)/python -m rooms_local.bench
 
 openapi: install  ## regenerate docs/openapi.json from the code

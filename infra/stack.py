@@ -94,6 +94,7 @@ class RoomsStack(Stack):
             functions=functions,
             failure_queues=self.functions.failure_queues,
             http_api=self.api.api,
+            webhook_work_queue=self.functions.webhook_work_queue,
         )
 
         self._outputs()

@@ -177,6 +177,7 @@ class WebhookDelivery:
     authorization: str | None
     body: bytes
     status: int
+    answered_at: float = 0.0  # unix seconds, when our answer was ready (the bench's webhook latency)
 
 
 class Gateway:
@@ -254,7 +255,7 @@ class Gateway:
         response = lambda_result_to_response(self.runner.invoke(WEBHOOK_FUNCTION, event))
         self.webhook_deliveries.append(WebhookDelivery(received_at, request.remote_addr or "",
                                                        request.headers.get("authorization"), request.get_data(),
-                                                       response.status_code))
+                                                       response.status_code, time.time()))
         return response
 
     def _docs(self, request: Request) -> Response:

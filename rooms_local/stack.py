@@ -20,6 +20,7 @@ from rooms_local.gateway import Gateway, load_routes, wait_until_up
 from rooms_local.lambda_runtime import FunctionRunner
 from rooms_local.s3_events import S3Notifier
 from rooms_local.schedules import SweepTimer
+from rooms_local.webhook_work import WebhookWorkDelivery
 
 
 def _quiet_dev_noise() -> None:
@@ -46,6 +47,8 @@ class LocalStack:
     s3_events: S3Notifier | None = None
     booking_events: BookingEventDelivery | None = None
     dial_outs: BookingEventDelivery | None = None
+    # webhook_handler's follow-up queue → webhook_worker (rooms_local/webhook_work.py); drain() in tests
+    webhook_work: WebhookWorkDelivery | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     _provisioned_env: dict[str, str] = field(default_factory=dict)
     # Told each part as it starts (`rooms up` prints them); None: quiet (tests).
@@ -83,6 +86,7 @@ class LocalStack:
         self._start_moto()
         self._say(f"table {cfg.table_name}, bucket {cfg.recordings_bucket} (in moto)")
         self._provision_aws()
+        self._provision_webhook_work()
         if real:
             self._say(f"Redis and livekit-server on {cfg.livekit_url} (namespace {self.netns.name}), SIP trunks")
             self._start_livekit_server()
@@ -95,6 +99,8 @@ class LocalStack:
         self._gateway = Gateway(self.config, self.runner, access_log=self.access_log)
         self._gateway.start()
         wait_until_up(f"{self.config.api_url}/health")
+        self._say("webhook follow-up queue → webhook_worker")
+        self.webhook_work.start()
         self._say("S3 → recording_processor notifications")
         self._start_s3_events()
         self._start_booking_events()
@@ -112,6 +118,8 @@ class LocalStack:
             self.dial_outs.stop()
         if self._gateway:
             self._gateway.stop()
+        if self.webhook_work is not None:
+            self.webhook_work.stop()
         self.runner.shutdown()
         from rooms.livekit_gateway import client as livekit_client
 
@@ -158,7 +166,7 @@ class LocalStack:
 
     @staticmethod
     def _reset_caches() -> None:
-        from rooms import notify
+        from rooms import notify, work_queue
         from rooms.livekit_gateway import client as livekit_client
         from rooms.recordings import storage as recording_storage
         from rooms.settings import get_settings
@@ -169,6 +177,7 @@ class LocalStack:
         livekit_client._local.__dict__.clear()
         recording_storage._client.cache_clear()
         notify._client.cache_clear()
+        work_queue._client.cache_clear()
 
     def _start_moto(self) -> None:
         # What moto's ThreadedMotoServer does, but binding here: its start() binds in its thread and
@@ -197,6 +206,15 @@ class LocalStack:
 
         s3.put_bucket_lifecycle_configuration(Bucket=self.config.recordings_bucket,
                                               LifecycleConfiguration=lifecycle_configuration())
+
+    def _provision_webhook_work(self) -> None:
+        # The queue and its dead-letter queue in moto, as infra/constructs/functions.py makes them in AWS;
+        # webhook_handler gets its URL as in AWS (WEBHOOK_WORK_QUEUE_URL).
+        self.webhook_work = WebhookWorkDelivery(
+            self.runner, endpoint_url=self.config.moto_url, region=self.config.region,
+            name=f"{self.config.table_name}-webhook-work").provision()
+        self._provisioned_env["WEBHOOK_WORK_QUEUE_URL"] = self.webhook_work.queue_url
+        self._apply_env({"WEBHOOK_WORK_QUEUE_URL": self.webhook_work.queue_url})
 
     def _start_s3_events(self) -> None:
         # S3 → recording_processor, as the bucket notification does in AWS (moto cannot invoke us).
@@ -250,8 +268,9 @@ class LocalStack:
             finally:
                 await lk.aclose()
 
-        self._provisioned_env = asyncio.run(provision())
-        self._apply_env(self._provisioned_env)
+        sip = asyncio.run(provision())
+        self._provisioned_env.update(sip)
+        self._apply_env(sip)
 
     @property
     def livekit_server_info(self) -> dict[str, str] | None:

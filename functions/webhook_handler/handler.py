@@ -5,6 +5,9 @@ signature is the check).
 not an event we can read (LiveKit does not retry 4xx: redelivery could not help); 200 for everything
 else we could process, including duplicates, unknown rooms and events we don't act on; 500 when applying failed, so that
 LiveKit retries (its retries cover 5xx, not 4xx).
+
+Answered fast: it records the event's facts (DynamoDB) and queues the slow work (LiveKit, S3, EventBridge
+calls, a room's ending) for webhook_worker (rooms.webhooks).
 """
 
 import base64
@@ -51,6 +54,6 @@ def handler(event: LambdaFunctionUrlEvent, context):
         logger.warning("webhook body refused", extra={"code": err.code, "error": err.message})
         return _reply(400, {"code": err.code, "message": err.message})
     logger.append_keys(event_id=webhook.id, livekit_event=webhook.event)
-    outcome = process_webhook(webhook, now=utcnow())
+    outcome = process_webhook(webhook, body=body, now=utcnow())
     metrics.add_metric(name=metric_names.WEBHOOKS_PROCESSED, unit="Count", value=1)
     return _reply(200, {"outcome": outcome})

@@ -16,6 +16,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as lambda_event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -52,6 +53,14 @@ WEBHOOK = "webhook"
 S3_OBJECT_CREATED = "s3"
 SCHEDULE = "schedule"
 EVENT_RULE = "event_rule"  # an EventBridge rule on the service's bus (infra/constructs/booking_events.py)
+WEBHOOK_WORK = "webhook_work"  # the webhook follow-up queue (SQS event source, partial batch failures)
+
+# The webhook follow-up queue (rooms.work_queue → webhook_worker); the local stack uses the same numbers
+# (rooms_local/webhook_work.py). A message whose work failed comes back after the visibility timeout
+# (6 x the worker's timeout, as AWS advises for SQS event sources) and goes to the dead-letter queue
+# (alarmed) after MAX_RECEIVE_COUNT receives.
+WEBHOOK_WORK_MAX_RECEIVE_COUNT = 3
+WEBHOOK_WORK_BATCH_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,8 @@ class FunctionSpec:
     sip_outbound: bool = False
     # signs attendance exports or erasure proofs: reads the evidence signing key (infra/constructs/evidence.py)
     signs_evidence: bool = False
+    # queues webhook follow-up work (rooms.work_queue): sqs:SendMessage on that queue, WEBHOOK_WORK_QUEUE_URL
+    queues_webhook_work: bool = False
 
     @property
     def checks_objects(self) -> bool:
@@ -182,10 +193,22 @@ FUNCTION_SPECS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "webhook_handler",
-        "LiveKit webhooks (the webhook signature is the authentication)",
+        "LiveKit webhooks: verify, record, queue the slow work (the webhook signature is the authentication)",
         WEBHOOK,
         512,
         30,
+        # it only reads the LiveKit key (the signature) and records facts; calls to LiveKit, S3 and
+        # EventBridge are webhook_worker's
+        livekit=True,
+        recordings_env=True,
+        queues_webhook_work=True,
+    ),
+    FunctionSpec(
+        "webhook_worker",
+        "The slow work LiveKit webhooks leave: LiveKit calls, uploads checked, events, rooms released",
+        WEBHOOK_WORK,
+        512,
+        60,
         livekit=True,
         recordings_env=True,
         # room_finished reconciles the room's recordings and verifies uploads whose S3 event is late
@@ -325,8 +348,39 @@ class ServiceFunctions(Construct):
         self.failure_queues: dict[str, sqs.Queue] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.evidence_secret = evidence_secret
-        for spec in present_functions(functions_dir):
+        specs = present_functions(functions_dir)
+        self.webhook_work_queue: sqs.Queue | None = None
+        if any(spec.trigger == WEBHOOK_WORK for spec in specs):
+            self._add_webhook_work_queue(config)
+        for spec in specs:
             self._add_function(spec, config, table, storage, livekit_secret, livekit_url, bus)
+
+    def _add_webhook_work_queue(self, config: RoomsConfig) -> None:
+        scope = Construct(self, "WebhookWork")
+        removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
+        worker = SPECS_BY_NAME["webhook_worker"]
+        dead_letters = sqs.Queue(
+            scope,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal,
+        )
+        # (cdk-nag sees it is the follow-up queue's dead-letter queue: no SQS3 finding to acknowledge)
+        self.webhook_work_queue = sqs.Queue(
+            scope,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(6 * worker.timeout_seconds),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=WEBHOOK_WORK_MAX_RECEIVE_COUNT,
+                                                  queue=dead_letters),
+            removal_policy=removal,
+        )
+        # alarmed as the worker's failure queue (infra/constructs/monitoring.py)
+        self.failure_queues["webhook_worker"] = dead_letters
 
     def _environment(self, spec, config, table, storage, livekit_secret, livekit_url, bus) -> dict[str, str]:
         env = {
@@ -364,6 +418,8 @@ class ServiceFunctions(Construct):
         if spec.signs_evidence:
             env["EVIDENCE_SIGNING_SECRET_ARN"] = self.evidence_secret.secret_arn
             env["EVIDENCE_SIGNING_SECRET_MAX_AGE_SECONDS"] = str(SECRET_CACHE_SECONDS)
+        if spec.queues_webhook_work and self.webhook_work_queue is not None:
+            env["WEBHOOK_WORK_QUEUE_URL"] = self.webhook_work_queue.queue_url
         return env
 
     def _add_function(self, spec, config, table, storage, livekit_secret, livekit_url, bus) -> None:
@@ -425,6 +481,8 @@ class ServiceFunctions(Construct):
             self.evidence_secret.grant_read(role)
         if spec.publishes_events:
             bus.grant_put_events_to(role)
+        if spec.queues_webhook_work and self.webhook_work_queue is not None:
+            self.webhook_work_queue.grant_send_messages(role)
 
         snap_start = config.snap_start and spec.user_facing
         async_options = {}
@@ -478,6 +536,15 @@ class ServiceFunctions(Construct):
             **async_options,
         )
         Tags.of(function).add(FUNCTION_TAG, spec.name)
+        if spec.trigger == WEBHOOK_WORK and self.webhook_work_queue is not None:
+            # grants the role only what the mapping needs on this queue (receive, delete, attributes)
+            function.add_event_source(
+                lambda_event_sources.SqsEventSource(
+                    self.webhook_work_queue,
+                    batch_size=WEBHOOK_WORK_BATCH_SIZE,
+                    report_batch_item_failures=True,  # Powertools' partial batch response
+                )
+            )
         # SnapStart restores only published versions: the API invokes the `live` alias of the version
         # published with this deployment (a new version whenever code or configuration changes).
         self.invoke_targets[spec.name] = (

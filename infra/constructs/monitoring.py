@@ -48,7 +48,11 @@ WEBHOOK_SIGNATURE_FAILURES_THRESHOLD = 3
 # The sweeper heartbeat: no completed sweep in this many periods pages (missing data is breaching).
 SWEEPER_HEARTBEAT_PERIODS = 3
 
-WEBHOOK_P99_LATENCY_ALARM_MS = 5000
+# LiveKit sends a room's webhooks one at a time and drops those queued over 30 s: the handler only records
+# and queues (the slow work is webhook_worker's), so a p99 over a second means something is wrong.
+WEBHOOK_P99_LATENCY_ALARM_MS = 1000
+# The webhook follow-up queue's oldest message: revocations, releases and "Participant Waiting" are late.
+WEBHOOK_WORK_BACKLOG_ALARM_SECONDS = 300
 FIVE_MINUTES = Duration.minutes(5)
 
 
@@ -75,6 +79,7 @@ class Monitoring(Construct):
         functions: dict[str, lambda_.Function],
         failure_queues: dict[str, sqs.Queue],
         http_api: apigwv2.HttpApi,
+        webhook_work_queue: sqs.Queue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key, so the topic
@@ -161,7 +166,15 @@ class Monitoring(Construct):
             alarm(
                 f"{name}-failures",
                 queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
-                f"{name}: asynchronous invocations failed after retries (messages in its failure queue)",
+                f"{name}: work failed after retries (messages in its failure / dead-letter queue)",
+            )
+        if webhook_work_queue is not None:
+            alarm(
+                "webhook-work-backlog",
+                webhook_work_queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                "webhook_worker is behind: the webhooks' follow-up work (removals, releases, Participant Waiting) "
+                "waits in its queue",
+                threshold=WEBHOOK_WORK_BACKLOG_ALARM_SECONDS,
             )
         alarm(
             "api-5xx",

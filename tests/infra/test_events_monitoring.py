@@ -51,7 +51,9 @@ def test_alarms_cover_errors_throttles_failure_queues_and_api(dev):
     functions = len(dev.functions_by_name())
     assert by_metric["Errors"] == functions
     assert by_metric["Throttles"] == functions
-    assert by_metric["ApproximateNumberOfMessagesVisible"] == 4  # every failure queue
+    # every failure queue (dial_out_worker's included), and the webhook follow-up queue's dead-letter queue
+    assert by_metric["ApproximateNumberOfMessagesVisible"] == 5
+    assert by_metric["ApproximateAgeOfOldestMessage"] == 1  # the webhook follow-up queue's backlog
     assert by_metric["5xx"] == 1
     assert by_metric["RecordingFailures"] == 1
     assert by_metric["Duration"] == 1  # webhook latency

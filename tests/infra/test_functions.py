@@ -11,6 +11,8 @@ from infra.constructs.functions import (
     FUNCTION_SPECS,
     FUNCTIONS_DIR,
     SPECS_BY_NAME,
+    WEBHOOK_WORK_BATCH_SIZE,
+    WEBHOOK_WORK_MAX_RECEIVE_COUNT,
     present_functions,
 )
 
@@ -19,7 +21,8 @@ pytestmark = pytest.mark.infra
 ALL = {spec.name for spec in FUNCTION_SPECS}
 DESIGN = {
     "create_room", "room_admin", "room_query", "issue_token", "room_control", "recording_control",
-    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper", "booking_events", "dial_out_worker",
+    "sip_dial", "webhook_handler", "webhook_worker", "recording_processor", "room_sweeper", "booking_events",
+    "dial_out_worker",
 }  # fmt: skip
 
 
@@ -103,13 +106,15 @@ EXPECTED_ENV = {
     "recording_control": {"LIVEKIT_URL", "RECORDINGS_BUCKET"},
     "sip_dial": {"LIVEKIT_URL", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID", "EVENT_BUS_NAME"},
     "dial_out_worker": {"LIVEKIT_URL", "SIP_OUTBOUND_TRUNK_ID", "EVENT_BUS_NAME"},
-    "webhook_handler": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
+    # verifies and records; the slow work goes to webhook_worker's queue
+    "webhook_handler": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "WEBHOOK_WORK_QUEUE_URL"},
+    "webhook_worker": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "recording_processor": {"RECORDINGS_BUCKET", "EVENT_BUS_NAME"},
     "room_sweeper": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS"},
     "booking_events": {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS"},
 }
 OPTIONAL_ENV = {"LIVEKIT_URL", "RECORDINGS_BUCKET", "EVENT_BUS_NAME", "SIP_NUMBERS", "SIP_OUTBOUND_TRUNK_ID",
-                "EVIDENCE_SIGNING_SECRET_ARN"}
+                "EVIDENCE_SIGNING_SECRET_ARN", "WEBHOOK_WORK_QUEUE_URL"}
 
 
 @pytest.mark.parametrize("name", sorted(DESIGN))
@@ -152,7 +157,35 @@ def test_asynchronous_functions_send_failures_to_a_queue(dev):
         queue = dev.template_dict["Resources"][queue_id]
         assert queue["Type"] == "AWS::SQS::Queue"
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    dev.template.resource_count_is("AWS::SQS::Queue", 4)
+    # the four failure queues, and the webhook follow-up queue with its dead-letter queue
+    dev.template.resource_count_is("AWS::SQS::Queue", 6)
+
+
+def test_webhook_worker_takes_the_follow_up_queue_with_partial_batch_failures(dev):
+    functions = dev.functions_by_name()
+    (mapping,) = dev.resources("AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["FunctionName"] == {"Ref": functions["webhook_worker"][0]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == WEBHOOK_WORK_BATCH_SIZE
+    queue_id = props["EventSourceArn"]["Fn::GetAtt"][0]
+    queue = dev.template_dict["Resources"][queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    # a message comes back after 6 x the worker's timeout, then goes to the dead-letter queue
+    assert queue["VisibilityTimeout"] == 6 * SPECS_BY_NAME["webhook_worker"].timeout_seconds
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == WEBHOOK_WORK_MAX_RECEIVE_COUNT
+    dlq_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert dev.template_dict["Resources"][dlq_id]["Properties"]["SqsManagedSseEnabled"] is True
+    # the handler is told the queue's URL
+    env = functions["webhook_handler"][1]["Environment"]["Variables"]
+    assert env["WEBHOOK_WORK_QUEUE_URL"] == {"Ref": queue_id}
+
+
+def test_the_local_stack_uses_the_same_queue_numbers():
+    from rooms_local import webhook_work
+
+    assert webhook_work.MAX_RECEIVE_COUNT == WEBHOOK_WORK_MAX_RECEIVE_COUNT
+    assert webhook_work.BATCH_SIZE == WEBHOOK_WORK_BATCH_SIZE
 
 
 def test_function_roles_use_no_managed_policies(dev):

@@ -14,7 +14,7 @@ READ = set(TABLE_READ_ACTIONS)
 READ_WRITE = READ | set(TABLE_WRITE_ACTIONS)
 NAMES = [
     "create_room", "room_admin", "room_query", "issue_token", "room_control", "recording_control",
-    "sip_dial", "webhook_handler", "recording_processor", "room_sweeper", "booking_events",
+    "sip_dial", "webhook_handler", "webhook_worker", "recording_processor", "room_sweeper", "booking_events",
 ]  # fmt: skip
 
 TABLE_ACCESS = {name: READ_WRITE for name in NAMES} | {"room_query": READ}
@@ -28,13 +28,13 @@ RECORDING_OBJECT_ACTIONS = {
     "recording_processor": {"s3:GetObject"},
     # functions that end rooms reconcile the room's recordings and verify late uploads
     "room_admin": {"s3:GetObject"},
-    "webhook_handler": {"s3:GetObject"},
+    "webhook_worker": {"s3:GetObject"},  # (the webhook's follow-up: room_finished, egress uploads checked)
     # ... and the sweeper deletes recordings whose retention ran out (every version)
     "room_sweeper": {"s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"},
     "booking_events": {"s3:GetObject"},  # cancelling a room ends it
 }
 READS_LIVEKIT_SECRET = set(NAMES) - {"recording_processor", "room_query"}
-PUTS_EVENTS = {"webhook_handler", "recording_processor", "room_sweeper", "room_admin", "create_room",
+PUTS_EVENTS = {"webhook_worker", "recording_processor", "room_sweeper", "room_admin", "create_room",
                "booking_events", "sip_dial", "dial_out_worker"}
 
 
@@ -170,3 +170,19 @@ def test_egress_upload_policy_for_operators(dev):
     # operators attach it; the stack creates no IAM user or access key for egress
     dev.template.resource_count_is("AWS::IAM::User", 0)
     dev.template.resource_count_is("AWS::IAM::AccessKey", 0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_only_the_webhook_functions_touch_the_follow_up_queue(dev, name):
+    (mapping,) = dev.resources("AWS::Lambda::EventSourceMapping").values()
+    queue_arn = mapping["Properties"]["EventSourceArn"]
+    on_queue = [s for s in statements_of(dev, name) if queue_arn in _as_list(s["Resource"])]
+    for statement in on_queue:
+        assert statement["Resource"] == queue_arn  # that queue only, in statements of its own
+    actions = {a for s in on_queue for a in _as_list(s["Action"])}
+    if name == "webhook_handler":
+        assert actions == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    elif name == "webhook_worker":
+        assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions and "sqs:SendMessage" not in actions
+    else:
+        assert not actions

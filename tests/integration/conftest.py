@@ -52,3 +52,18 @@ def booking_room(api, ids):
     })
     assert r.status_code == 201, r.text
     return r.json()
+
+
+@pytest.fixture
+def drain(stack):
+    """Until LiveKit's webhooks (the emulator's queue) and the slow work they left (webhook_worker's
+    queue: removals, re-admissions, "Participant Waiting", a room's release) were all delivered."""
+
+    def drain_all() -> None:
+        from rooms_local.livekit_emulator import control
+
+        control.drain_webhooks(stack.config.livekit_url)
+        stack.webhook_work.drain()
+        control.drain_webhooks(stack.config.livekit_url)  # what the follow-ups made LiveKit send (a removal's leave)
+
+    return drain_all

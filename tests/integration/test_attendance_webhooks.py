@@ -78,6 +78,7 @@ def test_scripted_session_with_a_reconnect_gives_exact_seconds(api, stack):
     assert host["total_seconds"] == 1815 and host["reconnects"] == 0 and host["role"] == "host"
     assert (view["participant_count"], view["peak_concurrent"], view["duration_seconds"]) == (2, 2, 1815)
     assert view["status"] == "ended" and view["ended_at"] == iso(T0 + 1835)
+    stack.webhook_work.drain()  # the summary is saved by room_finished's follow-up (the room's release)
     summary = api.admin("GET", f"/rooms/{room['room_id']}").json()
     assert (summary["participant_count"], summary["peak_concurrent"], summary["duration_seconds"]) == (2, 2, 1815)
     billing = api.admin("GET", f"/rooms/{room['room_id']}/attendance")  # the platform backend bills from it
@@ -159,6 +160,7 @@ def test_duplicated_and_shuffled_delivery_gives_identical_attendance(api, stack,
             outcomes.append(r.json()["outcome"])
     assert outcomes.count("duplicate") >= sum(twice) - 1  # a repeated room_started after the end is "stale"
     assert _normalized(_attendance(api, room), room) == _BASELINE["view"]
+    stack.webhook_work.drain()  # the summary is saved by room_finished's follow-up (the room's release)
     summary = api.admin("GET", f"/rooms/{room['room_id']}").json()
     assert (summary["participant_count"], summary["peak_concurrent"], summary["duration_seconds"]) == (2, 2, 1815)
 

@@ -283,6 +283,7 @@ def test_waiting_room_concierge_event_and_host_message(api, stack, ids):
     assert token["waiting"] is True
     control.join(lk, token["token"])
     control.drain_webhooks(lk)
+    stack.webhook_work.drain()  # "Participant Waiting" is the join webhook's follow-up
     [event] = waiting(rid)
     assert (event["identity"], event["user_id"], event["host_user_id"], event["service_session_id"]) == (
         client, client, host, ids["session"])

@@ -101,16 +101,16 @@ def test_fifty_real_participants_join_and_leave_and_every_delivery_is_answered(r
     assert set(attendance) <= set(burst["users"])
 
 
-# Not strict: whether LiveKit's 30 s queue limit is reached depends on the machine's load (it was on every
-# loaded run here); a quiet machine may pass. Issue 12 item 9 makes it a plain test.
-@pytest.mark.xfail(strict=False, reason="our webhook handler takes 1-3 s per participant event during the burst; "
-                   "LiveKit sends a room's webhooks one at a time and drops those queued over 30 s, so joins and "
-                   "leaves are lost and attendance is not exact (and the SDK's aborted first attempts arrive as "
-                   "participant_connection_aborted with a joined_at); issue 12 items 9 and 6")
+# LiveKit sends a room's webhooks one at a time and drops those queued over 30 s: our handler answers at
+# once and leaves its slow work to webhook_worker (issue 12 item 9), so none may be dropped.
 def test_burst_every_webhook_delivered_and_attendance_exact(real, burst):
     name = burst["name"]
     assert real.dropped_webhooks(name) == []
-    counts = {e: len({h.id for h in real.webhooks.of(name, e)}) for e in ("participant_joined", "participant_left")}
+    # every participant's join and leave reached us. By participant SID, not event id: under load the real
+    # server sent a second participant_joined (another id, the same SID and joined_at) for a few resumed
+    # sessions, which is the same connection (one segment) and not a reconnect.
+    counts = {e: len({(h.identity, h.participant_sid) for h in real.webhooks.of(name, e)})
+              for e in ("participant_joined", "participant_left")}
     assert counts == {"participant_joined": N, "participant_left": N}, counts
     left_at = {h.identity: h.created_at for h in real.webhooks.of(name, "participant_left")
                if h.participant_sid == burst["server"][h.identity][0]}

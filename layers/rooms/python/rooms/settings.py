@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     recordings_archive_days: int = Field(30, ge=1, description="Recordings move to archive storage after this")
     recordings_archive_storage_class: str = "GLACIER_IR"
     event_bus_name: str = "default"
+    webhook_work_queue_url: str | None = Field(
+        None, description="SQS queue of the webhooks' follow-up work, for webhook_worker (rooms.work_queue)")
     booking_events_source: str = Field(
         "booking-platform",
         description="The EventBridge source of the booking platform's events (rooms.lifecycle.booking_events)",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from rooms import audit, metric_names, notify, store
 from rooms.attendance.people import is_person
@@ -106,6 +106,9 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
     check_member = jti is not None
     for attempt in range(_MAX_ATTEMPTS):
         room = ctx.room
+        ctx.undefer("publish_waiting")
+        if facts.waiting and is_live(room.status):  # the worker tells the platform (EventBridge)
+            ctx.defer("publish_waiting")
         joined_iso = iso_of_unix(facts.joined_at)
         started = joined_iso if joined_iso and (not room.started_at or joined_iso < room.started_at) else None
         try:
@@ -149,8 +152,6 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
     _log("participant.join", ctx.room, facts.identity, event.participant, participant_sid=facts.participant_sid,
          via=facts.via, role=facts.role, reconnect=reconnect, waiting=facts.waiting,
          joined_at=iso_of_unix(facts.joined_at))
-    if facts.waiting and is_live(ctx.room.status):
-        publish_participant_waiting(ctx.room, facts)
     if ctx.room.status == RoomStatus.ENDED:
         save_room_summary(ctx.room, now=ctx.event_time)  # a join delivered after the room's end
 
@@ -184,6 +185,14 @@ def record_phone_answered(room, *, identity: str, participant_sid: str, user_id:
     return True
 
 
+def _join_facts(event: WebhookEvent, received_at: datetime) -> attendance_store.SegmentFacts:
+    facts = segment_facts(event.participant, livekit_room_sid=event.room_sid)
+    if not facts.joined_at:
+        at = event.created_at or unix_seconds(received_at)
+        facts = dataclasses.replace(facts, joined_at=at)
+    return facts
+
+
 WAITING_DETAIL_TYPE = "Participant Waiting"
 
 
@@ -211,39 +220,65 @@ def publish_participant_waiting(room, facts: attendance_store.SegmentFacts) -> N
 def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFacts,
                         jti: str) -> attendance_store.SegmentFacts:
     """The membership check of a join failed: the member was revoked, joined with a token that had
-    been superseded before they joined, or was admitted but connected with a waiting-room token."""
+    been superseded before they joined, or was admitted but connected with a waiting-room token. The
+    join is recorded as it is; what LiveKit must do about it is the worker's follow-up."""
     room = ctx.room
     member = attendance_store.get_member(room.room_id, facts.identity)
     if member is None or member.status != "active":
         revoked = parse_iso(member.revoked_at) if member and member.revoked_at else ctx.event_time
-        removed = room_service.remove_participant(
-            room.livekit_room, facts.identity, revoke_token_ts=unix_seconds(revoked) + 1
-        )
-        metrics.add_metric(name=metric_names.REVOKED_JOINS_REMOVED, unit="Count", value=1)
-        _log("participant.remove_revoked", room, facts.identity, participant_sid=facts.participant_sid,
-             removed=removed)
+        ctx.defer("remove_revoked", identity=facts.identity, revoke_token_ts=unix_seconds(revoked) + 1)
         return facts
     if member.token_jti != jti:
         issued = parse_iso(member.token_issued_at) if member.token_issued_at else None
         # Only a token that was already superseded when this connection started is refused: a member
         # who fetched a fresh token while connected (a refresh) keeps their session.
         if issued is None or unix_seconds(issued) < (facts.joined_at or 0):
-            live = get_participant(room.livekit_room, facts.identity)
-            if live is not None and live.sid == facts.participant_sid:
-                removed = room_service.remove_participant(
-                    room.livekit_room, facts.identity,
-                    revoke_token_ts=unix_seconds(issued) if issued else unix_seconds(ctx.event_time) + 1,
-                )
-                metrics.add_metric(name=metric_names.SUPERSEDED_JOINS_REMOVED, unit="Count", value=1)
-                _log("participant.remove_superseded", room, facts.identity, participant_sid=facts.participant_sid,
-                     removed=removed, jti=jti)
+            ctx.defer("remove_superseded", identity=facts.identity, jti=jti,
+                      revoke_token_ts=unix_seconds(issued) if issued else unix_seconds(ctx.event_time) + 1)
         return facts
     if facts.waiting and member.admitted_at:
         # Admission is remembered: a reconnect with the waiting-room token does not wait again.
-        update_permission(room.livekit_room, facts.identity, **admitted_permission(member.role))
-        _log("participant.readmit", room, facts.identity, participant_sid=facts.participant_sid)
+        ctx.defer("readmit", identity=facts.identity, role=member.role)
         return dataclasses.replace(facts, waiting=False)
     return facts
+
+
+# --- the webhook worker's follow-ups of a join (rooms.webhooks.FOLLOW_UPS): each idempotent ----------------
+
+
+def remove_revoked(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+    """A revoked (or unknown) member joined: removed, with LiveKit Cloud's revoke_token_ts."""
+    identity = arguments["identity"]
+    removed = room_service.remove_participant(room.livekit_room, identity,
+                                              revoke_token_ts=arguments["revoke_token_ts"])
+    metrics.add_metric(name=metric_names.REVOKED_JOINS_REMOVED, unit="Count", value=1)
+    _log("participant.remove_revoked", room, identity, participant_sid=event.participant.sid, removed=removed)
+
+
+def remove_superseded(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+    """A join with a token superseded before it: removed if that connection is still the live one (a
+    later connection of the member, with their new token, stays)."""
+    identity = arguments["identity"]
+    live = get_participant(room.livekit_room, identity)
+    if live is None or live.sid != event.participant.sid:
+        return
+    removed = room_service.remove_participant(room.livekit_room, identity,
+                                              revoke_token_ts=arguments["revoke_token_ts"])
+    metrics.add_metric(name=metric_names.SUPERSEDED_JOINS_REMOVED, unit="Count", value=1)
+    _log("participant.remove_superseded", room, identity, participant_sid=event.participant.sid,
+         removed=removed, jti=arguments.get("jti"))
+
+
+def readmit(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+    """An admitted member reconnected with a waiting-room token: given the admitted permissions."""
+    identity = arguments["identity"]
+    update_permission(room.livekit_room, identity, **admitted_permission(arguments["role"]))
+    _log("participant.readmit", room, identity, participant_sid=event.participant.sid)
+
+
+def publish_waiting(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+    """Someone is waiting: the platform is told (at least once)."""
+    publish_participant_waiting(room, _join_facts(event, received_at))
 
 
 def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:

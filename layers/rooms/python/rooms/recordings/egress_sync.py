@@ -102,16 +102,31 @@ def _report_egress(room: RoomItem, recording_id: str, state: lk_egress.EgressSta
 
 def apply_egress_webhook(state: lk_egress.EgressState, ctx: WebhookContext) -> None:
     """An ``egress_*`` webhook (all three carry the whole EgressInfo): one transaction with the event
-    marker; a state behind the record's makes the event stale (nothing written)."""
+    marker; a state behind the record's makes the event stale (nothing written). Whether a completed
+    egress left its file (S3) is the webhook worker's follow-up (``check_egress_upload``)."""
     room = ctx.room
     recording_id = recording_id_for(room, state)
     now = iso(ctx.received_at)
-    missing = _upload_missing(room, recording_id, state)
-    facts = egress_facts(room, recording_id, state, upload_missing_at=now if missing else None)
+    facts = egress_facts(room, recording_id, state)
+    checks_upload = state.status in ("complete", "limit_reached")
+    if checks_upload:
+        ctx.defer("check_egress_upload")
     with ctx.transaction() as tx:
         store.recordings.apply_egress_writes(tx, room_id=room.room_id, recording_id=recording_id, facts=facts,
                                              rank=state.rank, now=now)
-    _report_egress(room, recording_id, state, missing, source="livekit")
+    if not checks_upload:
+        _report_egress(room, recording_id, state, False, source="livekit")
+
+
+def check_egress_upload(event: WebhookEvent, room: RoomItem, received_at: datetime, arguments: dict) -> None:
+    """The worker's follow-up of a completed egress: its file must be where it says (else the record notes
+    the upload missing, and it is a recording failure, reported once)."""
+    state = event.egress
+    recording_id = recording_id_for(room, state)
+    if not _upload_missing(room, recording_id, state):
+        _report_egress(room, recording_id, state, False, source="livekit")
+    elif store.recordings.mark_upload_missing(room.room_id, recording_id, state.egress_id, iso(received_at)):
+        _report_egress(room, recording_id, state, True, source="livekit")  # once, however often it runs
 
 
 def reconcile_egress(room: RoomItem, states: list[lk_egress.EgressState], *, now: datetime) -> list[str]:

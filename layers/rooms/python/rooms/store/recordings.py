@@ -415,6 +415,23 @@ def apply_egress_state(*, room_id: str, recording_id: str, facts: EgressFacts, r
     return True
 
 
+def mark_upload_missing(room_id: str, recording_id: str, egress_id: str, now: str) -> bool:
+    """A completed egress left no file: noted on its recording once (False: already noted, or the record
+    is gone or belongs to another egress)."""
+    bind()
+    try:
+        RecordingItem(*RecordingItem.key_of(room_id, recording_id)).update(
+            actions=[RecordingItem.upload_missing_at.set(now)],
+            condition=RecordingItem.pk.exists() & (RecordingItem.egress_id == egress_id)
+            & RecordingItem.upload_missing_at.does_not_exist(),
+        )
+    except UpdateError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True
+
+
 def mark_notified(room_id: str, recording_id: str, now: str) -> bool:
     """Note that the "recording available" event went out. False if someone else noted it first."""
     bind()
