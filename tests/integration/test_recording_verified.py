@@ -72,14 +72,14 @@ def _open_with_refused_auto_egress(api, room: dict, user: str, devserver: str):
     control.drain_webhooks(devserver)  # its room_started is handled before our CreateRoom has answered
 
 
-def test_a_compliance_room_whose_auto_egress_failed_is_recorded_from_the_first_publish(api, ids, devserver):
+def test_a_compliance_room_whose_auto_egress_failed_is_recorded_from_the_first_publish(api, ids, devserver, drain):
     room = _room(api, ids, _template(api, recording="compliance"))
     _open_with_refused_auto_egress(api, room, ids["host"], devserver)
     control.configure(devserver, refuse_egress_start=False)
     retry = _token(api, room, ids["host"])  # CreateRoom returns the live room unchanged: no egress
     assert retry.status_code == 200, retry.text
     control.join(devserver, retry.json()["token"], publish=["audio"])
-    control.drain_webhooks(devserver)
+    drain()
     (egress,) = _room_egress(devserver, room)
     assert egress["status"] == "EGRESS_ACTIVE"
     (rec,) = _recordings(api, room, ids["host"])
@@ -87,7 +87,7 @@ def test_a_compliance_room_whose_auto_egress_failed_is_recorded_from_the_first_p
     assert rec["egress_id"] == egress["egressId"] and rec["started_by"] == "rooms"
 
 
-def test_room_started_of_the_room_we_created_verifies_its_egress(api, stack, ids, devserver):
+def test_room_started_of_the_room_we_created_verifies_its_egress(api, stack, ids, devserver, drain):
     room = _room(api, ids, _template(api, recording="compliance"))
     _open_with_refused_auto_egress(api, room, ids["host"], devserver)
     control.configure(devserver, refuse_egress_start=False)
@@ -97,37 +97,38 @@ def test_room_started_of_the_room_we_created_verifies_its_egress(api, stack, ids
     started = lw.event("room_started", room_name=room["livekit_room"])
     started.room.sid = live["sid"]
     assert lw.deliver(stack.config.webhook_url, started).json()["outcome"] == "handled"
+    drain()  # the verification is the webhook's follow-up (webhook_worker)
     (egress,) = _room_egress(devserver, room)
     assert egress["status"] == "EGRESS_STARTING"  # started, waiting for the first track
     (rec,) = _recordings(api, room, ids["host"])
     assert (rec["trigger"], rec["status"]) == ("compliance", "pending")
 
 
-def test_an_egress_that_cannot_start_is_a_recording_failure(api, ids, devserver, capsys):
+def test_an_egress_that_cannot_start_is_a_recording_failure(api, ids, devserver, capsys, drain):
     room = _room(api, ids, _template(api, recording="automatic"))
     _open_with_refused_auto_egress(api, room, ids["host"], devserver)
     capsys.readouterr()
     retry = _token(api, room, ids["host"])
     assert retry.status_code == 200, retry.text  # not mandatory: the session goes on, and it is reported
     control.join(devserver, retry.json()["token"], publish=["audio"])
-    control.drain_webhooks(devserver)
+    drain()
     assert _room_egress(devserver, room) == []
     recs = _recordings(api, room, ids["host"])
     assert recs and all(r["status"] == "failed" and "refuse_egress_start" in r["error"] for r in recs)
     assert _failures(capsys) >= 1
 
 
-def test_an_egress_nobody_published_to_ends_empty_not_failed(api, ids, devserver, capsys):
+def test_an_egress_nobody_published_to_ends_empty_not_failed(api, ids, devserver, capsys, drain):
     room = _room(api, ids, _template(api, recording="automatic"))
     token = _token(api, room, ids["host"])
     assert token.status_code == 200, token.text
     control.join(devserver, token.json()["token"])  # connected, publishing nothing
-    control.drain_webhooks(devserver)
+    drain()
     (egress,) = _room_egress(devserver, room)
     assert egress["status"] == "EGRESS_STARTING"  # waiting for a track: running, nothing to restart
     capsys.readouterr()
     assert api.admin("DELETE", f"/rooms/{room['room_id']}").status_code == 200
-    control.drain_webhooks(devserver)
+    drain()
     (egress,) = _room_egress(devserver, room)
     assert egress["status"] == "EGRESS_ABORTED" and not egress.get("fileResults")
     (rec,) = _recordings(api, room, ids["host"])
@@ -136,17 +137,17 @@ def test_an_egress_nobody_published_to_ends_empty_not_failed(api, ids, devserver
     assert _failures(capsys) == 0
 
 
-def test_a_host_stop_of_an_automatic_recording_is_not_undone_by_the_next_publish(api, ids, devserver):
+def test_a_host_stop_of_an_automatic_recording_is_not_undone_by_the_next_publish(api, ids, devserver, drain):
     room = _room(api, ids, _template(api, recording="automatic"))
     host = _token(api, room, ids["host"]).json()["token"]
     control.join(devserver, host, publish=["audio"])
-    control.drain_webhooks(devserver)
+    drain()
     (rec,) = _recordings(api, room, ids["host"])
     stop = api.call("POST", f"/rooms/{room['room_id']}/recordings/{rec['recording_id']}/stop", as_user=ids["host"])
     assert stop.status_code == 200, stop.text
     client = _token(api, room, ids["client"]).json()["token"]
     control.join(devserver, client, publish=["audio"])
-    control.drain_webhooks(devserver)
+    drain()
     assert [e["status"] for e in _room_egress(devserver, room)] == ["EGRESS_COMPLETE"]
 
 
@@ -158,7 +159,7 @@ def test_mandatory_recording_must_be_on_compliance_rooms(api):
     assert _template(api, recording="compliance", recording_mandatory=True)  # accepted where it belongs
 
 
-def test_a_mandatory_recording_room_admits_no_publisher_while_it_cannot_record(api, ids, devserver, capsys):
+def test_a_mandatory_recording_room_admits_no_publisher_while_it_cannot_record(api, ids, devserver, capsys, drain):
     room = _room(api, ids, _template(api, recording="compliance", recording_mandatory=True))
     _open_with_refused_auto_egress(api, room, ids["host"], devserver)
     capsys.readouterr()
@@ -175,12 +176,12 @@ def test_a_mandatory_recording_room_admits_no_publisher_while_it_cannot_record(a
     (egress,) = _room_egress(devserver, room)
     assert egress["status"] == "EGRESS_STARTING"  # running, waiting for the first track
     control.join(devserver, admitted.json()["token"], publish=["audio"])
-    control.drain_webhooks(devserver)
+    drain()
     assert [e["status"] for e in _room_egress(devserver, room)] == ["EGRESS_ACTIVE"]
     assert _token(api, room, ids["host"]).status_code == 200
 
 
-def test_concurrent_verifications_start_one_egress(api, ids, devserver):
+def test_concurrent_verifications_start_one_egress(api, ids, devserver, drain):
     room = _room(api, ids, _template(api, recording="compliance", recording_mandatory=True))
     _open_with_refused_auto_egress(api, room, ids["host"], devserver)
     control.configure(devserver, refuse_egress_start=False)
@@ -188,5 +189,5 @@ def test_concurrent_verifications_start_one_egress(api, ids, devserver):
         answers = list(pool.map(lambda user: _token(api, room, user), [ids["host"], ids["client"]] * 2))
     assert any(a.status_code == 200 for a in answers), [a.text for a in answers]
     assert {a.json()["code"] for a in answers if a.status_code != 200} <= {"recording_not_active", "token_race"}
-    control.drain_webhooks(devserver)
+    drain()
     assert len(_room_egress(devserver, room)) == 1
