@@ -1,0 +1,74 @@
+"""Cold start, held cheaply: each function's import (what Lambda's init does), in a fresh interpreter,
+leaves none of the heavy modules its routes do not need in ``sys.modules``. Not timing: what is imported.
+
+The figures themselves (instructions and wall time against boto3) are ``make bench BENCH=cold_start``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ROOT / "functions"
+
+# No function's init needs these: livekit.api (aiohttp and every service client) and the protocol messages
+# are imported by the LiveKit gateway on the first call that needs them; the X-Ray SDK only when tracing
+# is turned on (ROOMS_TRACING_SDK).
+NEVER_AT_INIT = ("livekit", "aiohttp", "google.protobuf", "aws_xray_sdk")
+# What a function's routes never use, so its init must not import it either.
+NOT_FOR = {
+    "issue_token": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings.service", "rooms.webhooks"),
+    "room_query": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings", "rooms.room.join"),
+    "create_room": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings", "rooms.room.join"),
+    "sip_dial": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings", "rooms.room.join"),
+    "room_control": ("rooms.lifecycle", "rooms.recordings", "rooms.room.join", "rooms.phone.service"),
+    "recording_control": ("rooms.lifecycle", "rooms.room.join", "rooms.phone"),
+    "room_admin": ("rooms.attendance.webhooks", "rooms.room.join", "rooms.webhooks"),
+    "webhook_handler": ("rooms.http", "aws_lambda_powertools.event_handler", "rooms.room.join"),
+    "recording_processor": ("rooms.http", "aws_lambda_powertools.event_handler", "rooms.lifecycle"),
+    "room_sweeper": ("rooms.http", "aws_lambda_powertools.event_handler", "rooms.webhooks"),
+}
+
+_PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+module = importlib.util.module_from_spec(spec); sys.modules["handler"] = module; spec.loader.exec_module(module)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_after_import(function: str) -> set[str]:
+    """The modules a fresh interpreter holds after importing ``function``'s handler."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(FUNCTIONS / function / "handler.py")],
+        capture_output=True, text=True, check=True,
+        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def heavy_in(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in packages))
+
+
+def test_every_function_is_covered():
+    assert set(NOT_FOR) == {p.parent.name for p in FUNCTIONS.glob("*/handler.py")}
+
+
+@pytest.mark.parametrize("function", sorted(NOT_FOR))
+def test_a_function_imports_only_what_its_routes_use(function):
+    modules = modules_after_import(function)
+    assert "handler" in modules and "rooms.observability" in modules  # the probe did import the function
+    assert heavy_in(modules, NEVER_AT_INIT) == []
+    assert heavy_in(modules, NOT_FOR[function]) == []
+
+
+def test_the_check_sees_a_heavy_import():
+    assert heavy_in({"rooms.clock", "livekit.api.room_service", "livekit"}, NEVER_AT_INIT) == [
+        "livekit", "livekit.api.room_service"]
+    assert heavy_in({"rooms.recordings.service"}, NOT_FOR["issue_token"]) == ["rooms.recordings.service"]
