@@ -10,7 +10,8 @@ path is what Lambda's is:
   ``layers/rooms/requirements.lock``, installed by pip for this host (the lock's hashes are the Lambda
   target's wheels, aarch64; these are the same versions built for the host), plus boto3 and its
   dependencies, which the Lambda runtime provides (at the versions of the dev venv). Compiled the same way,
-  as the layer's are. Installed once into ``.cache/bench/`` and reused while the lock is unchanged.
+  as the layer's are. Installed once into ``.cache/bench/`` (or ``ROOMS_BENCH_CACHE``) and reused while
+  the lock is unchanged.
 
 The two measures:
 
@@ -46,7 +47,8 @@ from infra.layer_build import LOCK_FILE, RUNTIME_PROVIDED, compile_bytecode, loc
 from rooms_local.config import FUNCTIONS_DIR, ROOT
 
 LAYER_PYTHON = ROOT / "layers" / "rooms" / "python"
-CACHE_DIR = ROOT / ".cache" / "bench"
+# ROOMS_BENCH_CACHE: elsewhere (a worktree whose .cache is shared with another checkout).
+CACHE_DIR = Path(os.environ.get("ROOMS_BENCH_CACHE") or ROOT / ".cache" / "bench")
 BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
 NOTHING = "pass"
 _EXIT = "\nimport os; os._exit(0)"

@@ -20,18 +20,45 @@ FUNCTIONS = ROOT / "functions"
 # are imported by the LiveKit gateway on the first call that needs them; the X-Ray SDK only when tracing
 # is turned on (ROOMS_TRACING_SDK).
 NEVER_AT_INIT = ("livekit", "aiohttp", "google.protobuf", "aws_xray_sdk")
-# What a function's routes never use, so its init must not import it either.
+# What a function's routes never use, so its init must not import it either (capabilities whose models a
+# route's response carries, e.g. attendance's SessionVerdict in RoomView, are imported for those models).
+_SERVICES = ("rooms.attendance.service", "rooms.attendance.webhooks", "rooms.attendance.host_controls",
+             "rooms.attendance.reconcile", "rooms.recordings.service", "rooms.lifecycle.sweeper")
+_NOT_HTTP = ("rooms.http", "aws_lambda_powertools.event_handler")
 NOT_FOR = {
-    "issue_token": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings.service", "rooms.webhooks"),
-    "room_query": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings", "rooms.room.join"),
-    "create_room": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings", "rooms.room.join"),
-    "sip_dial": ("rooms.attendance", "rooms.lifecycle", "rooms.recordings", "rooms.room.join"),
-    "room_control": ("rooms.lifecycle", "rooms.recordings", "rooms.room.join", "rooms.phone.service"),
-    "recording_control": ("rooms.lifecycle", "rooms.room.join", "rooms.phone"),
-    "room_admin": ("rooms.attendance.webhooks", "rooms.room.join", "rooms.webhooks"),
-    "webhook_handler": ("rooms.http", "aws_lambda_powertools.event_handler", "rooms.room.join"),
-    "recording_processor": ("rooms.http", "aws_lambda_powertools.event_handler", "rooms.lifecycle"),
-    "room_sweeper": ("rooms.http", "aws_lambda_powertools.event_handler", "rooms.webhooks"),
+    "issue_token": (*_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.attendance.view", "rooms.evidence",
+                    "rooms.recordings.egress_sync", "rooms.recordings.upload", "rooms.room.membership",
+                    "rooms.room.catalog", "rooms.notify"),
+    "room_query": (*_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.recordings", "rooms.evidence",
+                   "rooms.room.join", "rooms.room.tokens", "rooms.room.membership", "rooms.audit", "rooms.notify"),
+    "create_room": (*_SERVICES, "rooms.webhooks", "rooms.room.join", "rooms.room.tokens", "rooms.evidence"),
+    "sip_dial": (*_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.recordings", "rooms.attendance.view",
+                 "rooms.evidence", "rooms.room.join", "rooms.room.tokens", "rooms.room.membership",
+                 "rooms.room.catalog", "rooms.audit", "rooms.notify"),
+    "room_control": ("rooms.attendance.webhooks", "rooms.attendance.reconcile", "rooms.lifecycle", "rooms.webhooks",
+                     "rooms.phone.service", "rooms.room.join", "rooms.room.tokens", "rooms.room.membership",
+                     "rooms.room.catalog"),
+    "recording_control": ("rooms.attendance.service", "rooms.attendance.webhooks", "rooms.attendance.host_controls",
+                          "rooms.attendance.reconcile", "rooms.attendance.view", "rooms.lifecycle", "rooms.webhooks",
+                          "rooms.phone.service", "rooms.room.join", "rooms.room.tokens", "rooms.evidence",
+                          "rooms.room.membership", "rooms.room.catalog"),
+    "room_admin": ("rooms.attendance.service", "rooms.attendance.webhooks", "rooms.attendance.host_controls",
+                   "rooms.attendance.reconcile", "rooms.lifecycle.sweeper", "rooms.lifecycle.booking_events",
+                   "rooms.webhooks", "rooms.room.join", "rooms.room.tokens"),
+    "webhook_handler": (*_NOT_HTTP, "rooms.attendance.service", "rooms.attendance.host_controls",
+                        "rooms.recordings.service", "rooms.lifecycle.sweeper", "rooms.lifecycle.booking_events",
+                        "rooms.room.join", "rooms.room.tokens", "rooms.evidence", "rooms.room.membership",
+                        "rooms.room.catalog"),
+    "booking_events": (*_NOT_HTTP, *_SERVICES, "rooms.webhooks", "rooms.room.join", "rooms.room.tokens",
+                       "rooms.evidence"),
+    "recording_processor": (*_NOT_HTTP, *_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.attendance.view",
+                            "rooms.recordings.egress_sync", "rooms.phone.service", "rooms.room.join",
+                            "rooms.room.tokens", "rooms.evidence", "rooms.room.membership", "rooms.room.catalog",
+                            "rooms.audit"),
+    "room_sweeper": (*_NOT_HTTP, "rooms.attendance.service", "rooms.attendance.webhooks",
+                     "rooms.attendance.host_controls", "rooms.attendance.reconcile", "rooms.recordings.service",
+                     "rooms.lifecycle.booking_events", "rooms.webhooks", "rooms.room.join", "rooms.room.tokens",
+                     "rooms.room.membership", "rooms.room.catalog"),
 }
 
 _PROBE = """
