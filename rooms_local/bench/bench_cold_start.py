@@ -2,7 +2,7 @@
 boto3.client("dynamodb")`, measured in the same run, from source and with bytecode, in an environment
 shaped like Lambda's (``lambda_import``: the layer's locked packages only, no dev venv).
 
-Two measures of each: instructions executed (callgrind; load-independent and repeatable, so the goals are
+Two measures of each: instructions executed (Valgrind Ir; load-independent and repeatable, so the goals are
 held against it) and the median wall time of fresh interpreters (what init waits for, as noisy as the
 machine). From source: our modules are compiled at every import. With bytecode: the layer's ``rooms``
 package is compiled first, as the layer build does. Third-party packages are compiled in both, as in the
@@ -79,7 +79,7 @@ def report(figures: dict[str, dict[str, dict[str, float]]], elapsed: float | Non
              "layer's locked packages only"]
     if instr:
         lines.append("baseline: " + ", ".join(f"{m} {instr[m]['baseline'] / 1e6:.0f} M instructions" for m in MODES)
-                     + " (callgrind Ir)")
+                     + " (Valgrind Ir, less an interpreter importing nothing)")
     else:
         lines.append("valgrind not installed: no instruction counts, goals judged on wall time (noisy)")
     lines.append("baseline: " + ", ".join(f"{m} {secs[m]['baseline'] * 1000:.0f} ms" for m in MODES)

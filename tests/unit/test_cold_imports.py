@@ -18,8 +18,9 @@ FUNCTIONS = ROOT / "functions"
 
 # No function's init needs these: livekit.api (aiohttp and every service client) and the protocol messages
 # are imported by the LiveKit gateway on the first call that needs them; the X-Ray SDK only when tracing
-# is turned on (ROOMS_TRACING_SDK).
-NEVER_AT_INIT = ("livekit", "aiohttp", "google.protobuf", "aws_xray_sdk")
+# is turned on (ROOMS_TRACING_SDK); pydantic-settings (and python-dotenv) are no longer shipped at all
+# (rooms.settings reads the environment itself).
+NEVER_AT_INIT = ("livekit", "aiohttp", "google.protobuf", "aws_xray_sdk", "pydantic_settings", "dotenv")
 # What a function's routes never use, so its init must not import it either (capabilities whose models a
 # route's response carries, e.g. attendance's SessionVerdict in RoomView, are imported for those models).
 _SERVICES = ("rooms.attendance.service", "rooms.attendance.webhooks", "rooms.attendance.host_controls",
@@ -27,8 +28,7 @@ _SERVICES = ("rooms.attendance.service", "rooms.attendance.webhooks", "rooms.att
 _NOT_HTTP = ("rooms.http", "aws_lambda_powertools.event_handler")
 NOT_FOR = {
     "issue_token": (*_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.attendance.view", "rooms.evidence",
-                    "rooms.recordings.egress_sync", "rooms.recordings.upload", "rooms.room.membership",
-                    "rooms.room.catalog", "rooms.notify"),
+                    "rooms.recordings", "rooms.room.membership", "rooms.room.catalog", "rooms.notify"),
     "room_query": (*_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.recordings", "rooms.evidence",
                    "rooms.room.join", "rooms.room.tokens", "rooms.room.membership", "rooms.audit", "rooms.notify"),
     "create_room": (*_SERVICES, "rooms.webhooks", "rooms.room.join", "rooms.room.tokens", "rooms.evidence"),
@@ -99,3 +99,4 @@ def test_the_check_sees_a_heavy_import():
     assert heavy_in({"rooms.clock", "livekit.api.room_service", "livekit"}, NEVER_AT_INIT) == [
         "livekit", "livekit.api.room_service"]
     assert heavy_in({"rooms.recordings.service"}, NOT_FOR["issue_token"]) == ["rooms.recordings.service"]
+    assert heavy_in({"pydantic_settings.sources", "rooms.settings"}, NEVER_AT_INIT) == ["pydantic_settings.sources"]
