@@ -111,7 +111,12 @@ def third_party_site() -> Path:
             raise RuntimeError(f"pip could not install the layer's packages for this host:\n{result.stderr[-4000:]}")
         shutil.rmtree(staged / "bin", ignore_errors=True)
         compile_bytecode(staged)
-        os.replace(staged, site)
+        try:
+            os.replace(staged, site)
+        except OSError:
+            if not site.is_dir():
+                raise
+            # another bench installed the same site meanwhile: use theirs
     return site
 
 
