@@ -50,8 +50,9 @@ real: install  ## only the real-LiveKit tier (tests/livekit_real); ROOMS_REQUIRE
 livekit:  ## build the pinned livekit-server (first build ~5 min, then instant)
 	$(PY) -m rooms_local.livekit_server.build
 
-bench: install  ## cold-import ratios vs boto3, DynamoDB round trips, webhook p99 in a burst: measured in one run
-	$(BIN)/python -m rooms_local.bench
+# BENCH: only these sections (e.g. `make bench BENCH=cold_start`: no local stack, a few minutes).
+bench: install  ## cold-import ratios vs boto3 (instructions + wall), DynamoDB round trips, webhook p99 in a burst: one run
+	$(BIN)/python -m rooms_local.bench $(BENCH)
 
 openapi: install  ## regenerate docs/openapi.json from the code
 	$(BIN)/rooms openapi

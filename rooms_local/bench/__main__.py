@@ -4,6 +4,7 @@ import importlib
 import pkgutil
 import sys
 import uuid
+from contextlib import nullcontext
 
 from rooms_local.bench.common import BenchContext
 
@@ -15,19 +16,24 @@ def main(argv: list[str]) -> int:
     wanted = set(argv)
     import rooms_local.bench as pkg
 
-    modules = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench_"))
+    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench_"))
+    unknown = wanted - {n.removeprefix("bench_") for n in names}
+    if unknown:
+        print(f"no such benchmark: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    modules = [importlib.import_module(f"rooms_local.bench.{name}") for name in names
+               if not wanted or name.removeprefix("bench_") in wanted]
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     config = LocalConfig(table_name=f"rooms-bench-{uuid.uuid4().hex[:6]}",
                          extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}).with_free_ports()
-    with LocalStack(config) as stack:
+    # A section with NEEDS_STACK = False (cold_start) runs without starting the local stack.
+    needs_stack = any(getattr(m, "NEEDS_STACK", True) for m in modules)
+    with LocalStack(config) if needs_stack else nullcontext() as stack:
         ctx = BenchContext(stack)
-        for name in modules:
-            if wanted and name.removeprefix("bench_") not in wanted:
-                continue
-            module = importlib.import_module(f"rooms_local.bench.{name}")
-            print(f"\n== {name.removeprefix('bench_')} ==", flush=True)
+        for module in modules:
+            print(f"\n== {module.__name__.rsplit('.', 1)[-1].removeprefix('bench_')} ==", flush=True)
             for line in module.run(ctx):
                 print(line, flush=True)
     return 0

@@ -1,80 +1,16 @@
-"""Helpers shared by the benchmarks: subprocess import timing and AWS call counting."""
+"""Helpers shared by the benchmarks: AWS call counting (cold imports: ``lambda_import``)."""
 
 from __future__ import annotations
 
-import compileall
-import os
-import shutil
-import statistics
-import subprocess
-import sys
 import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-
-from rooms_local.config import FUNCTIONS_DIR, ROOT
-
-LAYER_PYTHON = ROOT / "layers" / "rooms" / "python"
 
 
 @dataclass
 class BenchContext:
     stack: object
-
-
-def time_python(code: str, runs: int = 9, *, pythonpath: str | None = None) -> float:
-    """Median time (s) a fresh interpreter takes to run ``code`` (its own startup not counted).
-
-    ``pythonpath`` puts another copy of the code first on the path (see ``code_copy``); by default the
-    caller's PYTHONPATH, if any, is passed on (a worktree, a branch). Bytecode is never written, so a
-    copy without ``__pycache__`` is imported from source every time.
-    """
-    pythonpath = pythonpath or os.environ.get("PYTHONPATH")
-
-    def once(src: str) -> float:
-        out = subprocess.run(
-            [sys.executable, "-c",
-             "import time; t=time.perf_counter()\n" + src + "\nprint(time.perf_counter()-t)"],
-            check=True, capture_output=True, text=True,
-            env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                 "PYTHONDONTWRITEBYTECODE": "1", **({"PYTHONPATH": pythonpath} if pythonpath else {})},
-        )
-        return float(out.stdout.strip().splitlines()[-1])
-
-    once(code)  # warm the OS file cache and bytecode caches once
-    return statistics.median(once(code) for _ in range(runs))
-
-
-def import_function_code(name: str, functions_dir: Path = FUNCTIONS_DIR) -> str:
-    """Python that does what Lambda's init does for a function: import its handler module."""
-    path = functions_dir / name / "handler.py"
-    return (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('handler', {str(path)!r})\n"
-        "m = importlib.util.module_from_spec(spec); sys.modules['handler'] = m; spec.loader.exec_module(m)"
-    )
-
-
-BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
-
-
-def code_copy(into: Path, *, bytecode: bool) -> tuple[Path, Path]:
-    """Copy the functions and the layer's package into ``into`` (without any ``__pycache__``), compiled
-    to bytecode beforehand when ``bytecode`` (as a deployed layer should be: Lambda's file system is
-    read-only, so what is not compiled in the package is compiled again at every cold start).
-    Returns (functions dir, layer python dir) of the copy."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    functions = into / "functions"
-    layer = into / "python"
-    shutil.copytree(FUNCTIONS_DIR, functions, ignore=ignore)
-    shutil.copytree(LAYER_PYTHON, layer, ignore=ignore)
-    if bytecode:
-        for tree in (functions, layer):
-            if not compileall.compile_dir(tree, quiet=1):
-                raise RuntimeError(f"compileall failed in {tree}")
-    return functions, layer
 
 
 class AwsCallCounter:

@@ -1,14 +1,24 @@
 """One typed settings object, parsed once from the environment.
 
 Every knob of a deployment lives here; nothing else in the package reads ``os.environ``.
+
+The environment is read here rather than by pydantic-settings' ``BaseSettings``: importing
+pydantic-settings costs ~200 M instructions of every cold start (a fifth of ``import boto3;
+boto3.client("dynamodb")``; its sources package imports argparse, asyncio, python-dotenv and the cloud
+providers' sources, `make bench BENCH=cold_start`), and of it we used only the environment source, which
+is ``_environment`` below: a variable named like the field in any case, JSON for fields holding a
+structure, keyword arguments over the environment. Pydantic validates as before.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any, get_origin
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class SipNumber(BaseModel):
@@ -18,8 +28,13 @@ class SipNumber(BaseModel):
     trunk_id: str = Field(min_length=1, description="LiveKit SIP inbound trunk id (ST_…)")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+class Settings(BaseModel):
+    """``Settings()`` reads the environment; keyword arguments override it (as ``BaseSettings`` did)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_environment(os.environ, type(self)), **values})
 
     table_name: str = Field("rooms", description="The single DynamoDB table")
 
@@ -116,6 +131,25 @@ class Settings(BaseSettings):
         if url.startswith("http://"):
             return "ws://" + url.removeprefix("http://")
         return url
+
+
+def _environment(environ: Mapping[str, str], model: type[BaseModel]) -> dict[str, Any]:
+    """The fields' values in ``environ``: the variable named like the field, case-insensitively (as
+    pydantic-settings' environment source reads it), decoded from JSON for a field holding a dict or list."""
+    by_name = {key.lower(): value for key, value in environ.items()}
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name not in by_name:
+            continue
+        raw = by_name[name]
+        if get_origin(info.annotation) in (dict, list):
+            try:
+                values[name] = json.loads(raw)
+            except ValueError as err:
+                raise ValueError(f"{name.upper()} is not valid JSON: {err}") from err
+        else:
+            values[name] = raw
+    return values
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,6 @@ from rooms import store
 from rooms.clock import iso, parse_iso
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger
-from rooms.recordings.record import auto_recording_target
 from rooms.room.schedule import live_check_due_actions
 from rooms.room.status import RoomStatus
 from rooms.settings import Settings
@@ -27,6 +26,10 @@ def open_livekit_room(room: store.RoomItem, *, now: datetime, settings: Settings
     counted from the start, not from now: a room opened 15 minutes early must still be there at the
     start.
     """
+    # Only the first join (or the sweeper's open) records the room's automatic egress: the recordings
+    # package (its models, storage, egress client) stays out of every other token request's cold start.
+    from rooms.recordings.record import auto_recording_target
+
     config = room_config(room, now=now, settings=settings)
     lk_room = room_service.ensure_room(config, auto_egress=auto_recording_target(room, settings))
     logger.info("livekit room created", extra={"action": "livekit.room.create", "room_id": room.room_id,
