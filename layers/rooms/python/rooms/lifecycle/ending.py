@@ -13,7 +13,6 @@ from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
 from rooms.recordings.egress_sync import release_room_recordings
-from rooms.room.membership import revoke_from_livekit
 from rooms.room.models import RoomView
 from rooms.room.schedule import settle_due_actions
 from rooms.room.status import RoomStatus, is_live
@@ -117,6 +116,8 @@ def converge_room(room: store.RoomItem, *, now: datetime) -> list[str]:
         member = store.get_member(room.room_id, user_id)
         if member is not None and member.status == "revoked":
             revoked_at = parse_iso(member.revoked_at) if member.revoked_at else now
+            from rooms.room.membership import revoke_from_livekit  # (only a converging revocation needs it)
+
             revoke_from_livekit(room, user_id, revoked_at=revoked_at)
         else:  # granted again since: they may stay
             store.cleanup_done(room.room_id, element)

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from rooms import metric_names, notify, store
 from rooms.access import Caller, require_host, require_room
-from rooms.attendance.webhooks import record_phone_answered
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
 from rooms.livekit_gateway import sip_service as livekit_sip
@@ -171,6 +170,9 @@ def place_dial_out(room_id: str, dial_out_id: str, *, clock: Callable[[], dateti
     answered = clock()
     store.record_dial_out_outcome(room_id, dial_out_id, status="answered", at=iso(answered),
                                   participant_id=placed.participant_id, sip_call_id=placed.sip_call_id)
+    # (imported here: the worker's answer opens attendance; sip_dial's routes do not load attendance)
+    from rooms.attendance.webhooks import record_phone_answered
+
     record_phone_answered(room, identity=placed.participant_identity, participant_sid=placed.participant_id,
                           user_id=item.user_id, name=item.name, answered_at=answered, event_id=f"dialout-{dial_out_id}")
     metrics.add_metric(name=metric_names.PHONE_DIAL_OUTS, unit="Count", value=1)

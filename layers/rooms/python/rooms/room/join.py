@@ -15,7 +15,6 @@ from rooms.livekit_gateway.client import livekit_credentials
 from rooms.observability import logger, metrics
 from rooms.phone import numbers as phone_numbers
 from rooms.phone import service as phone
-from rooms.recordings.ensure import VERIFIED, verify_recording
 from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config, room_link
 from rooms.room.models import TokenResponse
 from rooms.room.status import RoomStatus, is_over
@@ -148,6 +147,9 @@ def _require_recording(room: RoomItem, *, now: datetime, settings: Settings) -> 
     its egress running (started here if missing). "Running" is starting or active: a room composite stays
     EGRESS_STARTING until a track is published, so requiring ACTIVE would lock out the first publisher.
     Viewers (who cannot publish) are admitted either way."""
+    # (imported here: only mandatory-recording rooms need it, and the token path's cold start does not)
+    from rooms.recordings.ensure import VERIFIED, verify_recording
+
     outcome = verify_recording(room, settings=settings, now=now, reason="join")
     if outcome not in VERIFIED:
         detail = "a recording start is in flight; retry" if outcome == "in_flight" else "it cannot be started"
