@@ -126,7 +126,7 @@ test('host bar: waiting list, message, admit, mute, ask to unmute, remove, recor
   await panel.getByLabel('Phone number').fill('+1 202 555 0142');
   const dial = page.waitForResponse((r) => r.url().endsWith('/dial-out'));
   await panel.getByRole('button', { name: 'Call', exact: true }).click();
-  expect((await dial).status()).toBe(200);
+  expect((await dial).status()).toBe(202); // accepted: the worker places the call, the panel follows it
 
   await inSession.getByRole('listitem').filter({ hasText: 'Omar Haddad' }).getByRole('button', { name: 'Remove' }).click();
   await expect(inSession.getByText('Omar Haddad')).toHaveCount(0);
@@ -164,7 +164,7 @@ test('room ended: the Room URL says the session is over', async ({ page }) => {
   await expect(page.getByRole('button', { name: 'Join' })).toBeDisabled();
 });
 
-test('room full: the host calling a phone into a full room is told the session is full', async ({ page }) => {
+test('room full: the host calling a phone into a full room is told the session is full (the attempt\'s outcome)', async ({ page }) => {
   const id = ids();
   const room = await createBookingRoom(id, { sip: { enabled: true, region: 'US' } }); // therapy: 2 seats
   await emulatedJoin(await signIn(id.host), `/rooms/${room.room_id}`);
@@ -174,7 +174,7 @@ test('room full: the host calling a phone into a full room is told the session i
   const panel = page.getByTestId('host-panel');
   await panel.getByLabel('Phone number').fill('+1 202 555 0142');
   await panel.getByRole('button', { name: 'Call', exact: true }).click();
-  await expect(panel.locator('[data-problem="room_full"]')).toContainText('This session is full');
+  await expect(panel.getByTestId('dial-out-status')).toContainText('This session is full', { timeout: 20_000 });
 });
 
 test('the session and direct Room URLs work, and an unknown path says so', async ({ page }) => {

@@ -71,6 +71,9 @@ describe('RoomsApi', () => {
     expect(fetch.mock.calls.map(([u]) => u)).toEqual(['/rooms/r1/dial-outs/d1', '/rooms/r1/dial-outs/d1']);
     expect(describeDialOut(last)).toBe('+12*******142 is busy (SIP 486).');
     expect(describeDialOut({ ...last, status: 'no_answer' })).toBe('+12*******142 did not answer.');
+    expect(describeDialOut({ ...last, status: 'failed', sip_status_code: null, livekit_code: 'resource_exhausted' }))
+      .toBe('This session is full: +12*******142 could not join.');
+    expect(describeDialOut({ ...last, status: 'failed', sip_status_code: 404 })).toBe('The call to +12*******142 failed (SIP 404).');
   });
 
   it('an error body becomes an ApiError with status, code, field and details', async () => {

@@ -81,6 +81,10 @@ export function describeDialOut(d: DialOutView): string {
     case 'answered': return `${d.phone_number} answered and joined by audio.`;
     case 'busy': return `${d.phone_number} is busy${d.sip_status_code ? ` (SIP ${d.sip_status_code})` : ''}.`;
     case 'no_answer': return `${d.phone_number} did not answer.`;
+    case 'failed':
+      // LiveKit refuses a participant past the room's max_participants with resource_exhausted
+      if (d.livekit_code === 'resource_exhausted') return `This session is full: ${d.phone_number} could not join.`;
+      return `The call to ${d.phone_number} failed${d.sip_status_code ? ` (SIP ${d.sip_status_code})` : ''}.`;
     default: return `The call to ${d.phone_number} failed${d.sip_status_code ? ` (SIP ${d.sip_status_code})` : ''}.`;
   }
 }
