@@ -34,34 +34,31 @@ def booking_event_pattern(source: str) -> dict[str, list[str]]:
     return {"source": [source], "detail-type": list(DETAIL_TYPES)}
 
 
+def _function_rule(scope: Construct, *, description: str, bus: events.IEventBus, pattern: dict[str, list[str]],
+                   function: lambda_.IFunction, dead_letter_queue: sqs.IQueue, retry_attempts: int,
+                   max_event_age: Duration) -> events.Rule:
+    """A rule on the service's bus invoking ``function`` asynchronously; what the rule cannot deliver goes
+    to the function's failure queue, as the function's own failures do."""
+    return events.Rule(
+        scope,
+        "Rule",
+        description=description,
+        event_bus=bus,
+        event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
+        targets=[targets.LambdaFunction(function, dead_letter_queue=dead_letter_queue,
+                                        retry_attempts=retry_attempts, max_event_age=max_event_age)],
+    )
+
+
 class BookingEventsRule(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        bus: events.IEventBus,
-        source: str,
-        function: lambda_.IFunction,
-        dead_letter_queue: sqs.IQueue,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, source: str,
+                 function: lambda_.IFunction, dead_letter_queue: sqs.IQueue) -> None:
         super().__init__(scope, construct_id)
-        pattern = booking_event_pattern(source)
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            description="Booking platform events (booking lifecycle) to the booking_events function",
-            event_bus=bus,
-            event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=dead_letter_queue,
-                    retry_attempts=8,
-                    # A booking change must not be dropped while Lambda is throttled: retry for a day.
-                    max_event_age=Duration.hours(24),
-                )
-            ],
+        self.rule = _function_rule(
+            self, description="Booking platform events (booking lifecycle) to the booking_events function",
+            bus=bus, pattern=booking_event_pattern(source), function=function, dead_letter_queue=dead_letter_queue,
+            # A booking change must not be dropped while Lambda is throttled: retry for a day.
+            retry_attempts=8, max_event_age=Duration.hours(24),
         )
 
 
@@ -80,15 +77,8 @@ class DialOutRule(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, source: str,
                  function: lambda_.IFunction, dead_letter_queue: sqs.IQueue) -> None:
         super().__init__(scope, construct_id)
-        pattern = dial_out_event_pattern(source)
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            description="Dial-out requests to the dial_out_worker function",
-            event_bus=bus,
-            event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"]),
-            targets=[
-                targets.LambdaFunction(function, dead_letter_queue=dead_letter_queue, retry_attempts=3,
-                                       max_event_age=Duration.hours(1))
-            ],
+        self.rule = _function_rule(
+            self, description="Dial-out requests to the dial_out_worker function", bus=bus,
+            pattern=dial_out_event_pattern(source), function=function, dead_letter_queue=dead_letter_queue,
+            retry_attempts=3, max_event_age=Duration.hours(1),
         )
