@@ -78,3 +78,51 @@ def test_a_namespace_left_by_a_killed_run_is_removed_by_the_next_run(real_stack)
         assert fresh.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout.count(fresh.inside_ip) == 1
     assert fresh.name not in netns.list_namespaces()
     assert real_stack.netns.name in netns.list_namespaces()  # a live run's namespace is never touched
+
+
+def _join_response(url: str, token: str):
+    """LiveKit's JoinResponse for ``token``, read off the signal WebSocket (then the socket closes)."""
+    import asyncio
+
+    import aiohttp
+    from livekit.protocol import rtc as proto_rtc
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            ws_url = f"{url.replace('http', 'ws', 1)}/rtc?access_token={token}&protocol=16&sdk=python&auto_subscribe=1"
+            async with session.ws_connect(ws_url, timeout=aiohttp.ClientWSTimeout(ws_receive=10)) as ws:
+                message = await ws.receive(timeout=10)
+                assert message.type == aiohttp.WSMsgType.BINARY, message
+                return proto_rtc.SignalResponse.FromString(message.data).join
+
+    return asyncio.run(go())
+
+
+def test_the_server_runs_with_the_stacks_keys_webhook_and_timeouts_and_hands_out_no_public_stun(real_stack):
+    """What the generated config does on the server: a room the server creates on its own (a token
+    without our room configuration) gets the stack's departure/empty timeouts, and a joining client is
+    told about no STUN server but the namespace's own unused address (left alone, livekit-server hands
+    out Twilio's and Google's)."""
+    import json
+    import uuid
+
+    from rooms.settings import get_settings
+
+    config = json.loads(real_stack.server.config_path.read_text())
+    settings = get_settings()
+    assert config["keys"] == {real_stack.config.livekit_api_key: real_stack.config.livekit_api_secret}
+    assert config["webhook"]["urls"] == [f"http://{real_stack.netns.host_ip}:{real_stack.config.api_port}"
+                                         "/livekit/webhook"]
+    assert config["room"]["departure_timeout"] == settings.departure_timeout_seconds == 2
+    assert config["rtc"]["node_ip"] == real_stack.netns.inside_ip
+
+    name = f"bare-{uuid.uuid4().hex[:8]}"
+    token = (lk.AccessToken(real_stack.config.livekit_api_key, real_stack.config.livekit_api_secret)
+             .with_identity("bare").with_grants(lk.VideoGrants(room_join=True, room=name)).to_jwt())
+    join = _join_response(real_stack.livekit_url, token)
+    assert join.room.name == name
+    assert (join.room.departure_timeout, join.room.empty_timeout) == (2, settings.empty_timeout_seconds)
+    urls = [u for server in join.ice_servers for u in server.urls]
+    assert urls == [f"stun:{real_stack.netns.inside_ip}:3478"], urls
+    # the server's candidates are the namespace address only (node_ip, no external IP lookup)
+    assert real_stack.netns.inside_ip in real_stack.server.log_text()
