@@ -98,6 +98,26 @@ class Real:
         return [line for line in self.server_log().splitlines()
                 if "dropped webhook" in line and f'"room": "{livekit_room}"' in line]
 
+    def webhook_answer_times(self, livekit_room: str) -> str:
+        """How long our function URL took to answer the room's webhooks, as the server measured it
+        (``sendDuration`` of its "sent webhook" lines), with the machine's load: tells a slow machine
+        (every answer slow) from a slow handler when LiveKit dropped webhooks."""
+        import os
+        import re
+
+        ms = []
+        for line in self.server_log().splitlines():
+            if "sent webhook" in line and f'"room": "{livekit_room}"' in line:
+                m = re.search(r'"sendDuration": "([0-9.]+)(µs|ms|s)"', line)
+                if m:
+                    ms.append(float(m.group(1)) * {"µs": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)])
+        ms.sort()
+        if not ms:
+            return "no webhook answered"
+        p = lambda q: ms[min(len(ms) - 1, int(len(ms) * q))]  # noqa: E731
+        return (f"{len(ms)} answered: p50 {p(0.5):.0f} ms, p90 {p(0.9):.0f} ms, max {ms[-1]:.0f} ms; "
+                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
     # -- our API -----------------------------------------------------------------------------------------
     def call(self, method: str, path: str, *, as_user: str | None = None, admin: bool = False,
              json: Any = None) -> requests.Response:

@@ -105,7 +105,10 @@ def test_fifty_real_participants_join_and_leave_and_every_delivery_is_answered(r
 # once and leaves its slow work to webhook_worker (issue 12 item 9), so none may be dropped.
 def test_burst_every_webhook_delivered_and_attendance_exact(real, burst):
     name = burst["name"]
-    assert real.dropped_webhooks(name) == []
+    dropped = real.dropped_webhooks(name)
+    # LiveKit drops what waited 30 s behind slower answers: on a machine this loaded every answer is slow
+    # (the timings say so), which is no handler regression; rerun alone to tell
+    assert dropped == [], f"{len(dropped)} dropped by the server; our answers: {real.webhook_answer_times(name)}"
     # every participant's join and leave reached us. By participant SID, not event id: under load the real
     # server sent a second participant_joined (another id, the same SID and joined_at) for a few resumed
     # sessions, which is the same connection (one segment) and not a reconnect.
