@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: python-version install up up-real test unit integration real livekit infra bench openapi lint fmt clean layer synth deploy webapp webapp-test webapp-test-real
+.PHONY: python-version python-check install up up-real test unit integration real livekit infra bench openapi lint fmt clean layer synth deploy webapp webapp-test webapp-test-real
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,9 @@ install: $(STAMP)
 
 python-version:  ## the interpreter the venv is (or will be) created with
 	@$(PY) --version
+
+python-check:  ## fail unless that interpreter is CPython 3.13, the Lambda runtime's (CI: no fallback)
+	@$(PY) -c 'import sys; v = sys.version.split()[0]; sys.exit(0 if sys.version_info[:2] == (3, 13) else f"Python 3.13 (the Lambda runtime) required, found {v} ($(PY)): put python3.13 on PATH or in pyenv, or pass PY=")'
 
 up: install  ## start the local stack (moto + LiveKit emulator + API on :3000) and walk through it
 	$(BIN)/rooms up

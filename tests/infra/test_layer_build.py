@@ -113,3 +113,29 @@ def test_second_build_reuses_the_installed_dependencies(layer_build):
     assert not again.rebuilt_dependencies
     assert again.asset_hash == layer_build.asset_hash
     assert again.size_bytes == layer_build.size_bytes
+
+
+def test_asset_hash_is_the_lock_and_the_sources(layer_build, monkeypatch, tmp_path):
+    """build_layer's own asset hash (what CDK uploads by) follows the lock's resolved versions, and nothing
+    else of the install: an empty build from the same lock has the same hash, one from another lock not."""
+    from infra import layer_build as lb
+
+    for step in ("_install_dependencies", "_prune", "compile_bytecode"):
+        monkeypatch.setattr(lb, step, lambda *args, **kwargs: None)
+    same = lb.build_layer(tmp_path / "same", force=True)
+    lock = LOCK_FILE.read_text()
+    bumped = lock.replace("pydantic==", "pydantic==0", 1)
+    assert bumped != lock
+    monkeypatch.setattr(lb, "read_lock", lambda dependencies: bumped)
+    other = lb.build_layer(tmp_path / "other", force=True)
+    assert same.asset_hash == layer_build.asset_hash
+    assert other.asset_hash != layer_build.asset_hash
+
+
+def test_the_template_uploads_the_layer_by_that_hash(dev, layer_build):
+    import hashlib
+
+    (layer,) = dev.resources("AWS::Lambda::LayerVersion").values()
+    # a custom asset hash is what CDK names the asset by (it hashes it once more: sha256 of the text)
+    expected = hashlib.sha256(layer_build.asset_hash.encode()).hexdigest()
+    assert layer["Properties"]["Content"]["S3Key"] == f"{expected}.zip"
