@@ -60,6 +60,19 @@ RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 )
 
+# Powertools utilities the service never imports, and that no other Powertools module we ship imports
+# (tests/infra/test_layer_build.py checks both): about 1 MB with their bytecode. `parser` stays, because
+# `utilities.batch` imports its models whenever pydantic is loaded.
+UNUSED_POWERTOOLS_UTILITIES = (
+    "auth_alpha",
+    "circuit_breaker",
+    "data_masking",
+    "feature_flags",
+    "idempotency",
+    "kafka",
+    "streaming",
+)
+
 # Files no import ever reads at runtime: type stubs, C/Cython sources, test helpers, and Powertools'
 # Swagger UI assets (served only by `enable_swagger`, which the service never calls).
 PRUNED_GLOBS = (
@@ -73,6 +86,7 @@ PRUNED_GLOBS = (
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/*.js",
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/*.css",
     "pydantic/v1",  # pydantic 2 ships the whole v1 API beside it; nothing here imports pydantic.v1
+    *(f"aws_lambda_powertools/utilities/{name}" for name in UNUSED_POWERTOOLS_UTILITIES),
 )
 # Shared objects keep their symbol tables but drop debug info (some wheels ship it: aiohttp's parser is
 # 3.4 MB with it, 0.5 MB without). llvm-strip handles aarch64 ELF on any host.

@@ -12,6 +12,8 @@ from infra.layer_build import (
     LAMBDA_UNZIPPED_LIMIT_BYTES,
     LAYER_SOURCE,
     LOCK_FILE,
+    ROOT,
+    UNUSED_POWERTOOLS_UTILITIES,
     _requirement_name,
     build_layer,
     locked_requirements,
@@ -20,8 +22,8 @@ from infra.layer_build import (
 )
 
 # The layer must stay small enough to load fast and leave room for the functions (Lambda's limit is 250 MB).
-# 25 MB as Lambda counts MB (its 250 MB limit is 262,144,000 bytes)
-LAYER_BUDGET_BYTES = 25 * 1024 * 1024
+# The 25 MB, read strictly: decimal megabytes (25 MiB would allow 1.2 MB more).
+LAYER_BUDGET_BYTES = 25_000_000
 CPYTHON_313_MAGIC = 3571  # importlib.util.MAGIC_NUMBER of CPython 3.13
 
 pytestmark = pytest.mark.infra
@@ -75,6 +77,22 @@ def test_layer_ships_unchecked_hash_bytecode_for_3_13(layer_build):
 
 def test_layer_with_bytecode_is_within_budget(layer_build):
     assert layer_build.size_bytes <= LAYER_BUDGET_BYTES, f"{layer_build.size_mib:.1f} MiB unzipped"
+
+
+def test_pruned_powertools_utilities_are_gone_and_nothing_shipped_imports_them(layer_build):
+    site = layer_build.path / "python"
+    utilities = site / "aws_lambda_powertools" / "utilities"
+    assert (utilities / "batch").is_dir() and (utilities / "parser").is_dir()
+    for name in UNUSED_POWERTOOLS_UTILITIES:
+        assert not (utilities / name).exists(), name
+    pattern = re.compile(
+        rb"aws_lambda_powertools\.utilities(?:\.|\s+import\s+[\w, ]*\b)(" + "|".join(UNUSED_POWERTOOLS_UTILITIES).encode() + rb")\b"
+    )
+    importers = [str(p.relative_to(site)) for p in site.rglob("*.py") if pattern.search(p.read_bytes())]
+    assert importers == []
+    # the service's own code does not use them either
+    ours = [p for root in (ROOT / "layers" / "rooms" / "python", ROOT / "functions") for p in root.rglob("*.py")]
+    assert [str(p) for p in ours if pattern.search(p.read_bytes())] == []
 
 
 def test_lock_pins_every_dependency_with_a_hash():
