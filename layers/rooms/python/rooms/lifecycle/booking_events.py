@@ -17,8 +17,8 @@ Delivery is at least once and in any order, so:
   a redelivery after it changes nothing. A delivery that died half-way is redone: every step is
   idempotent, and each change carries the event's *version* (``{time}#{id}``), so it is written once.
 - **Out of order**: a change older than the last one applied to the same thing (the schedule, one
-  membership) changes nothing (the room's creation is no such change: ``confirm_room``); a later ``Booking Confirmed`` for a cancelled booking changes nothing
-  (a cancelled room stays cancelled).
+  membership) changes nothing (the room's creation is no such change: ``confirm_room``); a later
+  ``Booking Confirmed`` for a cancelled booking changes nothing (a cancelled room stays cancelled).
 - **Before the room exists** (``Booking Rescheduled`` before ``Booking Confirmed``): the event is kept
   in the table (``PendingBookingEvent``, put only while the room is absent, in one transaction) and
   applied, oldest first, when the room is created, by whichever path creates it (this function or
