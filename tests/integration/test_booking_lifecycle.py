@@ -385,3 +385,22 @@ def test_cancel_during_a_live_session_closes_attendance_and_an_old_token_cannot_
     assert livekit_room(stack, room["livekit_room"]) is None
     after = get(api, room)
     assert after["status"] == "cancelled" and after["no_show"] is None
+
+
+@pytest.mark.parametrize("body, code, field", [
+    # a session's host is required too
+    ({"service_type": "yoga_class"}, "validation_error", "host"),
+    # the host and the members must fit in the max_participants asked for (within the template's ceiling)
+    ({"service_type": "yoga_class", "host": {"user_id": "h"}, "max_participants": 3,
+      "members": [{"user_id": "a"}, {"user_id": "b"}, {"user_id": "c"}]}, "members_over_max_participants", "members"),
+    ({"template": "webinar", "room_type": "individual", "host": {"user_id": "h"}}, "room_type_mismatch", "room_type"),
+])
+def test_a_session_room_is_refused_for_the_same_gaps(api, ids, body, code, field):
+    r = api.admin("POST", "/rooms", json={"service_session_id": ids["session"], **body})
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["field"]) == (code, field)
+    assert api.admin("GET", f"/sessions/{ids['session']}/room").status_code == 404  # nothing written
+    ok = api.admin("POST", "/rooms", json={"service_session_id": ids["session"], "service_type": "yoga_class",
+                                           "host": {"user_id": "h"}, "max_participants": 3,
+                                           "members": [{"user_id": "a"}, {"user_id": "b"}]})
+    assert ok.status_code == 201 and ok.json()["max_participants"] == 3, ok.text
