@@ -319,3 +319,88 @@ def test_reschedule_update_and_cancel_are_on_the_audit_trail_with_their_writes(a
     assert updated["details"]["fields"] == ["title"]
     assert cancelled["details"] == {"reason": "client cancelled", "status": "cancelled"}
     assert all(e.ttl is not None for e in audit_store.list_audit(rid))  # written like every other entry
+
+
+# --- audit of issue 14: what the tests above left unproven ----------------------------------------------
+
+
+def test_rescheduling_an_open_room_moves_its_end_for_the_sweeper(api, stack, ids, start, published):
+    room = create(api, ids, start, sip=True)
+    pin = room["dial_in"]["pin"]
+    assert sweep(stack, start - 15 * MINUTE).get("opened") == 1
+    assert get(api, room)["status"] == "open"
+    r = api.admin("PATCH", f"/rooms/{room['room_id']}", json={"scheduled_end": iso(start + 3 * HOUR)})
+    assert r.status_code == 200, r.text
+    assert r.json()["scheduled_end"] == iso(start + 3 * HOUR) and r.json()["dial_in"]["pin"] == pin
+
+    # the old end is no longer due; the new one ends it
+    assert sweep(stack, start + HOUR + 30 * MINUTE).get("ended") is None
+    assert get(api, room)["status"] == "open"
+    assert sweep(stack, start + 3 * HOUR + 30 * MINUTE).get("ended") == 1
+    assert get(api, room)["ended_at"] == iso(start + 3 * HOUR + 30 * MINUTE)
+    [event] = published.of(room["room_id"], "Room Rescheduled")
+    assert (event["detail"]["scheduled_end"], event["detail"]["previous_scheduled_end"]) == (
+        iso(start + 3 * HOUR), iso(start + HOUR))
+
+
+def test_settings_changed_before_the_room_opens_are_what_livekit_gets_at_open(api, stack, ids, start, published):
+    room = create(api, ids, start, session=True, max_participants=10)
+    assert room["waiting_room"] is True  # the workshop template's
+    r = api.admin("PATCH", f"/rooms/{room['room_id']}",
+                  json={"max_participants": 15, "waiting_room": False, "recording": "none"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["max_participants"], r.json()["waiting_room"], r.json()["recording"]) == (15, False, "none")
+    assert published.of(room["room_id"], "Room Rescheduled") == []  # settings only: not a reschedule
+
+    assert sweep(stack, start - 15 * MINUTE).get("opened") == 1
+    assert livekit_room(stack, room["livekit_room"])["maxParticipants"] == 15
+    token = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["client"])
+    assert token.status_code == 200 and token.json()["waiting"] is False
+
+
+def test_cancel_during_a_live_session_closes_attendance_and_an_old_token_cannot_bring_the_room_back(
+        api, stack, ids, start, drain):
+    room = create(api, ids, start)
+    sweep(stack, start - 15 * MINUTE)
+    host_token = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["host"]).json()["token"]
+    client_token = api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["client"]).json()["token"]
+    control.join(stack.config.livekit_url, host_token)
+    control.join(stack.config.livekit_url, client_token)
+    drain()
+    assert get(api, room)["status"] == "active"
+    assert len(livekit_room(stack, room["livekit_room"])["participants"]) == 2
+
+    r = api.admin("POST", f"/rooms/{room['room_id']}/cancel", json={"reason": "practitioner ill"})
+    assert r.status_code == 200 and r.json()["room"]["status"] == "cancelled"
+    assert livekit_room(stack, room["livekit_room"]) is None
+    drain()
+    attendance = api.call("GET", f"/rooms/{room['room_id']}/attendance", as_user=ids["host"]).json()
+    entries = {e["identity"]: e for e in attendance["participants"]}
+    assert set(entries) == {ids["host"], ids["client"]}
+    assert all(s["left_at"] is not None for e in entries.values() for s in e["segments"])  # nobody still "in"
+
+    # the client's join token has not expired: LiveKit (auto-create) lets it in again, we take the room away
+    control.join(stack.config.livekit_url, client_token)
+    drain()
+    assert livekit_room(stack, room["livekit_room"]) is None
+    after = get(api, room)
+    assert after["status"] == "cancelled" and after["no_show"] is None
+
+
+@pytest.mark.parametrize("body, code, field", [
+    # a session's host is required too
+    ({"service_type": "yoga_class"}, "validation_error", "host"),
+    # the host and the members must fit in the max_participants asked for (within the template's ceiling)
+    ({"service_type": "yoga_class", "host": {"user_id": "h"}, "max_participants": 3,
+      "members": [{"user_id": "a"}, {"user_id": "b"}, {"user_id": "c"}]}, "members_over_max_participants", "members"),
+    ({"template": "webinar", "room_type": "individual", "host": {"user_id": "h"}}, "room_type_mismatch", "room_type"),
+])
+def test_a_session_room_is_refused_for_the_same_gaps(api, ids, body, code, field):
+    r = api.admin("POST", "/rooms", json={"service_session_id": ids["session"], **body})
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["field"]) == (code, field)
+    assert api.admin("GET", f"/sessions/{ids['session']}/room").status_code == 404  # nothing written
+    ok = api.admin("POST", "/rooms", json={"service_session_id": ids["session"], "service_type": "yoga_class",
+                                           "host": {"user_id": "h"}, "max_participants": 3,
+                                           "members": [{"user_id": "a"}, {"user_id": "b"}]})
+    assert ok.status_code == 201 and ok.json()["max_participants"] == 3, ok.text

@@ -222,6 +222,14 @@ def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
     start_at = open_at(room, settings)
     if room.livekit_created_at or room.status != RoomStatus.SCHEDULED or start_at is None or start_at > now:
         return False
+    return open_now(room, now=now, actor=actor, why="inside its open window")
+
+
+def open_now(room: store.RoomItem, *, now: datetime, actor: str, why: str) -> bool:
+    """Create the LiveKit room of a live room that has none yet, and record it (with the due key of an
+    open room: its end check, or its live checks) as the sweeper's open does. True when this call opened
+    it; False when someone else did meanwhile or it ended (then the LiveKit room is taken away again)."""
+    settings = get_settings()
     updates = open_livekit_room(room, now=now, settings=settings, schedule_live_checks=False)
     due = end_check_at(room, settings) or next_live_check(now, settings)
     if not store.booking.record_opened(room.room_id, updates, due=due):
@@ -235,7 +243,7 @@ def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
                                config=room_config(room, now=now, settings=settings))  # never raises
     metrics.add_metric(name=metric_names.ROOMS_OPENED, unit="Count", value=1)
     logger.info("room opened", extra={"action": "room.open", "actor": actor, "room_id": room.room_id,
-                                      "scheduled_start": room.scheduled_start, "why": "inside its open window"})
+                                      "scheduled_start": room.scheduled_start, "why": why})
     return True
 
 

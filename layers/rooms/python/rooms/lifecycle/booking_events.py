@@ -17,8 +17,8 @@ Delivery is at least once and in any order, so:
   a redelivery after it changes nothing. A delivery that died half-way is redone: every step is
   idempotent, and each change carries the event's *version* (``{time}#{id}``), so it is written once.
 - **Out of order**: a change older than the last one applied to the same thing (the schedule, one
-  membership) changes nothing; a later ``Booking Confirmed`` for a cancelled booking changes nothing
-  (a cancelled room stays cancelled).
+  membership) changes nothing (the room's creation is no such change: ``confirm_room``); a later
+  ``Booking Confirmed`` for a cancelled booking changes nothing (a cancelled room stays cancelled).
 - **Before the room exists** (``Booking Rescheduled`` before ``Booking Confirmed``): the event is kept
   in the table (``PendingBookingEvent``, put only while the room is absent, in one transaction) and
   applied, oldest first, when the room is created, by whichever path creates it (this function or
@@ -42,7 +42,7 @@ from rooms import audit, metric_names, store
 from rooms.access import ADMIN_SCOPE, Caller
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput
-from rooms.lifecycle.booking import api_version, cancel_room, open_if_due, update_room
+from rooms.lifecycle.booking import cancel_room, open_if_due, update_room
 from rooms.lifecycle.booking_models import (
     INBOUND_DETAIL_TYPES,
     AttendeeCancelled,
@@ -155,15 +155,19 @@ def _apply(event: InboundEvent, *, now: datetime) -> str:
 
 
 def confirm_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
-                 version: str | None = None, settings: Settings | None = None) -> tuple[RoomView, bool]:
+                 settings: Settings | None = None) -> tuple[RoomView, bool]:
     """Create (or return) the room of a booking or session occurrence (``POST /rooms``, ``Booking
     Confirmed``, ``Session Scheduled``), then apply the events that came before it, and open it at once
     when it is created inside its open window (start - open lead).
 
+    The creation is the base of the room's schedule and claims no version: a booking is rescheduled only
+    after it was confirmed, so every reschedule applies over it (kept ones oldest first), also one stamped
+    with the confirmation's own second, or older than a ``POST /rooms`` sent late with the body the
+    platform had at confirmation time. Reschedules are ordered among themselves (and with ``PATCH``).
+
     A cancelled room stays cancelled: 409 ``room_cancelled`` (a booking booked again is a new booking id).
     """
-    room, created = create_room(request, caller=caller, now=now, settings=settings,
-                                schedule_version=version or api_version(now))
+    room, created = create_room(request, caller=caller, now=now, settings=settings)
     if room.status == "cancelled":
         raise Conflict(f"room {room.room_id} of this {'booking' if request.booking_id else 'session'} was "
                        "cancelled; a booking booked again needs a new booking id", code="room_cancelled")
@@ -231,7 +235,7 @@ def _events_caller(event: InboundEvent) -> Caller:
 def _confirmed(event: InboundEvent, now: datetime) -> str:
     request: CreateRoomRequest = event.detail  # type: ignore[assignment]
     try:
-        _, created = confirm_room(request, caller=_events_caller(event), now=now, version=event.version)
+        _, created = confirm_room(request, caller=_events_caller(event), now=now)
     except Conflict as err:
         if err.code == "room_cancelled":
             return "room_cancelled"

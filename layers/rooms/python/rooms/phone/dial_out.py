@@ -1,6 +1,7 @@
 """Dial-out, asynchronously and honestly.
 
-``POST /rooms/{room_id}/dial-out`` records the attempt (``requested``), takes a slot of the room's rate
+``POST /rooms/{room_id}/dial-out`` opens the LiveKit room if it is not open yet (as a join-token request
+does), records the attempt (``requested``), takes a slot of the room's rate
 limit and publishes ``Dial-Out Requested``; it answers 202 at once. The ``dial_out_worker`` function (an
 EventBridge rule on that event, asynchronous with retries and a failure queue) places the call with
 ``CreateSIPParticipant(wait_until_answered=True)``, which returns only once the callee answered or the call
@@ -66,7 +67,7 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
     if not settings.sip_outbound_trunk_id:
         raise UpstreamUnavailable("dial-out is not configured in this deployment", code="dial_out_not_configured")
     if not room.livekit_created_at:
-        raise Conflict(f"room {room_id} is not open yet: join it first", code="room_not_open")
+        room = _open_just_in_time(room, caller=caller, now=now)
 
     if request.user_id:
         target = members.get(request.user_id)
@@ -105,6 +106,18 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
         raise UpstreamUnavailable("the call could not be queued; retry", code="dial_out_unavailable") from None
     logger.info("dial-out requested", extra=log)
     return view(item)
+
+
+def _open_just_in_time(room, *, caller: Caller, now: datetime):
+    """A dial-out into a room whose LiveKit room is not open yet opens it, as a join-token request does
+    (SPEC "Booking lifecycle"): the callee must have a room to be connected to."""
+    from rooms.lifecycle.booking import open_now  # only this rare path pays for the lifecycle imports
+
+    open_now(room, now=now, actor=caller.user_id, why="dial-out")
+    fresh = store.get_room(room.room_id, consistent=True)  # opened by us, or by someone else meanwhile
+    if fresh is None or not is_live(fresh.status) or not fresh.livekit_created_at:
+        raise Conflict(f"room {room.room_id} is {fresh.status if fresh else 'gone'}", code="room_ended")
+    return fresh
 
 
 def get_dial_out(room_id: str, dial_out_id: str, *, caller: Caller) -> DialOutResponse:
