@@ -3,18 +3,18 @@
 // samples posted to our API, and the host panel beside it.
 import {
   ConnectionStateToast, ControlBar, GridLayout, LiveKitRoom, ParticipantTile, RoomAudioRenderer,
-  useConnectionState, useDataChannel, useLocalParticipant, useLocalParticipantPermissions, useParticipants,
+  useConnectionState, useDataChannel, useLocalParticipant, useLocalParticipantPermissions,
   useRoomContext, useTracks, VideoConference,
 } from '@livekit/components-react';
 import {
-  ConnectionState, DisconnectReason, LocalVideoTrack, MediaDeviceFailure, RoomEvent, Track,
+  ConnectionState, DisconnectReason, MediaDeviceFailure, RoomEvent, Track,
 } from 'livekit-client';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RoomsApi, RoomView, TokenResponse } from '../lib/api';
 import { describeDeviceFailure, describeDisconnect, describeError, problem, type Problem } from '../lib/errors';
 import { describeHostNotice, HOST_MESSAGE_TOPIC, HOST_REQUEST_TOPIC, type HostNotice, parseHostData } from '../lib/hostData';
 import { isPoor, QualitySampler } from '../lib/quality';
-import { maxPublishQuality, roomOptions } from '../lib/video';
+import { capVideoQuality, roomOptions, type VideoQualityLimits } from '../lib/video';
 import { HostPanel } from './HostPanel';
 import { PhoneFallback } from './PhoneFallback';
 import type { JoinChoices } from './PreJoinScreen';
@@ -28,6 +28,7 @@ export interface SessionProps {
   qualityIntervalSeconds: number;
   hostPollSeconds: number;
   peerConnectionTimeoutSeconds?: number;
+  videoQualityLimits?: VideoQualityLimits;
   endSession?: (roomId: string) => Promise<void>;
   onRetry: () => void;
   onLeft: (problem: Problem | null) => void;
@@ -107,7 +108,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
   }, [permissions, canPublish, localParticipant, choices, setProblem]);
 
   useQualityReporting(api, grant.room_id, props.qualityIntervalSeconds, admitted, setPoor);
-  usePublishQualityByCount();
+  useVideoQualityByCount(props.videoQualityLimits);
   const notice = useRemoteMuteNotice();
   const [hostNotice, dismissHostNotice] = useHostNotices();
   const hostBanner = hostNotice && (
@@ -217,15 +218,21 @@ function useQualityReporting(api: RoomsApi, roomId: string, intervalSeconds: num
   }, [api, roomId, intervalSeconds, active, room, onPoor]);
 }
 
-/** The seed's "limit video quality based on participant count": cap the layer we publish. */
-function usePublishQualityByCount() {
-  const participants = useParticipants();
-  const { cameraTrack } = useLocalParticipant();
-  const count = participants.length;
+/** The seed's "limit video quality based on participant count": cap the camera layer we receive
+ * (lib/video.ts says why on this side: dynacast then stops the publisher encoding what nobody asks for). */
+function useVideoQualityByCount(limits?: VideoQualityLimits) {
+  const room = useRoomContext();
   useEffect(() => {
-    const track = cameraTrack?.track;
-    if (track instanceof LocalVideoTrack) track.setPublishingQuality(maxPublishQuality(count));
-  }, [count, cameraTrack]);
+    const apply = () => {
+      const count = room.remoteParticipants.size + 1;
+      const publications = [...room.remoteParticipants.values()].flatMap((p) => [...p.trackPublications.values()]);
+      capVideoQuality(publications, count, limits);
+    };
+    const events = [RoomEvent.TrackSubscribed, RoomEvent.ParticipantConnected, RoomEvent.ParticipantDisconnected, RoomEvent.Connected] as const;
+    events.forEach((e) => room.on(e, apply));
+    apply();
+    return () => { events.forEach((e) => room.off(e, apply)); };
+  }, [room, limits]);
 }
 
 /** The host muted us through the API (MutePublishedTrack): say so, so it is not mistaken for a fault. */
