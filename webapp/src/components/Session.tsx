@@ -123,6 +123,11 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
   );
 
   const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} isHost={props.isHost} userId={grant.identity} />;
+  // On demand (the seed's "fallback to phone" without waiting for video to fail): rooms with dial-in
+  // always offer it, unless a problem card or the poor-quality banner shows it already.
+  const phoneOnDemand = grant.dial_in && !current?.offerPhone && !poor && (
+    <details className="rooms-phone-on-demand" data-testid="phone-on-demand"><summary>Join by phone</summary>{phone}</details>
+  );
 
   if (!admitted) {
     return (
@@ -133,6 +138,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
         {!current && <p className="rooms-muted" role="status">{connectionLabel(state)}</p>}
         {hostBanner && <div className="rooms-inline-notices">{hostBanner}</div>}
         {current && <ProblemCard problem={current} onRetry={props.onRetry}>{current.offerPhone && phone}</ProblemCard>}
+        {phoneOnDemand}
       </main>
     );
   }
@@ -155,6 +161,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
           {hostBanner}
         </div>
       )}
+      {phoneOnDemand}
       <RecordingConsent api={api} room={room} isHost={props.isHost} />
       {!current && <ConnectionStateToast />}
     </>
