@@ -152,7 +152,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
       {poor && !current && (
         <div className="rooms-banner" role="status" data-problem="poor_quality">
           <strong>{problem('poor_quality').title}.</strong> {problem('poor_quality').nextStep}
-          <details><summary>Join by phone</summary>{phone}</details>
+          {grant.dial_in && <details><summary>Join by phone</summary>{phone}</details>}
         </div>
       )}
       {(notice || hostBanner) && (
