@@ -6,7 +6,8 @@
 // 5. the client's quality samples reach attendance   6. the host ends the session: both see it ended
 // 7. a webinar viewer: the viewer layout, nothing published, and only the 180p layer sent to them when the
 //    participant count caps it (the control: the walk's two-person room sends more)
-// 8. a join token LiveKit refuses: "Your join link didn't work", and "Try again" joins with a fresh one
+// 8. a join token LiveKit refuses: "Your join link didn't work", and "Try again" joins with a fresh one;
+//    then 20 % loss in the stats: the poor-quality banner (next step, phone) and the loss in the sample posted
 // Screenshots: test-results/real-prejoin.png, real-room.png (the client: two live video tiles),
 // real-host-bar.png (the host: tiles and the host controls), real-viewer.png (the webinar viewer),
 // real-error-token.png (the refused token's card). The pages' consoles: real-console.log; the
@@ -56,6 +57,18 @@ async function open(browser: Browser, path: string, sub: string, name: string, c
     window.RTCPeerConnection = class extends Native {
       constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) { super(...args); kept.push(this); }
     } as typeof RTCPeerConnection;
+    // Test instrumentation only: window.__injectLoss = 0.2 makes the server's report of what we send
+    // (remote-inbound-rtp) say 20 % lost, as a bad network would (no netem on this kernel).
+    const nativeStats = RTCRtpSender.prototype.getStats;
+    RTCRtpSender.prototype.getStats = async function (this: RTCRtpSender) {
+      const report = await nativeStats.call(this);
+      const loss = (window as unknown as { __injectLoss?: number }).__injectLoss;
+      if (loss === undefined) return report;
+      const entries = new Map<string, unknown>();
+      report.forEach((v: { id: string }) => entries.set(v.id, v));
+      entries.set('injected-loss', { id: 'injected-loss', type: 'remote-inbound-rtp', kind: 'video', fractionLost: loss, roundTripTime: 0.05, jitter: 0.01 });
+      return entries as unknown as RTCStatsReport;
+    };
   }, config);
   const token = await signIn(sub, { name });
   await page.goto(`${appBase()}${path}?token=${encodeURIComponent(token)}`);
@@ -254,10 +267,11 @@ test('webinar: a viewer watches in the viewer layout, cannot publish, and receiv
   }
 });
 
-test('a join token LiveKit refuses says so, and "Try again" gets a fresh one and joins', async () => {
+test('a join token LiveKit refuses says so, and "Try again" gets a fresh one and joins; then poor quality is explained', async () => {
   test.setTimeout(180_000);
   const id = ids();
-  await createBookingRoom(id);
+  const room = await createBookingRoom(id, { sip: { enabled: true, region: 'US' } });
+  const pin = (await call('GET', `/rooms/${room.room_id}/dial-in`, await signIn(id.client))).body.pin;
   const path = `/room/booking/${id.booking}/`;
   const browser = await browserInNamespace();
   try {
@@ -278,6 +292,19 @@ test('a join token LiveKit refuses says so, and "Try again" gets a fresh one and
     await card.getByRole('button', { name: 'Try again' }).click();
     await seesVideo(client, 'local');
     expect(tampered).toBe(2);
+
+    // poor quality: the samples say 20 % loss → the banner with the next step and the phone, and the
+    // sample posted to our API carries the loss
+    const posted = client.waitForRequest((r) => r.url().endsWith('/quality') && (r.postDataJSON()?.packet_loss_pct ?? 0) >= 20,
+      { timeout: MEDIA_TIMEOUT });
+    await client.evaluate(() => { (window as unknown as { __injectLoss: number }).__injectLoss = 0.2; });
+    expect((await posted).postDataJSON().packet_loss_pct).toBe(20);
+    const banner = client.locator('[data-problem="poor_quality"]');
+    await expect(banner).toContainText('Your connection is poor', { timeout: MEDIA_TIMEOUT });
+    await expect(banner).toContainText('Turn off your camera');
+    await banner.locator('summary', { hasText: 'Join by phone' }).click();
+    await expect(banner.getByTestId('dial-in-pin')).toHaveText(pin);
+    await client.screenshot({ path: `${SHOTS}real-poor-quality.png` });
   } finally {
     await browser.close();
   }
