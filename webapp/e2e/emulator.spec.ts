@@ -31,7 +31,13 @@ test('pre-join: camera preview, mic meter, connection check; no token before "Jo
   await expect(video).toBeVisible();
   await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth)).toBeGreaterThan(0);
   await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime)).toBeGreaterThan(0.5); // frames are playing
-  await expect(page.getByTestId('mic-meter')).toBeVisible();
+  // the mic level meter moves with the fake microphone's beeps
+  await expect.poll(() => page.getByTestId('mic-meter').getAttribute('aria-valuenow').then(Number)).toBeGreaterThan(0);
+  // device selection: the fake camera and microphone are listed, one of each active
+  const devices = page.locator('.rooms-devices');
+  await expect(devices.locator('.lk-media-device-select').nth(0).getByRole('button')).not.toHaveCount(0);
+  await expect(devices.locator('.lk-media-device-select').nth(1).getByRole('button')).not.toHaveCount(0);
+  await expect(devices.locator('[data-lk-active="true"]')).toHaveCount(2);
   const checks = page.getByRole('region', { name: 'Connection check' });
   await expect(checks.locator('li[data-state="ok"]', { hasText: 'Session found' })).toBeVisible();
   await expect(checks.locator('li[data-state="ok"]', { hasText: 'Camera' })).toBeVisible();
