@@ -24,6 +24,8 @@ test.skip(() => !!process.env.ROOMS_E2E_REAL_SKIP, process.env.ROOMS_E2E_REAL_SK
 const wrapper = fileURLToPath(new URL('./netns-chromium.sh', import.meta.url));
 const appBase = () => process.env.ROOMS_E2E_APP_BASE_URL!;
 const consoleLog: string[] = [];
+/** Every request a page made to LiveKit's server API (Twirp): the browser must never make one. */
+const twirpCalls: string[] = [];
 
 // Bounded but generous waits: a loaded 2-core machine runs livekit-server, the stack and two pages.
 const MEDIA_TIMEOUT = 60_000;
@@ -43,6 +45,7 @@ async function open(browser: Browser, path: string, sub: string, name: string, c
   const page = await context.newPage();
   page.on('console', (m) => consoleLog.push(`[${name}] ${m.type()}: ${m.text().slice(0, 500)}`));
   page.on('pageerror', (e) => consoleLog.push(`[${name}] pageerror: ${e.message}`));
+  page.on('request', (r) => { if (r.url().includes('/twirp/')) twirpCalls.push(`[${name}] ${r.method()} ${r.url()}`); });
   await page.addInitScript((extra) => {
     (window as unknown as { ROOMS_CONFIG: object }).ROOMS_CONFIG = {
       qualityIntervalSeconds: 2, hostPollSeconds: 1,
@@ -136,7 +139,14 @@ test('host and client meet: admit, video both ways, mute, quality samples, end',
     });
 
     await test.step('the host joins and publishes', async () => {
+      const grant = host.waitForResponse((r) => r.url().endsWith(`/bookings/${id.booking}/room/token`));
       await host.getByRole('button', { name: 'Join' }).click();
+      // the host's join token carries no LiveKit admin grant: host controls can only go through our API
+      const jwt = (await (await grant).json()).token as string;
+      const claims = JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+      expect(claims.video.roomJoin).toBe(true);
+      expect(claims.video.roomAdmin ?? false).toBe(false);
+      expect(claims.video.roomCreate ?? false).toBe(false);
       await expect(panel).toBeVisible();
       await seesVideo(host, 'local');
     });
@@ -209,6 +219,8 @@ test('host and client meet: admit, video both ways, mute, quality samples, end',
       await expect(host.getByRole('heading', { name: 'This session has ended' })).toBeVisible({ timeout: MEDIA_TIMEOUT });
       await expect(client.getByRole('heading', { name: 'This session has ended' })).toBeVisible({ timeout: MEDIA_TIMEOUT });
     });
+    // every host control above went to our API: neither page called LiveKit's server API
+    expect(twirpCalls).toEqual([]);
   } catch (err) {
     for (const [i, context] of browser.contexts().entries()) {
       for (const page of context.pages()) await page.screenshot({ path: `${SHOTS}real-failed-${i}.png` }).catch(() => {});
