@@ -13,7 +13,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RoomsApi, RoomView, TokenResponse } from '../lib/api';
 import { describeDeviceFailure, describeDisconnect, describeError, problem, type Problem } from '../lib/errors';
 import { describeHostNotice, HOST_MESSAGE_TOPIC, HOST_REQUEST_TOPIC, type HostNotice, parseHostData } from '../lib/hostData';
-import { isPoor, QualitySampler } from '../lib/quality';
+import { isPoor, PoorStreak, QualitySampler } from '../lib/quality';
 import { capVideoQuality, roomOptions, type VideoQualityLimits } from '../lib/video';
 import { HostPanel } from './HostPanel';
 import { PhoneFallback } from './PhoneFallback';
@@ -206,6 +206,7 @@ function ViewerLayout() {
 function useQualityReporting(api: RoomsApi, roomId: string, intervalSeconds: number, active: boolean, onPoor: (poor: boolean) => void) {
   const room = useRoomContext();
   const sampler = useRef(new QualitySampler());
+  const streak = useRef(new PoorStreak());
   useEffect(() => {
     if (!active || intervalSeconds <= 0) return;
     const timer = setInterval(async () => {
@@ -218,7 +219,7 @@ function useQualityReporting(api: RoomsApi, roomId: string, intervalSeconds: num
         .filter((r): r is RTCStatsReport => r !== undefined);
       const sample = sampler.current.sample(reports);
       if (!sample) return;
-      onPoor(isPoor(sample));
+      onPoor(streak.current.next(isPoor(sample, sampler.current.audioJitterMs)));
       api.postQuality(roomId, sample).catch(() => undefined); // a lost sample is not worth bothering anyone
     }, intervalSeconds * 1000);
     return () => clearInterval(timer);
