@@ -1,7 +1,8 @@
 // Against the local stack with the LiveKit EMULATOR (no media): the pre-join, the waiting room, the
 // host bar (all API calls) and the error paths. The browser cannot reach media here, which is itself
 // the "cannot connect" path.
-import { expect, test } from '@playwright/test';
+import { chromium, expect, test } from '@playwright/test';
+import { chromiumArgs, chromiumLaunchOptions } from './browser';
 import { admin, base, call, createBookingRoom, emulatedJoin, ids, openAs, SHOTS, signIn } from './rooms';
 
 test.skip(() => process.env.ROOMS_E2E_REAL === '1', 'these play clients on the emulator; the real run is real.spec.ts');
@@ -30,7 +31,13 @@ test('pre-join: camera preview, mic meter, connection check; no token before "Jo
   await expect(video).toBeVisible();
   await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth)).toBeGreaterThan(0);
   await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime)).toBeGreaterThan(0.5); // frames are playing
-  await expect(page.getByTestId('mic-meter')).toBeVisible();
+  // the mic level meter moves with the fake microphone's beeps
+  await expect.poll(() => page.getByTestId('mic-meter').getAttribute('aria-valuenow').then(Number)).toBeGreaterThan(0);
+  // device selection: the fake camera and microphone are listed, one of each active
+  const devices = page.locator('.rooms-devices');
+  await expect(devices.locator('.lk-media-device-select').nth(0).getByRole('button')).not.toHaveCount(0);
+  await expect(devices.locator('.lk-media-device-select').nth(1).getByRole('button')).not.toHaveCount(0);
+  await expect(devices.locator('[data-lk-active="true"]')).toHaveCount(2);
   const checks = page.getByRole('region', { name: 'Connection check' });
   await expect(checks.locator('li[data-state="ok"]', { hasText: 'Session found' })).toBeVisible();
   await expect(checks.locator('li[data-state="ok"]', { hasText: 'Camera' })).toBeVisible();
@@ -190,4 +197,86 @@ test('the session and direct Room URLs work, and an unknown path says so', async
   await expect(page.getByRole('heading', { name: 'Morning yoga' })).toBeVisible();
   await page.goto(`${base()}/room/booking/`);
   await expect(page.getByRole('heading', { name: "This session doesn't exist" })).toBeVisible();
+});
+
+test('phone fallback: when video fails, the dial-in number and PIN from the API, and "call me" for the host', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id, { sip: { enabled: true, region: 'US' } });
+  const dialIn = (await call('GET', `/rooms/${room.room_id}/dial-in`, await signIn(id.client))).body;
+  expect(dialIn.pin).toMatch(/^\d+$/);
+  await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+  await page.getByRole('button', { name: 'Join' }).click();
+  // no media server here: video fails, and the card offers the phone
+  const card = page.locator('[data-problem="cannot_connect"]');
+  const phone = card.getByRole('region', { name: 'Join by phone' });
+  await expect(phone.getByTestId('dial-in-pin')).toHaveText(dialIn.pin);
+  for (const n of dialIn.numbers) await expect(phone.getByRole('link', { name: n.formatted })).toHaveAttribute('href', `tel:${n.number}`);
+  // dial-out is a host control in the API: a member is told to ask the host, or to dial in
+  await expect(phone.getByRole('button', { name: 'Call me' })).toBeDisabled();
+  await page.screenshot({ path: `${SHOTS}phone-fallback.png`, fullPage: true });
+
+  // the host's "call me": a dial-out to their own number, tied to their attendance (user_id)
+  await openAs(page, `/room/booking/${id.booking}/`, id.host, 'Dr Rivera');
+  await page.getByRole('button', { name: 'Join' }).click();
+  const hostPhone = page.locator('.rooms-stage [data-problem="cannot_connect"]').getByRole('region', { name: 'Join by phone' });
+  await hostPhone.getByLabel('Call me at').fill('+1 202 555 0199');
+  const dial = page.waitForRequest((r) => r.url().endsWith(`/rooms/${room.room_id}/dial-out`));
+  const answered = page.waitForResponse((r) => r.url().endsWith(`/rooms/${room.room_id}/dial-out`));
+  await hostPhone.getByRole('button', { name: 'Call me' }).click();
+  expect((await dial).postDataJSON()).toEqual({ phone_number: '+1 202 555 0199', user_id: id.host });
+  expect((await answered).status()).toBe(202);
+  await expect(hostPhone.getByRole('status')).toContainText('+1 202 555 0199');
+});
+
+test('phone on demand: a room with dial-in offers "Join by phone" before anything fails', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id, { sip: { enabled: true, region: 'US' }, waiting_room: true });
+  const pin = (await call('GET', `/rooms/${room.room_id}/dial-in`, await signIn(id.client))).body.pin;
+  await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+  // LiveKit's signal socket opens and stays silent (still connecting): no failure to fall back from
+  await page.routeWebSocket(/\/rtc/, () => {});
+  await page.getByRole('button', { name: 'Join' }).click();
+  const waiting = page.getByTestId('waiting');
+  await expect(waiting.getByRole('status')).toHaveText('Connecting…');
+  const onDemand = waiting.getByTestId('phone-on-demand');
+  await onDemand.locator('summary', { hasText: 'Join by phone' }).click();
+  await expect(onDemand.getByTestId('dial-in-pin')).toHaveText(pin);
+  await expect(page.locator('[data-problem]')).toHaveCount(0);
+  await page.screenshot({ path: `${SHOTS}phone-on-demand.png`, fullPage: true });
+});
+
+test('compliance recording: the host sees it always on and cannot stop it; the participant is told', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id, { recording: 'compliance' });
+  expect((await admin('GET', `/rooms/${room.room_id}`)).body.recording).toBe('compliance');
+  await openAs(page, `/room/booking/${id.booking}/`, id.host, 'Dr Rivera');
+  await page.getByRole('button', { name: 'Join' }).click();
+  const panel = page.getByTestId('host-panel');
+  await expect(panel.getByTestId('compliance')).toHaveText(/Always recorded \(compliance\): it cannot be stopped/);
+  await expect(panel.getByRole('button', { name: /recording/i })).toHaveCount(0);
+  await page.screenshot({ path: `${SHOTS}host-bar-compliance.png`, fullPage: true });
+
+  await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+  await page.getByRole('button', { name: 'Join' }).click();
+  await expect(page.getByRole('note')).toHaveText('This session is always recorded (compliance).');
+});
+
+test('no camera or microphone: a browser that refuses the devices says how to allow them', async () => {
+  // A browser of its own WITHOUT --use-fake-ui-for-media-stream and with no permission granted: the
+  // page's getUserMedia is refused (NotAllowedError), as when a person clicks "Block".
+  const browser = await chromium.launch({ ...chromiumLaunchOptions(),
+    args: chromiumArgs().filter((a) => a !== '--use-fake-ui-for-media-stream') });
+  try {
+    const page = await (await browser.newContext({ permissions: [] })).newPage();
+    const id = ids();
+    await createBookingRoom(id);
+    await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+    const card = page.locator('[data-problem="no_media"]');
+    await expect(card.getByRole('heading', { name: 'No camera or microphone' })).toBeVisible();
+    await expect(card).toContainText('allow camera and microphone');
+    await expect(page.getByRole('region', { name: 'Connection check' }).locator('li[data-state="fail"]', { hasText: 'Camera' })).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}error-no-media.png`, fullPage: true });
+  } finally {
+    await browser.close();
+  }
 });

@@ -77,7 +77,7 @@ function RoomFlow({ api, roomRef, config, tokens }: { api: RoomsApi; roomRef: Ro
       <Session key={phase.grant.token /* "Try again" = a fresh token and a fresh connection */} api={api} room={room}
         grant={phase.grant} choices={phase.choices}
         qualityIntervalSeconds={config.qualityIntervalSeconds} hostPollSeconds={config.hostPollSeconds}
-        peerConnectionTimeoutSeconds={config.peerConnectionTimeoutSeconds}
+        peerConnectionTimeoutSeconds={config.peerConnectionTimeoutSeconds} videoQualityLimits={config.videoQualityLimits}
         endSession={config.endSession ?? (config.devSignIn ? devEndSession(tokens, config) : undefined)}
         onRetry={() => join(phase.choices)}
         onLeft={(p) => setPhase({ name: 'left', problem: p })} />

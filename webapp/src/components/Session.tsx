@@ -3,18 +3,18 @@
 // samples posted to our API, and the host panel beside it.
 import {
   ConnectionStateToast, ControlBar, GridLayout, LiveKitRoom, ParticipantTile, RoomAudioRenderer,
-  useConnectionState, useDataChannel, useLocalParticipant, useLocalParticipantPermissions, useParticipants,
+  useConnectionState, useDataChannel, useLocalParticipant, useLocalParticipantPermissions,
   useRoomContext, useTracks, VideoConference,
 } from '@livekit/components-react';
 import {
-  ConnectionState, DisconnectReason, LocalVideoTrack, MediaDeviceFailure, RoomEvent, Track,
+  ConnectionState, DisconnectReason, MediaDeviceFailure, RoomEvent, Track,
 } from 'livekit-client';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RoomsApi, RoomView, TokenResponse } from '../lib/api';
 import { describeDeviceFailure, describeDisconnect, describeError, problem, type Problem } from '../lib/errors';
 import { describeHostNotice, HOST_MESSAGE_TOPIC, HOST_REQUEST_TOPIC, type HostNotice, parseHostData } from '../lib/hostData';
-import { isPoor, QualitySampler } from '../lib/quality';
-import { maxPublishQuality, roomOptions } from '../lib/video';
+import { isPoor, PoorStreak, QualitySampler } from '../lib/quality';
+import { capVideoQuality, roomOptions, type VideoQualityLimits } from '../lib/video';
 import { HostPanel } from './HostPanel';
 import { PhoneFallback } from './PhoneFallback';
 import type { JoinChoices } from './PreJoinScreen';
@@ -28,6 +28,7 @@ export interface SessionProps {
   qualityIntervalSeconds: number;
   hostPollSeconds: number;
   peerConnectionTimeoutSeconds?: number;
+  videoQualityLimits?: VideoQualityLimits;
   endSession?: (roomId: string) => Promise<void>;
   onRetry: () => void;
   onLeft: (problem: Problem | null) => void;
@@ -107,7 +108,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
   }, [permissions, canPublish, localParticipant, choices, setProblem]);
 
   useQualityReporting(api, grant.room_id, props.qualityIntervalSeconds, admitted, setPoor);
-  usePublishQualityByCount();
+  useVideoQualityByCount(props.videoQualityLimits);
   const notice = useRemoteMuteNotice();
   const [hostNotice, dismissHostNotice] = useHostNotices();
   const hostBanner = hostNotice && (
@@ -122,6 +123,11 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
   );
 
   const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} isHost={props.isHost} userId={grant.identity} />;
+  // On demand (the seed's "fallback to phone" without waiting for video to fail): rooms with dial-in
+  // always offer it, unless a problem card or the poor-quality banner shows it already.
+  const phoneOnDemand = grant.dial_in && !current?.offerPhone && !poor && (
+    <details className="rooms-phone-on-demand" data-testid="phone-on-demand"><summary>Join by phone</summary>{phone}</details>
+  );
 
   if (!admitted) {
     return (
@@ -132,6 +138,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
         {!current && <p className="rooms-muted" role="status">{connectionLabel(state)}</p>}
         {hostBanner && <div className="rooms-inline-notices">{hostBanner}</div>}
         {current && <ProblemCard problem={current} onRetry={props.onRetry}>{current.offerPhone && phone}</ProblemCard>}
+        {phoneOnDemand}
       </main>
     );
   }
@@ -145,7 +152,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
       {poor && !current && (
         <div className="rooms-banner" role="status" data-problem="poor_quality">
           <strong>{problem('poor_quality').title}.</strong> {problem('poor_quality').nextStep}
-          <details><summary>Join by phone</summary>{phone}</details>
+          {grant.dial_in && <details><summary>Join by phone</summary>{phone}</details>}
         </div>
       )}
       {(notice || hostBanner) && (
@@ -154,6 +161,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
           {hostBanner}
         </div>
       )}
+      {phoneOnDemand}
       <RecordingConsent api={api} room={room} isHost={props.isHost} />
       {!current && <ConnectionStateToast />}
     </>
@@ -198,6 +206,7 @@ function ViewerLayout() {
 function useQualityReporting(api: RoomsApi, roomId: string, intervalSeconds: number, active: boolean, onPoor: (poor: boolean) => void) {
   const room = useRoomContext();
   const sampler = useRef(new QualitySampler());
+  const streak = useRef(new PoorStreak());
   useEffect(() => {
     if (!active || intervalSeconds <= 0) return;
     const timer = setInterval(async () => {
@@ -210,22 +219,28 @@ function useQualityReporting(api: RoomsApi, roomId: string, intervalSeconds: num
         .filter((r): r is RTCStatsReport => r !== undefined);
       const sample = sampler.current.sample(reports);
       if (!sample) return;
-      onPoor(isPoor(sample));
+      onPoor(streak.current.next(isPoor(sample, sampler.current.audioJitterMs)));
       api.postQuality(roomId, sample).catch(() => undefined); // a lost sample is not worth bothering anyone
     }, intervalSeconds * 1000);
     return () => clearInterval(timer);
   }, [api, roomId, intervalSeconds, active, room, onPoor]);
 }
 
-/** The seed's "limit video quality based on participant count": cap the layer we publish. */
-function usePublishQualityByCount() {
-  const participants = useParticipants();
-  const { cameraTrack } = useLocalParticipant();
-  const count = participants.length;
+/** The seed's "limit video quality based on participant count": cap the camera layer we receive
+ * (lib/video.ts says why on this side: dynacast then stops the publisher encoding what nobody asks for). */
+function useVideoQualityByCount(limits?: VideoQualityLimits) {
+  const room = useRoomContext();
   useEffect(() => {
-    const track = cameraTrack?.track;
-    if (track instanceof LocalVideoTrack) track.setPublishingQuality(maxPublishQuality(count));
-  }, [count, cameraTrack]);
+    const apply = () => {
+      const count = room.remoteParticipants.size + 1;
+      const publications = [...room.remoteParticipants.values()].flatMap((p) => [...p.trackPublications.values()]);
+      capVideoQuality(publications, count, limits);
+    };
+    const events = [RoomEvent.TrackSubscribed, RoomEvent.ParticipantConnected, RoomEvent.ParticipantDisconnected, RoomEvent.Connected] as const;
+    events.forEach((e) => room.on(e, apply));
+    apply();
+    return () => { events.forEach((e) => room.off(e, apply)); };
+  }, [room, limits]);
 }
 
 /** The host muted us through the API (MutePublishedTrack): say so, so it is not mistaken for a fault. */

@@ -1,3 +1,5 @@
+import type { VideoQualityLimits } from './video';
+
 // How a platform plugs the app in. Sign-in is the platform's job: the app only needs a bearer token for
 // our API (the same JWT API Gateway's authorizer checks), and optionally a way to end a session
 // (ending a room is the platform backend's call: DELETE /rooms/{id} needs the rooms/admin scope).
@@ -25,6 +27,8 @@ export interface RoomsAppConfig {
   /** Seconds LiveKit's client waits for a WebRTC connection or renegotiation before it reconnects
    * (livekit-client's peerConnectionTimeout; unset: its default, 15 s). Raise it for slow devices. */
   peerConnectionTimeoutSeconds?: number;
+  /** Up to how many people each camera layer is received (lib/video.ts; default 720p up to 3, 360p up to 8). */
+  videoQualityLimits?: VideoQualityLimits;
   /** Offer the local dev sign-in form when no token source is configured. */
   devSignIn: boolean;
 }
@@ -43,6 +47,7 @@ export function loadConfig(): RoomsAppConfig {
     qualityIntervalSeconds: Number(injected.qualityIntervalSeconds ?? env.VITE_QUALITY_INTERVAL_SECONDS ?? 10),
     hostPollSeconds: Number(injected.hostPollSeconds ?? 3),
     peerConnectionTimeoutSeconds: injected.peerConnectionTimeoutSeconds === undefined ? undefined : Number(injected.peerConnectionTimeoutSeconds),
+    videoQualityLimits: injected.videoQualityLimits,
     devSignIn: injected.devSignIn ?? env.VITE_DEV_SIGN_IN !== 'false',
   };
 }

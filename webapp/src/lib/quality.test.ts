@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPoor, QualitySampler } from './quality';
+import { isPoor, PoorStreak, QualitySampler } from './quality';
 
 /** A stand-in for RTCStatsReport: a map of stats by id, as browsers return it. */
 function report(...stats: Record<string, unknown>[]): RTCStatsReport {
@@ -52,10 +52,32 @@ describe('QualitySampler', () => {
 });
 
 describe('isPoor', () => {
-  it('flags loss, delay or jitter that make a call hard to follow', () => {
+  it('flags loss, delay or audio jitter that make a call hard to follow', () => {
     expect(isPoor({ packet_loss_pct: 1, rtt_ms: 80, jitter_ms: 10 })).toBe(false);
     expect(isPoor({ packet_loss_pct: 6 })).toBe(true);
     expect(isPoor({ rtt_ms: 700 })).toBe(true);
+    expect(isPoor({ jitter_ms: 140 }, 20)).toBe(false); // video jitter on a busy machine: not poor
+    expect(isPoor({ jitter_ms: 140 }, 120)).toBe(true); // speech breaks up
     expect(isPoor(undefined)).toBe(false);
+  });
+
+  it('the sampler keeps the audio jitter apart from the video jitter it posts', () => {
+    const sampler = new QualitySampler();
+    const sample = sampler.sample([report(
+      { id: 'v', type: 'inbound-rtp', kind: 'video', ssrc: 1, packetsLost: 0, packetsReceived: 100, jitter: 0.14 },
+      { id: 'a', type: 'inbound-rtp', kind: 'audio', ssrc: 2, packetsLost: 0, packetsReceived: 100, jitter: 0.012 },
+      { id: 'ra', type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0, jitter: 0.02, roundTripTime: 0.05 },
+    )], at);
+    expect(sample?.jitter_ms).toBe(140); // posted: the worst stream
+    expect(sampler.audioJitterMs).toBe(20);
+    expect(sampler.sample([report({ id: 'v', type: 'inbound-rtp', kind: 'video', ssrc: 1, packetsLost: 0, packetsReceived: 200, jitter: 0.1 })], at)).toBeDefined();
+    expect(sampler.audioJitterMs).toBeUndefined(); // no audio now: no audio jitter
+  });
+});
+
+describe('PoorStreak', () => {
+  it('shows the banner after two poor samples in a row, hides it at the first good one', () => {
+    const s = new PoorStreak();
+    expect([true, false, true, true, true, false, true].map((p) => s.next(p))).toEqual([false, false, false, true, true, false, false]);
   });
 });

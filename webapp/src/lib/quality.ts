@@ -15,6 +15,10 @@ type Stat = Record<string, unknown> & { id: string; type: string };
 
 export class QualitySampler {
   private previous = new Map<string, Counters>();
+  /** The largest AUDIO jitter (ms) of the last sample, or undefined with no audio stream. Speech is what
+   * jitter breaks up; video jitter is absorbed by the jitter buffer and runs high on a busy machine
+   * (100-250 ms seen on the 2-core CI box over a loopback link), so it does not make a call "poor". */
+  audioJitterMs: number | undefined;
 
   /** One sample from all the reports read now (one per track/transport); undefined when there is nothing yet. */
   sample(reports: StatsLike[], now: Date = new Date()): QualitySample | undefined {
@@ -23,6 +27,7 @@ export class QualitySampler {
     const fractions: number[] = [];
     const jitters: number[] = [];
     const rtts: number[] = [];
+    const audioJitters: number[] = [];
     const seen = new Map<string, Counters>();
 
     for (const report of reports) {
@@ -41,10 +46,12 @@ export class QualitySampler {
             receivedDelta += received - before.received;
           }
           pushSeconds(jitters, stat.jitter);
+          if (stat.kind === 'audio') pushSeconds(audioJitters, stat.jitter);
         } else if (stat.type === 'remote-inbound-rtp') {
           const fraction = num(stat.fractionLost);
           if (fraction !== undefined) fractions.push(fraction * 100);
           pushSeconds(jitters, stat.jitter);
+          if (stat.kind === 'audio') pushSeconds(audioJitters, stat.jitter);
           pushSeconds(rtts, stat.roundTripTime);
         } else if (stat.type === 'candidate-pair' && (stat.nominated === true || stat.selected === true)
           && stat.state === 'succeeded') {
@@ -53,6 +60,7 @@ export class QualitySampler {
       });
     }
     for (const [key, counters] of seen) this.previous.set(key, counters);
+    this.audioJitterMs = audioJitters.length ? round(Math.max(...audioJitters), 1) : undefined;
 
     const losses: number[] = [...fractions];
     if (lostDelta + receivedDelta > 0) losses.push((100 * lostDelta) / (lostDelta + receivedDelta));
@@ -66,10 +74,23 @@ export class QualitySampler {
   }
 }
 
-/** Poor when any figure crosses what makes a call hard to follow (ITU-T G.114 ~ 300 ms one way, 5 % loss). */
-export function isPoor(sample: QualitySample | undefined): boolean {
+/** Poor when a figure crosses what makes a call hard to follow (ITU-T G.114 ~ 300 ms one way, 5 % loss,
+ * 100 ms of AUDIO jitter: see QualitySampler.audioJitterMs). */
+export function isPoor(sample: QualitySample | undefined, audioJitterMs?: number): boolean {
   if (!sample) return false;
-  return (sample.packet_loss_pct ?? 0) >= 5 || (sample.rtt_ms ?? 0) >= 600 || (sample.jitter_ms ?? 0) >= 100;
+  return (sample.packet_loss_pct ?? 0) >= 5 || (sample.rtt_ms ?? 0) >= 600 || (audioJitterMs ?? 0) >= 100;
+}
+
+/** The poor-quality banner: on after `after` poor samples in a row, off at the first good one (one bad
+ * sample is a blip, not a connection to worry anybody about). */
+export class PoorStreak {
+  private streak = 0;
+  constructor(private readonly after = 2) {}
+  /** Whether to show the banner after this sample. */
+  next(poor: boolean): boolean {
+    this.streak = poor ? this.streak + 1 : 0;
+    return this.streak >= this.after;
+  }
 }
 
 function num(value: unknown): number | undefined {
