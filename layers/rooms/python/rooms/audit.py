@@ -1,4 +1,4 @@
-"""The audit trail of a room: every action, with its actor, append-only (SPEC "Evidence").
+"""The audit trail of a room: every action, with its actor, append-only.
 
 Where an action has a write of its own, its entry rides in that write's transaction (the action and
 its entry commit together or not at all): member granted / revoked (with the token revoked; a grant

@@ -16,7 +16,7 @@ from rooms.livekit_gateway.room_service import LiveParticipantInfo, get_particip
 from rooms.observability import logger, metrics
 from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, call_not_answered, describe_sip_participant
 from rooms.room.grants import admitted_permission
-from rooms.room.status import RoomStatus, is_live
+from rooms.room.status import MemberStatus, RoomStatus, is_live
 from rooms.store import attendance as attendance_store
 from rooms.store import audit as audit_store
 
@@ -224,7 +224,7 @@ def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFact
     join is recorded as it is; what LiveKit must do about it is the worker's follow-up."""
     room = ctx.room
     member = attendance_store.get_member(room.room_id, facts.identity)
-    if member is None or member.status != "active":
+    if member is None or member.status != MemberStatus.ACTIVE:
         revoked = parse_iso(member.revoked_at) if member and member.revoked_at else ctx.event_time
         ctx.defer("remove_revoked", identity=facts.identity, revoke_token_ts=unix_seconds(revoked) + 1)
         return facts

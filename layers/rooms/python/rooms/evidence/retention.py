@@ -1,4 +1,4 @@
-"""Retention periods and legal holds (SPEC "Evidence"; issue 18).
+"""Retention periods and legal holds.
 
 When a room ends, ``schedule_retention`` gives it a retention item with one deadline per kind of data,
 counted from the room's end: quality samples (``QUALITY_RETENTION_DAYS``), recordings

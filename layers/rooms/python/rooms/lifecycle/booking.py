@@ -42,15 +42,15 @@ from rooms.room.catalog import get_template
 from rooms.room.livekit_room import open_livekit_room, room_config, room_metadata
 from rooms.room.models import RoomView
 from rooms.room.schedule import end_check_at, next_live_check, open_at
-from rooms.room.status import RoomStatus, is_live
+from rooms.room.status import MemberStatus, RoomStatus, is_live
 from rooms.room.views import room_view
 from rooms.settings import get_settings
 from rooms.store.booking import KEEP_DUE, RoomChanged
 
 RESCHEDULED_DETAIL_TYPE = "Room Rescheduled"
 CANCELLED_DETAIL_TYPE = "Room Cancelled"
-# Settings LiveKit fixes when it creates the room (CreateRoom on a live room returns it unchanged,
-# LIVEKIT.md), and the waiting room, which connected participants' permissions already reflect.
+# Settings LiveKit fixes when it creates the room (CreateRoom on a live room returns it unchanged),
+# and the waiting room, which connected participants' permissions already reflect.
 NOT_LIVE_CHANGEABLE = ("max_participants", "recording", "waiting_room")
 _ATTEMPTS = 3
 
@@ -191,7 +191,7 @@ def _changes(room: store.RoomItem, request: UpdateRoomRequest) -> dict[str, Any]
             raise InvalidInput(f"max_participants {request.max_participants} exceeds the {room.template} "
                                f"template's limit of {limit}", code="max_participants_over_limit",
                                field="max_participants")
-        members = sum(1 for m in store.list_members(room.room_id) if m.status == "active")
+        members = sum(1 for m in store.list_members(room.room_id) if m.status == MemberStatus.ACTIVE)
         if request.max_participants < members:
             raise InvalidInput(f"max_participants {request.max_participants} is below the room's {members} "
                                "members", code="members_over_max_participants", field="max_participants")

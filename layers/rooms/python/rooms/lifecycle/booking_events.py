@@ -1,5 +1,5 @@
 """The booking platform's events (EventBridge, source ``booking-platform``): the same domain functions as
-the API, driven by "booking confirmed → signal fires → room created" (the seed).
+the API, driven by "booking confirmed → signal fires → room created".
 
 | detail-type         | detail                                             | does                              |
 |---------------------|----------------------------------------------------|-----------------------------------|
@@ -60,6 +60,7 @@ from rooms.room.ids import room_id_for_booking, room_id_for_session
 from rooms.room.membership import revoke_membership
 from rooms.room.models import CreateRoomRequest, RoomView
 from rooms.room.service import create_room
+from rooms.room.status import RoomStatus
 from rooms.room.views import room_view
 from rooms.settings import Settings, get_settings
 from rooms.store.booking import MARKER_RETENTION_DAYS, PENDING_RETENTION_DAYS
@@ -164,7 +165,7 @@ def confirm_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
     """
     room, created = create_room(request, caller=caller, now=now, settings=settings,
                                 schedule_version=version or api_version(now))
-    if room.status == "cancelled":
+    if room.status == RoomStatus.CANCELLED:
         raise Conflict(f"room {room.room_id} of this {'booking' if request.booking_id else 'session'} was "
                        "cancelled; a booking booked again needs a new booking id", code="room_cancelled")
     changed = apply_pending_events(room.room_id, now=now) > 0

@@ -15,7 +15,7 @@ from rooms.phone import service as phone
 from rooms.recordings.egress_sync import release_room_recordings
 from rooms.room.models import RoomView
 from rooms.room.schedule import settle_due_actions
-from rooms.room.status import RoomStatus, is_live
+from rooms.room.status import MemberStatus, RoomStatus, is_live
 from rooms.room.views import room_view
 from rooms.store.rooms import due_at
 
@@ -114,7 +114,7 @@ def converge_room(room: store.RoomItem, *, now: datetime) -> list[str]:
         if user_id is None:
             continue
         member = store.get_member(room.room_id, user_id)
-        if member is not None and member.status == "revoked":
+        if member is not None and member.status == MemberStatus.REVOKED:
             revoked_at = parse_iso(member.revoked_at) if member.revoked_at else now
             from rooms.room.membership import revoke_from_livekit  # (only a converging revocation needs it)
 

@@ -29,7 +29,7 @@ from rooms.observability import logger, metrics
 from rooms.phone.masking import mask_phone_number
 from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, dial_out_outcome, phone_identity, sip_of
 from rooms.room.models import DialOutList, DialOutRequest, DialOutResponse
-from rooms.room.status import is_live
+from rooms.room.status import MemberStatus, is_live
 from rooms.settings import Settings
 from rooms.store import DialOutItem
 
@@ -70,7 +70,7 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
 
     if request.user_id:
         target = members.get(request.user_id)
-        if target is None or target.status != "active":
+        if target is None or target.status != MemberStatus.ACTIVE:
             raise InvalidInput(f"{request.user_id} is not a member of room {room_id}", code="not_a_member",
                                field="user_id")
         identity, name = target.user_id, request.participant_name or target.name or target.user_id

@@ -9,6 +9,7 @@ from rooms.clock import iso
 from rooms.observability import logger, metrics
 from rooms.recordings import storage
 from rooms.recordings.record import room_id_of, trigger_for
+from rooms.room.status import MemberStatus
 from rooms.settings import get_settings
 from rooms.store import RoomItem
 from rooms.store.recordings import RecordingItem
@@ -68,7 +69,7 @@ def process_uploaded_object(bucket: str, key: str, *, now: datetime) -> str:
 
 def publish_available(room: RoomItem, rec: RecordingItem) -> None:
     """The "recording available" event: the room and who may access it (the platform emails them)."""
-    members = [m for m in store.list_members(room.room_id) if m.status == "active"]
+    members = [m for m in store.list_members(room.room_id) if m.status == MemberStatus.ACTIVE]
     practitioners = sorted({m.user_id for m in members if m.role == "host"}
                            | ({room.host_user_id} if room.host_user_id else set()))
     clients = sorted(m.user_id for m in members if m.role != "host") if room.clients_can_access_recordings else []
