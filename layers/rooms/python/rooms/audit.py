@@ -30,7 +30,7 @@ from rooms.access import Caller, require_host_or_admin, require_room
 from rooms.clock import iso
 from rooms.observability import logger
 from rooms.phone.masking import mask_phone_numbers
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import audit as audit_store
 from rooms.store.audit import AuditEntry
 
@@ -53,9 +53,8 @@ class AuditView(BaseModel):
 
 def entry(room, *, at: datetime | str, actor: str, action: str, target: str | None = None,
           details: dict | None = None, entry_id: str | None = None,
-          settings: Settings | None = None) -> AuditEntry:
+          settings: Settings) -> AuditEntry:
     """An entry for ``room`` (a RoomItem; its legal hold decides whether the entry gets a TTL)."""
-    settings = settings or get_settings()
     held = bool(getattr(room, "legal_hold", None))
     return audit_store.audit_entry(
         room.room_id, at=at if isinstance(at, str) else iso(at), actor=mask_phone_numbers(actor or SYSTEM),
@@ -65,9 +64,11 @@ def entry(room, *, at: datetime | str, actor: str, action: str, target: str | No
 
 
 def record(room, *, at: datetime | str, actor: str, action: str, target: str | None = None,
-           details: dict | None = None, entry_id: str | None = None, required: bool = False) -> None:
+           details: dict | None = None, entry_id: str | None = None, required: bool = False,
+           settings: Settings) -> None:
     """Append one entry on its own. Best-effort unless ``required`` (then a failure propagates)."""
-    item = entry(room, at=at, actor=actor, action=action, target=target, details=details, entry_id=entry_id)
+    item = entry(room, at=at, actor=actor, action=action, target=target, details=details, entry_id=entry_id,
+                 settings=settings)
     try:
         audit_store.append(item)
     except Exception:

@@ -174,7 +174,8 @@ def place_dial_out(room_id: str, dial_out_id: str, *, clock: Callable[[], dateti
     from rooms.attendance.webhooks import record_phone_answered
 
     record_phone_answered(room, identity=placed.participant_identity, participant_sid=placed.participant_id,
-                          user_id=item.user_id, name=item.name, answered_at=answered, event_id=f"dialout-{dial_out_id}")
+                          user_id=item.user_id, name=item.name, answered_at=answered, event_id=f"dialout-{dial_out_id}",
+                          settings=settings)
     metrics.add_metric(name=metric_names.PHONE_DIAL_OUTS, unit="Count", value=1)
     logger.info("dial-out answered", extra={**log, "sip_call_id": placed.sip_call_id})
     notify.publish(ANSWERED_DETAIL_TYPE, _event_detail(store.get_dial_out(room_id, dial_out_id) or item, room))

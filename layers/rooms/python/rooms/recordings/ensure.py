@@ -97,7 +97,8 @@ def _start(room: RoomItem, slot: ActiveRecording | None, *, settings: Settings, 
         store.recordings.claim_and_create_recording(
             record, claim, seen_recording_id=slot.recording_id if slot is not None else None,
             audit=[audit.entry(room, at=at, actor=audit.SYSTEM, action="recording.started", target=recording_id,
-                               details={"trigger": trigger, "reason": f"egress missing at {log['reason']}"})],
+                               details={"trigger": trigger, "reason": f"egress missing at {log['reason']}"},
+                               settings=settings)],
         )
     except store.recordings.SlotTaken:
         return "in_flight"  # a concurrent verification (or a host's start) won the slot

@@ -18,7 +18,7 @@ from rooms.room.models import CreateRoomRequest, RoomView
 from rooms.room.status import RoomStatus
 from rooms.room.templates import SERVICE_PROFILES, Template
 from rooms.room.views import room_view
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import users as user_index
 from rooms.store.table import due_keys
 
@@ -80,7 +80,7 @@ def plan_room(request: CreateRoomRequest, template_lookup=get_template) -> RoomP
 
 
 def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
-                settings: Settings | None = None,
+                settings: Settings,
                 schedule_version: str | None = None) -> tuple[RoomView, bool]:
     """Create the room of a booking or session occurrence, or return the one that exists.
 
@@ -89,7 +89,6 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
     schedule against later reschedules (rooms.store.booking); callers go through
     ``rooms.lifecycle.booking_events.confirm_room``.
     """
-    settings = settings or get_settings()
     plan = plan_room(request)
     if request.booking_id:
         room_id = room_id_for_booking(request.booking_id)
