@@ -155,6 +155,11 @@ def expressions_outside_store(source: str, where: str) -> list[str]:
         return []
     found = []
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute):  # ``Member.status == x``
+            model = node.left.value
+            if (model.attr if isinstance(model, ast.Attribute) else getattr(model, "id", None)) in _MODELS:
+                found.append(f"{where}:{node.lineno} {ast.unparse(node)}")
+            continue
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in _EXPRESSION_METHODS and isinstance(node.func.value, ast.Attribute)):
             continue
@@ -180,6 +185,8 @@ def test_only_the_store_builds_dynamodb_expressions():
     assert expressions_outside_store("x = store.RoomItem.status.set('open')\n", "rooms.room.join")
     assert expressions_outside_store("c = RecordingItem.object_error.does_not_exist()\n", "rooms.recordings.upload")
     assert not expressions_outside_store("c = RoomItem.status.is_in('open')\n", "rooms.store.rooms")
+    assert expressions_outside_store("c = store.Member.status == 'active'\n", "rooms.attendance.webhooks")
+    assert not expressions_outside_store("ok = member.status == 'active'\n", "rooms.attendance.webhooks")
 
 
 # The owners of outside systems read the settings for where their client connects; everything else is
