@@ -35,7 +35,7 @@ def build_app(
 ) -> App:
     """Build the app. With `context`, cdk.json's context is the base (as the CDK CLI would pass it) and
     `context` overrides it; without, the context comes from the CDK CLI's environment.
-    `functions_dir` replaces functions/ (tests synthesize every function whatever handlers exist yet)."""
+    `functions_dir` replaces functions/ (tests synthesize from a copy)."""
     kwargs: dict[str, Any] = {}
     if context is not None:
         kwargs["context"] = {**cdk_json_context(), **context}

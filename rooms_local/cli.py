@@ -1,4 +1,4 @@
-"""``rooms``: the local stack's command line (SPEC "Local stack" contract).
+"""``rooms``: the local stack's command line.
 
     rooms up [--sweep-every 60] [--livekit emulator|server]
                                   start everything (and the sweeper's timer), show it working

@@ -1,4 +1,4 @@
-"""The local stack's contract (SPEC "Local stack"): ports, dev credentials, names — each overridable."""
+"""The local stack's contract: ports, dev credentials, names — each overridable."""
 
 from __future__ import annotations
 

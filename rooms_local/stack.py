@@ -203,9 +203,10 @@ class LocalStack:
         s3 = boto3.client("s3", endpoint_url=self.config.moto_url, region_name=self.config.region)
         s3.create_bucket(Bucket=self.config.recordings_bucket)
         from rooms.recordings.storage import lifecycle_configuration
+        from rooms.settings import get_settings
 
         s3.put_bucket_lifecycle_configuration(Bucket=self.config.recordings_bucket,
-                                              LifecycleConfiguration=lifecycle_configuration())
+                                              LifecycleConfiguration=lifecycle_configuration(get_settings()))
 
     def _provision_webhook_work(self) -> None:
         # The queue and its dead-letter queue in moto, as infra/constructs/functions.py makes them in AWS;

@@ -3,7 +3,7 @@
 Kept apart from ``gateway.py`` on purpose: the gateway emulates API Gateway; this module is what a
 platform does around it (host the frontend, sign people in). None of it exists in the Lambda API.
 
-- ``/room/...`` (singular: the seed's Room URLs) and ``/assets/...`` serve ``webapp/dist`` (SPA
+- ``/room/...`` (singular: the booking platform's room URLs) and ``/assets/...`` serve ``webapp/dist`` (SPA
   fallback: every ``/room/...`` path answers ``index.html``). ``/rooms/...`` stays the API.
 - ``POST /dev/sign-in {sub, name?, admin?}`` mints the bearer token ``rooms token`` prints: locally it
   stands in for the platform's sign-in. It is local-only: the CDK app has no such route.

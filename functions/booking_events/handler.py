@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from rooms.clock import utcnow
 from rooms.lifecycle.booking_events import handle_booking_event
 from rooms.observability import logger, metrics, tracer
+from rooms.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -20,4 +21,4 @@ from rooms.observability import logger, metrics, tracer
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context):
     logger.append_keys(booking_event_id=event.get_id, detail_type=event.detail_type)
-    return {"outcome": handle_booking_event(event.raw_event, now=utcnow())}
+    return {"outcome": handle_booking_event(event.raw_event, now=utcnow(), settings=get_settings())}

@@ -44,7 +44,7 @@ def post_recording(room_id: str) -> RecordingView:
 @app.post("/rooms/<room_id>/recordings/<recording_id>/stop", summary="Stop a recording (host)", tags=["host"],
           responses={409: {"description": "Not running, or a compliance recording"}})
 def post_stop(room_id: str, recording_id: str) -> RecordingView:
-    return stop_recording(room_id, recording_id, caller=current_caller(app), now=utcnow())
+    return stop_recording(room_id, recording_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.get("/recordings/<recording_id>/url", summary="An expiring URL of a recording", tags=["members"],
@@ -56,20 +56,20 @@ def get_recording_url(recording_id: str) -> RecordingUrl:
 @app.delete("/recordings/<recording_id>", summary="Delete a recording: file and record (admin or host)",
             tags=["host"])
 def delete_recording_route(recording_id: str) -> DeletedRecording:
-    return delete_recording(recording_id, caller=current_caller(app), now=utcnow())
+    return delete_recording(recording_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.post("/rooms/<room_id>/recording-consent", summary="Consent to being recorded in this room", tags=["members"])
 def post_consent(room_id: str,
                  request: Annotated[ConsentRequest | None, Body()] = None) -> RecordingConsentView:
-    return give_consent(room_id, request, caller=current_caller(app), now=utcnow())
+    return give_consent(room_id, request, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.delete("/rooms/<room_id>/recording-consent", summary="Withdraw recording consent", tags=["members"])
 def delete_consent(room_id: str,
                    request: Annotated[ConsentRequest | None, Body()] = None) -> RecordingConsentView:
     """Withdrawal stops a running optional recording (its file ends there: egress cannot pause a file)."""
-    return withdraw_consent(room_id, request, caller=current_caller(app), now=utcnow())
+    return withdraw_consent(room_id, request, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

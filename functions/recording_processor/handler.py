@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from rooms.clock import utcnow
 from rooms.observability import logger, metrics, tracer
 from rooms.recordings.upload import process_uploaded_object
+from rooms.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -22,7 +23,7 @@ def handler(event: S3Event, context):
             continue
         bucket = record.s3.bucket.name
         key = unquote_plus(record.s3.get_object.key)
-        outcome = process_uploaded_object(bucket, key, now=utcnow())
+        outcome = process_uploaded_object(bucket, key, now=utcnow(), settings=get_settings())
         logger.info("recording object processed", extra={"bucket": bucket, "key": key, "outcome": outcome})
         outcomes.append({"key": key, "outcome": outcome})
     return {"processed": outcomes}

@@ -33,6 +33,7 @@ from rooms.room.models import (
     TemplateList,
     TemplateView,
 )
+from rooms.settings import get_settings
 
 app = build_resolver()
 
@@ -42,13 +43,13 @@ app = build_resolver()
 def delete_user_data(
     user_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$")],
 ) -> ErasureReport:
-    return erase_user_data(user_id, caller=current_caller(app), now=utcnow())
+    return erase_user_data(user_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.put("/rooms/<room_id>/legal-hold", summary="Place a legal hold: nothing of the room is deleted (admin)",
          tags=["evidence"])
 def put_legal_hold(room_id: str, request: Annotated[LegalHoldRequest, Body()]) -> LegalHoldView:
-    return place_legal_hold(room_id, request, caller=current_caller(app), now=utcnow())
+    return place_legal_hold(room_id, request, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.get("/rooms/<room_id>/legal-hold", summary="The room's legal hold and pending retention deletions (admin)",
@@ -59,7 +60,7 @@ def get_legal_hold(room_id: str) -> LegalHoldView:
 
 @app.delete("/rooms/<room_id>/legal-hold", summary="Release the legal hold (admin)", tags=["evidence"])
 def delete_legal_hold(room_id: str) -> LegalHoldView:
-    return release_legal_hold(room_id, caller=current_caller(app), now=utcnow())
+    return release_legal_hold(room_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.put("/rooms/<room_id>/members/<user_id>", summary="Grant membership (role, display name)", tags=["admin"],
@@ -71,7 +72,7 @@ def put_member(
 ) -> Response[MemberView]:
     caller = current_caller(app)
     require_admin(caller)
-    member, created = grant_membership(room_id, user_id, request, caller=caller, now=utcnow())
+    member, created = grant_membership(room_id, user_id, request, caller=caller, now=utcnow(), settings=get_settings())
     return Response(status_code=201 if created else 200, content_type="application/json",
                     body=member.model_dump(mode="json"))
 
@@ -81,14 +82,14 @@ def put_member(
 def delete_member(room_id: str, user_id: str) -> MemberView:
     caller = current_caller(app)
     require_admin(caller)
-    return revoke_membership(room_id, user_id, caller=caller, now=utcnow())
+    return revoke_membership(room_id, user_id, caller=caller, now=utcnow(), settings=get_settings())
 
 
 @app.delete("/rooms/<room_id>", summary="End the room now", tags=["admin"])
 def delete_room(room_id: str) -> EndRoomResponse:
     caller = current_caller(app)
     require_admin(caller)
-    room, changed = end_room(room_id, caller=caller, now=utcnow())
+    room, changed = end_room(room_id, caller=caller, now=utcnow(), settings=get_settings())
     return EndRoomResponse(room=room, changed=changed)
 
 
@@ -98,7 +99,7 @@ def delete_room(room_id: str) -> EndRoomResponse:
 def patch_room(room_id: str, request: Annotated[UpdateRoomRequest, Body()]) -> RoomView:
     caller = current_caller(app)
     require_admin(caller)
-    return update_room(room_id, request, actor=caller.user_id, now=utcnow()).room
+    return update_room(room_id, request, actor=caller.user_id, now=utcnow(), settings=get_settings()).room
 
 
 @app.post("/rooms/<room_id>/cancel", summary="Cancel a room: tokens revoked, everyone removed, PIN released",
@@ -107,7 +108,7 @@ def post_cancel(room_id: str, request: Annotated[CancelRoomRequest | None, Body(
     caller = current_caller(app)
     require_admin(caller)
     room, changed = cancel_room(room_id, actor=caller.user_id, now=utcnow(),
-                                reason=request.reason if request else None)
+                                reason=request.reason if request else None, settings=get_settings())
     return CancelRoomResponse(room=room, changed=changed)
 
 

@@ -23,6 +23,7 @@ from rooms.clock import utcnow
 from rooms.evidence.export import AttendanceExport, export_attendance
 from rooms.http import build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
+from rooms.settings import get_settings
 
 app = build_resolver()
 
@@ -42,7 +43,7 @@ def get_attendance(room_id: str) -> AttendanceView:
 @app.get("/rooms/<room_id>/attendance/export", summary="Signed attendance export for a dispute (host, admin)",
          tags=["evidence"])
 def get_attendance_export(room_id: str) -> AttendanceExport:
-    return export_attendance(room_id, caller=current_caller(app), now=utcnow())
+    return export_attendance(room_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.get("/rooms/<room_id>/audit", summary="Every action on the room, oldest first (host, admin)",
@@ -54,19 +55,21 @@ def get_audit(room_id: str) -> AuditView:
 @app.post("/rooms/<room_id>/participants/<identity>/admit", summary="Admit from the waiting room (host)",
           tags=["host"])
 def post_admit(room_id: str, identity: str) -> HostActionResult:
-    return host_controls.admit(room_id, identity, caller=current_caller(app), now=utcnow())
+    return host_controls.admit(room_id, identity, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.post("/rooms/<room_id>/participants/<identity>/mute", summary="Mute a participant's audio or video (host)",
           tags=["host"])
 def post_mute(room_id: str, identity: str, request: Annotated[MuteRequest, Body()]) -> HostActionResult:
-    return host_controls.mute(room_id, identity, request, caller=current_caller(app), now=utcnow())
+    return host_controls.mute(room_id, identity, request, caller=current_caller(app), now=utcnow(),
+                              settings=get_settings())
 
 
 @app.post("/rooms/<room_id>/participants/<identity>/message",
           summary="Message one participant, e.g. a client in the waiting room (host)", tags=["host"])
 def post_message(room_id: str, identity: str, request: Annotated[HostMessageRequest, Body()]) -> HostActionResult:
-    return host_controls.message(room_id, identity, request, caller=current_caller(app), now=utcnow())
+    return host_controls.message(room_id, identity, request, caller=current_caller(app), now=utcnow(),
+                                 settings=get_settings())
 
 
 @app.post("/rooms/<room_id>/participants/<identity>/ask-unmute",
@@ -79,7 +82,7 @@ def post_ask_unmute(room_id: str, identity: str,
 @app.delete("/rooms/<room_id>/participants/<identity>", summary="Remove a participant from the session (host)",
             tags=["host"])
 def delete_participant(room_id: str, identity: str) -> HostActionResult:
-    return host_controls.remove(room_id, identity, caller=current_caller(app), now=utcnow())
+    return host_controls.remove(room_id, identity, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 
 @app.post("/rooms/<room_id>/quality", summary="Report a connection-quality sample (members)", tags=["members"],

@@ -20,6 +20,7 @@ from rooms import metric_names
 from rooms.clock import utcnow
 from rooms.errors import RoomsError, Unauthorized
 from rooms.observability import logger, metrics, tracer
+from rooms.settings import get_settings
 from rooms.webhooks import process_webhook, verify_webhook
 
 
@@ -38,13 +39,14 @@ def _reply(status: int, body: dict) -> dict:
 @metrics.log_metrics
 @event_source(data_class=LambdaFunctionUrlEvent)
 def handler(event: LambdaFunctionUrlEvent, context):
+    settings = get_settings()
     # The raw body exactly as LiveKit signed it (function URLs may base64-encode it); never re-serialized.
     try:
         body = _raw_body(event)
     except (UnicodeDecodeError, binascii.Error, ValueError):
         return _reply(400, {"code": "invalid_body", "message": "webhook body is not UTF-8 text"})
     try:
-        webhook = verify_webhook(body, event.headers.get("authorization"))
+        webhook = verify_webhook(body, event.headers.get("authorization"), settings=settings)
     except Unauthorized as err:
         logger.warning("webhook refused", extra={"code": err.code})
         # alarmed (infra/constructs/monitoring.py): a wrong secret silently stops all attendance otherwise
@@ -54,6 +56,6 @@ def handler(event: LambdaFunctionUrlEvent, context):
         logger.warning("webhook body refused", extra={"code": err.code, "error": err.message})
         return _reply(400, {"code": err.code, "message": err.message})
     logger.append_keys(event_id=webhook.id, livekit_event=webhook.event)
-    outcome = process_webhook(webhook, body=body, now=utcnow())
+    outcome = process_webhook(webhook, body=body, now=utcnow(), settings=settings)
     metrics.add_metric(name=metric_names.WEBHOOKS_PROCESSED, unit="Count", value=1)
     return _reply(200, {"outcome": outcome})

@@ -14,13 +14,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from rooms.clock import utcnow
 from rooms.observability import logger, metrics, tracer
+from rooms.settings import get_settings
 from rooms.webhooks import run_follow_up
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> list[str]:
-    return run_follow_up(json.loads(record.body), now=utcnow())
+    return run_follow_up(json.loads(record.body), now=utcnow(), settings=get_settings())
 
 
 @logger.inject_lambda_context(clear_state=True)

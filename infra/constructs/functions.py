@@ -304,11 +304,6 @@ def retention_days(days: int) -> logs.RetentionDays:
         raise ValueError(f"logRetentionDays must be one of {sorted(_RETENTION)}, got {days}") from None
 
 
-def present_functions(functions_dir: Path = FUNCTIONS_DIR) -> list[FunctionSpec]:
-    """Functions whose code exists (functions/<name>/handler.py): the app synthesizes at every stage."""
-    return [spec for spec in FUNCTION_SPECS if (functions_dir / spec.name / "handler.py").exists()]
-
-
 class ServiceFunctions(Construct):
     def __init__(
         self,
@@ -348,7 +343,7 @@ class ServiceFunctions(Construct):
         self.failure_queues: dict[str, sqs.Queue] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.evidence_secret = evidence_secret
-        specs = present_functions(functions_dir)
+        specs = FUNCTION_SPECS
         self.webhook_work_queue: sqs.Queue | None = None
         if any(spec.trigger == WEBHOOK_WORK for spec in specs):
             self._add_webhook_work_queue(config)

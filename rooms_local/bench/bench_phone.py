@@ -87,7 +87,7 @@ def _pin_attempts(tag: str) -> list[str]:
                     try:
                         create_room(CreateRoomRequest(service_session_id=f"bench-pins-{tag}-{i}",
                                                       room_type="workshop", sip={"enabled": True, "region": "US"}),
-                                    caller=caller, now=utcnow())
+                                    caller=caller, now=utcnow(), settings=get_settings())
                     except Conflict:
                         refused += 1
                 tx = counter.dynamodb()["TransactWriteItems"] / 10

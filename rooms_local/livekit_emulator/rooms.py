@@ -24,7 +24,7 @@ from .ids import new_id
 from .twirp import Method, TwirpError, room_admin, room_create, room_list
 from .webhooks import WebhookNotifier, new_event
 
-# Self-hosted LiveKit's defaults (LIVEKIT.md): nobody ever joined / after the last one left.
+# Self-hosted LiveKit's defaults: nobody ever joined / after the last one left.
 DEFAULT_EMPTY_TIMEOUT_S = 300
 DEFAULT_DEPARTURE_TIMEOUT_S = 20
 # RemoveParticipant without revoke_token_ts revokes tokens up to "now" plus the verifier's 1 min leeway.

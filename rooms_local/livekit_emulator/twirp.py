@@ -54,7 +54,7 @@ class TwirpError(Exception):
         return body
 
 
-# --- grants: which claim each call needs (LIVEKIT.md "Server API") ---------------------------------
+# --- grants: which claim each call needs (LiveKit's server API) --------------------------------------
 
 Grant = Callable[[Claims, Message], bool]
 

@@ -4,7 +4,7 @@
 
 into ``.cache/livekit/bin`` (or ``$ROOMS_LIVEKIT_BIN_DIR``), with a stamp file holding the pin: it
 rebuilds only when the pin changes or the binary is gone. v1.13.5 because v1.13.0-1 and master carry
-``replace`` directives that break ``go install pkg@version`` (LIVEKIT.md).
+``replace`` directives that break ``go install pkg@version``.
 
 livekit-sip is not built: the Go module proxy here answers 403 "This module version is not available"
 for every version of github.com/livekit/sip, so SIP calls stay on our emulator (README "Real LiveKit").

@@ -77,12 +77,7 @@ def functions_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("functions")
     for spec in FUNCTION_SPECS:
         target = root / spec.name
-        source = FUNCTIONS_DIR / spec.name
-        if (source / "handler.py").exists():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            target.mkdir()
-            (target / "handler.py").write_text("def handler(event, context):\n    return None\n")
+        shutil.copytree(FUNCTIONS_DIR / spec.name, target, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 

@@ -86,7 +86,9 @@ def test_pruned_powertools_utilities_are_gone_and_nothing_shipped_imports_them(l
     for name in UNUSED_POWERTOOLS_UTILITIES:
         assert not (utilities / name).exists(), name
     pattern = re.compile(
-        rb"aws_lambda_powertools\.utilities(?:\.|\s+import\s+[\w, ]*\b)(" + "|".join(UNUSED_POWERTOOLS_UTILITIES).encode() + rb")\b"
+        rb"aws_lambda_powertools\.utilities(?:\.|\s+import\s+[\w, ]*\b)("
+        + "|".join(UNUSED_POWERTOOLS_UTILITIES).encode()
+        + rb")\b"
     )
     importers = [str(p.relative_to(site)) for p in site.rglob("*.py") if pattern.search(p.read_bytes())]
     assert importers == []

@@ -16,6 +16,7 @@ import pytest
 from rooms.clock import iso
 from rooms_local import cli
 from tests.integration.test_sweeper import EventLog, sweep
+from tests.store_support import pins_held
 
 _DAYS = itertools.count(random.randrange(1000) * 7 + 3, 7)
 HOUR = timedelta(hours=1)
@@ -141,9 +142,8 @@ def test_cancel_before_confirmation_and_a_late_confirmation_leave_the_booking_ca
     [event] = published.of(room["room_id"], "Room Cancelled")
     assert event["detail"]["reason"] == "changed my mind"
     assert event["detail"]["cancelled_by"] == f"{SOURCE}:{cancel_id}"  # the platform, by that event
-    from rooms import store
 
-    assert [lock for lock in store.pins_held("+12025550100") if lock.room_id == room["room_id"]] == []
+    assert [lock for lock in pins_held("+12025550100") if lock.room_id == room["room_id"]] == []
 
     # the platform re-sends its confirmation: the cancelled booking stays cancelled
     _, resent = emit("Booking Confirmed", confirmed(ids, start), at=start - 30 * HOUR)
@@ -228,7 +228,6 @@ def test_other_sources_and_detail_types_are_not_delivered(api, stack, bus, ids, 
 
 def test_booking_cancelled_during_the_live_session_removes_everyone_frees_the_pin_and_is_no_no_show(
         api, stack, ids, start, emit, published):
-    from rooms import store
     from rooms_local.livekit_emulator import control
 
     emit("Booking Confirmed", confirmed(ids, start, sip={"enabled": True, "region": "US"}), at=start - 48 * HOUR)
@@ -243,7 +242,7 @@ def test_booking_cancelled_during_the_live_session_removes_everyone_frees_the_pi
     assert result == {"outcome": "cancelled"}
     names = {r["name"] for r in control.state(stack.config.livekit_url)["rooms"]}
     assert room["livekit_room"] not in names  # everyone disconnected
-    assert [lock for lock in store.pins_held("+12025550100") if lock.room_id == room["room_id"]] == []
+    assert [lock for lock in pins_held("+12025550100") if lock.room_id == room["room_id"]] == []
     control.drain_webhooks(stack.config.livekit_url)  # the room_finished that follows changes nothing
     assert booking_room(api, ids).json()["status"] == "cancelled"
 

@@ -15,6 +15,7 @@ from rooms.clock import iso
 from rooms_local.config import DEV_SIP_NUMBERS
 from rooms_local.livekit_emulator import control
 from tests.integration.test_sweeper import EventLog, sweep
+from tests.store_support import pins_held
 
 _DAYS = itertools.count(random.randrange(1000) * 7, 7)
 HOUR = timedelta(hours=1)
@@ -56,9 +57,8 @@ def livekit_room(stack, name) -> dict | None:
 
 
 def pins_held_by(room_id: str) -> list[str]:
-    from rooms import store
 
-    return [lock.pin for lock in store.pins_held(DEV_SIP_NUMBERS["US"]) if lock.room_id == room_id]
+    return [lock.pin for lock in pins_held(DEV_SIP_NUMBERS["US"]) if lock.room_id == room_id]
 
 
 # --- reschedule ------------------------------------------------------------------------------------------

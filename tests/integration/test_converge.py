@@ -77,6 +77,7 @@ def _joined(api, stack, room: dict, *users: str) -> None:
 def test_ending_a_room_during_a_livekit_outage_converges_when_the_sweeper_runs(
         api, stack, ids, booking_room, livekit_outage):
     from rooms.lifecycle.sweeper import room_due
+    from rooms.settings import get_settings
 
     room_id, name = booking_room["room_id"], booking_room["livekit_room"]
     _joined(api, stack, booking_room, ids["host"], ids["client"])
@@ -91,11 +92,11 @@ def test_ending_a_room_during_a_livekit_outage_converges_when_the_sweeper_runs(
         # the sweeper while LiveKit is still down: it fails, and the room stays owed
         at = _sweep_time(stack, item)
         with pytest.raises(Exception, match="LiveKit"):
-            room_due(item, at)
+            room_due(item, at, get_settings())
         assert _owed(room_id)[1] == {"end"}
     # LiveKit is back: the next sweep after the failed one's lease finishes the job
     item, _ = _owed(room_id)
-    assert room_due(item, _sweep_time(stack, item)) == ["ending_finished", "done"]
+    assert room_due(item, _sweep_time(stack, item), get_settings()) == ["ending_finished", "done"]
     assert _livekit_room(stack, name) is None  # everyone disconnected
     from rooms import store
 
@@ -119,6 +120,7 @@ def test_an_ending_that_livekit_accepts_owes_nothing(api, stack, ids, booking_ro
 def test_revoking_during_a_livekit_outage_converges_when_the_sweeper_runs(
         api, stack, ids, booking_room, livekit_outage):
     from rooms.lifecycle.sweeper import room_due
+    from rooms.settings import get_settings
 
     room_id, name = booking_room["room_id"], booking_room["livekit_room"]
     _joined(api, stack, booking_room, ids["host"], ids["client"])
@@ -131,7 +133,7 @@ def test_revoking_during_a_livekit_outage_converges_when_the_sweeper_runs(
     from rooms import store
 
     assert store.get_member(room_id, ids["client"]).status == "revoked"  # the revocation itself held
-    assert room_due(item, _sweep_time(stack, item)) == ["revocation_finished", "checked"]
+    assert room_due(item, _sweep_time(stack, item), get_settings()) == ["revocation_finished", "checked"]
     assert _identities(stack, name) == {ids["host"]}  # removed; the host stays
     assert store.get_room(room_id, consistent=True).cleanup_pending is None
     # and the old token cannot bring them back (revoke_token_ts)
@@ -151,6 +153,7 @@ def test_the_reconcile_removes_who_may_not_be_there_and_does_not_count_them(api,
 
     from rooms import store
     from rooms.lifecycle.sweeper import room_due
+    from rooms.settings import get_settings
 
     room_id, name, url = booking_room["room_id"], booking_room["livekit_room"], stack.config.livekit_url
     # (a two-seat room: the host is not connected, so both seats are theirs)
@@ -167,7 +170,7 @@ def test_the_reconcile_removes_who_may_not_be_there_and_does_not_count_them(api,
         _webhooks(stack, True)
     assert _identities(stack, name) == {ids["client"], ids["other"]}
     item = store.get_room(room_id, consistent=True)
-    assert room_due(item, _sweep_time(stack, item)) == ["checked"]
+    assert room_due(item, _sweep_time(stack, item), get_settings()) == ["checked"]
     assert _identities(stack, name) == set()  # both removed
     attendance = api.call("GET", f"/rooms/{room_id}/attendance", as_user=ids["host"]).json()
     for entry in attendance["participants"]:  # (the view lists the room's members too) neither is attendance
@@ -176,5 +179,5 @@ def test_the_reconcile_removes_who_may_not_be_there_and_does_not_count_them(api,
     # the host, an active member, is left alone by the next check
     _joined(api, stack, booking_room, ids["host"])
     item = store.get_room(room_id, consistent=True)
-    assert room_due(item, _sweep_time(stack, item)) == ["checked"]
+    assert room_due(item, _sweep_time(stack, item), get_settings()) == ["checked"]
     assert _identities(stack, name) == {ids["host"]}

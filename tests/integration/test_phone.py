@@ -15,6 +15,7 @@ import pytest
 from rooms_local.config import DEV_SIP_NUMBERS
 from rooms_local.livekit_emulator import control
 from rooms_local.livekit_emulator.control import LiveKitEmulatorRefused
+from tests.store_support import pins_held
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = "+447700900123"  # Ofcom's range for drama
@@ -63,9 +64,8 @@ def test_sip_room_gets_its_regional_number_and_a_pin_for_the_booking_confirmatio
 
     again = _create(api, ids, sip={"enabled": True, "region": "UK"})  # a repeat create: same room, same PIN
     assert again["room_id"] == sip_room["room_id"] and again["dial_in"] == dial_in
-    from rooms import store
 
-    mine = [lock for lock in store.pins_held(DEV_SIP_NUMBERS["UK"]) if lock.room_id == sip_room["room_id"]]
+    mine = [lock for lock in pins_held(DEV_SIP_NUMBERS["UK"]) if lock.room_id == sip_room["room_id"]]
     assert [lock.pin for lock in mine] == [dial_in["pin"]]
 
     r = api.call("GET", f"/rooms/{sip_room['room_id']}/dial-in", as_user=ids["client"])
@@ -107,7 +107,6 @@ def test_dial_in_with_the_right_pin_joins_the_room_and_a_wrong_pin_is_refused(ap
 
 
 def test_ending_the_room_deletes_its_dispatch_rule_and_releases_its_pin(api, stack, ids, sip_room):
-    from rooms import store
 
     _open(api, sip_room, ids["host"])
     assert len(_rules_for(stack, sip_room["livekit_room"])) == 1
@@ -115,7 +114,7 @@ def test_ending_the_room_deletes_its_dispatch_rule_and_releases_its_pin(api, sta
     assert ended.status_code == 200, ended.text
     assert ended.json()["room"]["dial_in"] is None
     assert _rules_for(stack, sip_room["livekit_room"]) == []
-    assert sip_room["room_id"] not in {lock.room_id for lock in store.pins_held(DEV_SIP_NUMBERS["UK"])}
+    assert sip_room["room_id"] not in {lock.room_id for lock in pins_held(DEV_SIP_NUMBERS["UK"])}
     r = api.call("GET", f"/rooms/{sip_room['room_id']}/dial-in", as_user=ids["client"])
     assert r.status_code == 409 and r.json()["code"] == "room_ended"
     with pytest.raises(LiveKitEmulatorRefused):
@@ -255,7 +254,6 @@ def test_dial_out_is_rate_limited_per_room_and_failed_calls_give_their_slot_back
 
 
 def test_200_concurrent_sip_rooms_on_one_number_get_200_distinct_pins(api):
-    from rooms import store
 
     tag = uuid.uuid4().hex[:8]
 
@@ -270,7 +268,7 @@ def test_200_concurrent_sip_rooms_on_one_number_get_200_distinct_pins(api):
         rooms = list(pool.map(create, range(200)))
     pins = [room["dial_in"]["pin"] for room in rooms]
     assert len(set(pins)) == 200
-    held = {lock.room_id: lock.pin for lock in store.pins_held(DEV_SIP_NUMBERS["AU"])}
+    held = {lock.room_id: lock.pin for lock in pins_held(DEV_SIP_NUMBERS["AU"])}
     assert {room["room_id"]: room["dial_in"]["pin"] for room in rooms}.items() <= held.items()
 
 

@@ -308,6 +308,7 @@ def _webhooks(stack, on: bool) -> None:
 
 def test_live_check_reconciles_a_lost_participant_left(api, stack, ids, booking_room):
     from rooms.lifecycle.sweeper import room_due
+    from rooms.settings import get_settings
 
     room_id, url = booking_room["room_id"], stack.config.livekit_url
     for user in (ids["host"], ids["client"]):
@@ -319,7 +320,7 @@ def test_live_check_reconciles_a_lost_participant_left(api, stack, ids, booking_
         _webhooks(stack, True)
     item, due_at = _due_at(room_id)
     check_at = _check_time(stack, due_at)
-    assert room_due(item, check_at) == ["checked"]
+    assert room_due(item, check_at, get_settings()) == ["checked"]
     attendance = api.call("GET", f"/rooms/{room_id}/attendance", as_user=ids["host"]).json()
     by_user = {p["identity"]: p for p in attendance["participants"]}
     assert by_user[ids["client"]]["last_left_at"] == iso(check_at)  # closed by the check, not left open
@@ -334,6 +335,7 @@ def test_live_check_closes_a_room_whose_room_finished_was_lost(api, stack, ids, 
     from livekit import api as lk
 
     from rooms.lifecycle.sweeper import room_due
+    from rooms.settings import get_settings
 
     room_id = booking_room["room_id"]
     token = api.call("POST", f"/rooms/{room_id}/token", as_user=ids["host"]).json()["token"]
@@ -355,7 +357,7 @@ def test_live_check_closes_a_room_whose_room_finished_was_lost(api, stack, ids, 
     assert get(api, booking_room)["status"] == "active"  # we never heard
     item, due_at = _due_at(room_id)
     check_at = _check_time(stack, due_at)
-    assert room_due(item, check_at) == ["ended_lost_room_finished"]
+    assert room_due(item, check_at, get_settings()) == ["ended_lost_room_finished"]
     room = get(api, booking_room)
     assert room["status"] == "ended" and room["ended_at"] == iso(check_at)
     attendance = api.call("GET", f"/rooms/{room_id}/attendance", as_user=ids["host"]).json()

@@ -13,6 +13,7 @@ from tests.livekit_real.support import fresh_ids, real_handles, wait_until  # no
 def test_the_live_check_removes_a_revoked_member_whose_join_was_lost(real, monkeypatch):
     from rooms import store, webhooks
     from rooms.lifecycle.sweeper import room_due
+    from rooms.settings import get_settings
 
     ids = fresh_ids()
     room = real.create_room(service_session_id=ids["session"], room_type="workshop", recording="none",
@@ -39,7 +40,7 @@ def test_the_live_check_removes_a_revoked_member_whose_join_was_lost(real, monke
         item = store.get_room(rid, consistent=True)
         due = datetime.fromisoformat(item.gsi1sk.partition("#")[0].replace("Z", "+00:00"))
         check_at = max(due, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
-        assert room_due(item, check_at) == ["checked"]
+        assert room_due(item, check_at, get_settings()) == ["checked"]
         wait_until(lambda: set(real.live_participants(name)) == {ids["host"]}, what="the revoked member removed")
         real.webhooks.wait(name, "participant_left", ids["client"])
         attendance = real.attendance(rid)

@@ -11,6 +11,8 @@
 - a function never imports another function;
 - only the store builds DynamoDB expressions (``RoomItem.status.set(...)``): the domain says what it
   wants (``store.recordings.mark_recording_uploaded(...)``).
+- settings are passed in: only the owners of outside systems (``SETTINGS_READERS``) call
+  ``get_settings()`` in the layer; the functions read them once and hand them to the domain.
 """
 
 from __future__ import annotations
@@ -153,6 +155,11 @@ def expressions_outside_store(source: str, where: str) -> list[str]:
         return []
     found = []
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute):  # ``Member.status == x``
+            model = node.left.value
+            if (model.attr if isinstance(model, ast.Attribute) else getattr(model, "id", None)) in _MODELS:
+                found.append(f"{where}:{node.lineno} {ast.unparse(node)}")
+            continue
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in _EXPRESSION_METHODS and isinstance(node.func.value, ast.Attribute)):
             continue
@@ -178,3 +185,30 @@ def test_only_the_store_builds_dynamodb_expressions():
     assert expressions_outside_store("x = store.RoomItem.status.set('open')\n", "rooms.room.join")
     assert expressions_outside_store("c = RecordingItem.object_error.does_not_exist()\n", "rooms.recordings.upload")
     assert not expressions_outside_store("c = RoomItem.status.is_in('open')\n", "rooms.store.rooms")
+    assert expressions_outside_store("c = store.Member.status == 'active'\n", "rooms.attendance.webhooks")
+    assert not expressions_outside_store("ok = member.status == 'active'\n", "rooms.attendance.webhooks")
+
+
+# The owners of outside systems read the settings for where their client connects; everything else is
+# given them (handlers read them once and pass them in).
+SETTINGS_READERS = ("rooms.settings", "rooms.store.table", "rooms.notify", "rooms.work_queue",
+                    "rooms.livekit_gateway.client", "rooms.recordings.storage")
+
+
+def settings_read_outside_the_owners(source: str, where: str) -> list[str]:
+    """Calls of ``get_settings()`` in the layer outside ``SETTINGS_READERS`` (functions may: they are the
+    entry points)."""
+    if not _within(where, "rooms") or any(where == ok for ok in SETTINGS_READERS):
+        return []
+    return [f"{where}:{node.lineno} calls get_settings()" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and (getattr(node.func, "id", None) == "get_settings"
+                                               or getattr(node.func, "attr", None) == "get_settings")]
+
+
+def test_the_domain_is_given_its_settings():
+    found = [f for path in _sources() for f in settings_read_outside_the_owners(path.read_text(), _module_name(path))]
+    assert found == []
+    assert settings_read_outside_the_owners("def f():\n    return get_settings().x\n", "rooms.room.join")
+    assert settings_read_outside_the_owners("s = settings or settings_mod.get_settings()\n", "rooms.audit")
+    assert not settings_read_outside_the_owners("s = get_settings()\n", "functions.issue_token.handler")
+    assert not settings_read_outside_the_owners("s = get_settings()\n", "rooms.store.table")

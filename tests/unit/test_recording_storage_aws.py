@@ -103,7 +103,7 @@ def test_egress_carries_its_own_keys_and_the_functions_keep_their_role(env):
 
     target = file_target("room", "room.abc", get_settings())
     assert (target.access_key, target.secret) == ("AKIAEGRESS", "s3cr3t")
-    assert storage.store_keys() is None  # boto3 in the functions: the Lambda role
+    assert storage.store_keys(get_settings()) is None  # boto3 in the functions: the Lambda role
     assert read == [arn]
 
 
@@ -112,12 +112,12 @@ def test_r2_keys_serve_functions_and_egress(env):
     env.setenv("RECORDINGS_S3_SECRET_ARN", arn)
     env.setenv("RECORDINGS_S3_ENDPOINT", "https://acct.r2.cloudflarestorage.com")
     _secrets(env, {arn: {"access_key": "r2key", "secret": "r2secret"}})
-    assert storage.store_keys() == storage.StoreKeys("r2key", "r2secret")
-    assert storage.egress_keys() == storage.StoreKeys("r2key", "r2secret")
+    assert storage.store_keys(get_settings()) == storage.StoreKeys("r2key", "r2secret")
+    assert storage.egress_keys(get_settings()) == storage.StoreKeys("r2key", "r2secret")
 
 
 def test_self_hosted_egress_carries_no_keys(env):
-    assert storage.egress_keys() is None
+    assert storage.egress_keys(get_settings()) is None
 
 
 def test_delete_removes_every_version_in_the_versioned_bucket(s3):

@@ -91,7 +91,7 @@ def test_processor_url_decodes_every_record_and_skips_other_events(monkeypatch):
     module = load_function("recording_processor")
     seen = []
     monkeypatch.setattr(module, "process_uploaded_object",
-                        lambda bucket, key, now: seen.append((bucket, key)) or "available")
+                        lambda bucket, key, now, settings: seen.append((bucket, key)) or "available")
     event = json.loads((EVENTS_DIR / "s3_recording_put.json").read_text())
     first = event["Records"][0]
     second = json.loads(json.dumps(first))

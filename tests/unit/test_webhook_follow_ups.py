@@ -25,6 +25,7 @@ def test_every_deferred_kind_has_a_follow_up():
     assert kinds <= set(webhooks.FOLLOW_UPS), kinds - set(webhooks.FOLLOW_UPS)
 
 
-def test_follow_ups_take_the_event_the_room_the_time_and_the_arguments():
+def test_follow_ups_take_the_event_the_room_the_time_the_arguments_and_the_settings():
     for kind, follow_up in webhooks.FOLLOW_UPS.items():
-        assert list(inspect.signature(follow_up).parameters) == ["event", "room", "received_at", "arguments"], kind
+        assert list(inspect.signature(follow_up).parameters) == ["event", "room", "received_at", "arguments",
+                                                                "settings"], kind

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from rooms.clock import parse_iso
 from rooms.errors import Forbidden, Gone, NotFound
+from rooms.room.status import MemberStatus
 from rooms.store import Member, RoomItem
 
 ADMIN_SCOPE = "rooms/admin"
@@ -54,7 +55,7 @@ def require_member(caller: Caller, room: RoomItem, member: Member | None) -> Mem
     """
     if member is None:
         raise Forbidden("you are not a member of this room", code="not_a_member")
-    if member.status != "active":
+    if member.status != MemberStatus.ACTIVE:
         raise Forbidden("your membership of this room was revoked", code="membership_revoked")
     return member
 
@@ -90,7 +91,7 @@ def require_may_record(caller: Caller, room: RoomItem, member: Member | None) ->
 def sees_all_recordings(caller: Caller, member: Member | None) -> bool:
     """The platform and the room's host see every recording, with where its file is; others see the
     available ones, if any (``require_may_view_recordings``)."""
-    return caller.is_admin or (member is not None and member.status == "active" and member.role == "host")
+    return caller.is_admin or (member is not None and member.status == MemberStatus.ACTIVE and member.role == "host")
 
 
 def require_may_view_recordings(caller: Caller, room: RoomItem, member: Member | None) -> None:

@@ -1,4 +1,4 @@
-"""The audit trail of a room: every action, with its actor, append-only (SPEC "Evidence").
+"""The audit trail of a room: every action, with its actor, append-only.
 
 Where an action has a write of its own, its entry rides in that write's transaction (the action and
 its entry commit together or not at all): member granted / revoked (with the token revoked; a grant
@@ -30,7 +30,7 @@ from rooms.access import Caller, require_host_or_admin, require_room
 from rooms.clock import iso
 from rooms.observability import logger
 from rooms.phone.masking import mask_phone_numbers
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import audit as audit_store
 from rooms.store.audit import AuditEntry
 
@@ -53,9 +53,8 @@ class AuditView(BaseModel):
 
 def entry(room, *, at: datetime | str, actor: str, action: str, target: str | None = None,
           details: dict | None = None, entry_id: str | None = None,
-          settings: Settings | None = None) -> AuditEntry:
+          settings: Settings) -> AuditEntry:
     """An entry for ``room`` (a RoomItem; its legal hold decides whether the entry gets a TTL)."""
-    settings = settings or get_settings()
     held = bool(getattr(room, "legal_hold", None))
     return audit_store.audit_entry(
         room.room_id, at=at if isinstance(at, str) else iso(at), actor=mask_phone_numbers(actor or SYSTEM),
@@ -65,9 +64,11 @@ def entry(room, *, at: datetime | str, actor: str, action: str, target: str | No
 
 
 def record(room, *, at: datetime | str, actor: str, action: str, target: str | None = None,
-           details: dict | None = None, entry_id: str | None = None, required: bool = False) -> None:
+           details: dict | None = None, entry_id: str | None = None, required: bool = False,
+           settings: Settings) -> None:
     """Append one entry on its own. Best-effort unless ``required`` (then a failure propagates)."""
-    item = entry(room, at=at, actor=actor, action=action, target=target, details=details, entry_id=entry_id)
+    item = entry(room, at=at, actor=actor, action=action, target=target, details=details, entry_id=entry_id,
+                 settings=settings)
     try:
         audit_store.append(item)
     except Exception:

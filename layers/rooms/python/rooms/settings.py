@@ -54,7 +54,7 @@ class Settings(BaseModel):
 
     # Join tokens gate only the first connection (LiveKit refreshes connected clients' tokens), and
     # self-hosted LiveKit ignores revoke_token_ts: a short lifetime bounds how long a revoked or removed
-    # member's token can be used to try again. Two hours is the ceiling (the seed's token lifetime).
+    # member's token can be used to try again. Two hours is the ceiling.
     token_ttl_seconds: int = Field(600, ge=60, le=7200, description="Join-token lifetime (s); at most 2 h")
     empty_timeout_seconds: int = Field(600, ge=10)
     departure_timeout_seconds: int = Field(20, ge=0)
@@ -106,7 +106,7 @@ class Settings(BaseModel):
     sip_dial_out_window_seconds: int = Field(600, ge=10)
     sip_ringing_timeout_seconds: int = Field(30, ge=1, le=80)
 
-    # Evidence (issue 18). Retention periods count from the room's end; the sweeper enforces them
+    # Evidence. Retention periods count from the room's end; the sweeper enforces them
     # through the due index (rooms.evidence.retention); audit entries also carry a DynamoDB TTL. A legal hold
     # on a room blocks all of it. Defaults: 6 years for billing/audit evidence (HIPAA 45 CFR
     # 164.316(b)(2) keeps documentation 6 years), a year of recordings, 90 days of quality samples.

@@ -14,7 +14,7 @@ leaves the slow work (calls to LiveKit, S3, EventBridge; a room's ending) with `
 The work list is written in the event's own transaction (the marker's ``follow_up``: an outbox), then
 queued (``rooms.work_queue``) for the ``webhook_worker`` function, which runs ``run_follow_up``: each
 item by its kind through ``FOLLOW_UPS`` (the same domain functions, given the event, the room as it is
-now, and the item's arguments). Every follow-up is idempotent: SQS delivers at least once, and a
+now, the item's arguments and the settings). Every follow-up is idempotent: SQS delivers at least once, and a
 redelivered webhook whose follow-up is not done yet queues it again.
 
 Which handler applies which event is the explicit table ``HANDLERS`` at the end of this module, which
@@ -37,18 +37,20 @@ from rooms.livekit_gateway import webhook as livekit_webhook
 from rooms.livekit_gateway.client import livekit_credentials
 from rooms.livekit_gateway.webhook import WebhookEvent
 from rooms.observability import logger
+from rooms.settings import Settings
 
 Handler = Callable[[WebhookEvent, "WebhookContext"], None]
-# a follow-up: (the event, the room as it is now, when the webhook was received, the item's arguments)
-FollowUp = Callable[[WebhookEvent, store.RoomItem, datetime, dict[str, Any]], None]
+# a follow-up: (the event, the room as it is now, when the webhook was received, the item's arguments,
+# settings=...)
+FollowUp = Callable[..., None]
 
 
-def verify_webhook(body: str, authorization: str | None) -> WebhookEvent:
+def verify_webhook(body: str, authorization: str | None, *, settings: Settings) -> WebhookEvent:
     """The ``WebhookEvent`` of a correctly signed body; Unauthorized for a bad signature, RoomsError (400
     ``invalid_event``) for a signed body that is not an event."""
     if not authorization:
         raise Unauthorized("missing Authorization header", code="missing_signature")
-    creds = livekit_credentials()
+    creds = livekit_credentials(settings=settings)
     try:
         return livekit_webhook.receive(body, authorization, api_key=creds.api_key, api_secret=creds.api_secret)
     except livekit_webhook.InvalidWebhookBody as err:  # signed by LiveKit's key, but not an event we can read
@@ -62,6 +64,7 @@ class WebhookContext:
     event: WebhookEvent
     room: store.RoomItem
     received_at: datetime
+    settings: Settings
     # the slow work this event leaves for the webhook worker: {"kind": ..., **arguments}
     follow_up: list[dict[str, Any]] = field(default_factory=list)
 
@@ -96,7 +99,7 @@ class WebhookContext:
             yield tx
 
 
-def process_webhook(event: WebhookEvent, *, body: str, now: datetime) -> str:
+def process_webhook(event: WebhookEvent, *, body: str, now: datetime, settings: Settings) -> str:
     """Apply one verified event (``body``: its raw JSON, which the follow-up message carries). Returns
     the outcome: handled, duplicate, stale, ignored or unknown_room."""
     log = {"event": event.event, "event_id": event.id}
@@ -109,7 +112,7 @@ def process_webhook(event: WebhookEvent, *, body: str, now: datetime) -> str:
     if room is None:
         logger.info("webhook for a room we don't know", extra={**log, "livekit_room": name})
         return "unknown_room"
-    ctx = WebhookContext(event=event, room=room, received_at=now)
+    ctx = WebhookContext(event=event, room=room, received_at=now, settings=settings)
     try:
         handler(event, ctx)
     except store.DuplicateEvent as dup:
@@ -133,7 +136,7 @@ def _queue_follow_up(event: WebhookEvent, body: str, work: list[dict[str, Any]],
                                                    "work": [w["kind"] for w in work]})
 
 
-def run_follow_up(message: dict[str, Any], *, now: datetime) -> list[str]:
+def run_follow_up(message: dict[str, Any], *, now: datetime, settings: Settings) -> list[str]:
     """The webhook worker's part: do a message's work items, in order, each through ``FOLLOW_UPS``, then
     note the marker's follow-up done. Raises when an item fails (the message is delivered again and every
     item runs again: they are idempotent). Returns the kinds done."""
@@ -146,7 +149,7 @@ def run_follow_up(message: dict[str, Any], *, now: datetime) -> list[str]:
     done = []
     for item in message["work"]:
         arguments = {k: v for k, v in item.items() if k != "kind"}
-        FOLLOW_UPS[item["kind"]](event, room, received_at, arguments)
+        FOLLOW_UPS[item["kind"]](event, room, received_at, arguments, settings=settings)
         done.append(item["kind"])
     store.webhook_events.follow_up_done(event.id, at=iso(now))
     logger.info("webhook follow-up done", extra={"event_id": event.id, "room_id": room.room_id, "work": done})
@@ -158,22 +161,21 @@ def run_follow_up(message: dict[str, Any], *, now: datetime) -> list[str]:
 from rooms.attendance import webhooks as attendance_webhooks  # noqa: E402  (they import WebhookContext only for typing)
 from rooms.lifecycle import room_webhooks  # noqa: E402
 from rooms.recordings import egress_sync, ensure  # noqa: E402
-from rooms.settings import get_settings  # noqa: E402
 
 
 def track_published(event: WebhookEvent, ctx: WebhookContext) -> None:
     """Attendance notes the track; an automatic/compliance room's egress is verified by the worker (started
     if LiveKit has none): the first publish is when a room composite starts recording."""
-    if ensure.records_by_itself(ctx.room, get_settings()):
+    if ensure.records_by_itself(ctx.room, ctx.settings):
         ctx.defer("verify_recording", reason="track_published")  # ListEgress (+ StartEgress): slow work
     attendance_webhooks.track_changed(event, ctx)
 
 
 def verify_recording(event: WebhookEvent, room: store.RoomItem, received_at: datetime,
-                     arguments: dict[str, Any]) -> None:
+                     arguments: dict[str, Any], *, settings: Settings) -> None:
     """The worker's follow-up of room_started / track_published (``rooms.recordings.ensure``): reads the
     room as it is now, so a room that ended meanwhile is left alone; never raises for LiveKit's faults."""
-    ensure.verify_recording(room, settings=get_settings(), now=received_at,
+    ensure.verify_recording(room, settings=settings, now=received_at,
                             reason=arguments.get("reason") or event.event)
 
 

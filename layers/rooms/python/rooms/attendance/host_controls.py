@@ -35,6 +35,7 @@ from rooms.livekit_gateway.room_service import (
 from rooms.observability import logger, metrics
 from rooms.room.grants import admitted_permission
 from rooms.room.status import is_live
+from rooms.settings import Settings
 from rooms.store import attendance as attendance_store
 
 # What "audio" / "video" / "screen_share" mean among a participant's published tracks.
@@ -93,11 +94,12 @@ def list_participants(room_id: str, *, caller: Caller, now: datetime) -> Partici
                             waiting=[p.identity for p in participants if p.waiting], attendance=view)
 
 
-def admit(room_id: str, identity: str, *, caller: Caller, now: datetime) -> HostActionResult:
+def admit(room_id: str, identity: str, *, caller: Caller, now: datetime, settings: Settings) -> HostActionResult:
     """Admit a member from the waiting room: remembered on the membership (their next token and any
     reconnect skip the waiting room) and, if connected, granted their role's permission at once."""
     room = _host_room(room_id, caller)
-    entry = audit.entry(room, at=now, actor=caller.user_id, action="participant.admitted", target=identity)
+    entry = audit.entry(room, at=now, actor=caller.user_id, action="participant.admitted", target=identity,
+                        settings=settings)
     member = attendance_store.admit_member(room_id, identity, now=iso(now), actor=caller.user_id, audit=[entry])
     if member is None:
         raise NotFound(f"{identity} is not an active member of room {room_id}", code="member_not_found",
@@ -120,7 +122,8 @@ def _matching_tracks(p: LiveParticipantInfo, track: str) -> list[LiveTrackInfo]:
     return out
 
 
-def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, now: datetime) -> HostActionResult:
+def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, now: datetime,
+         settings: Settings) -> HostActionResult:
     """Mute (or unmute, where LiveKit allows remote unmute) the participant's audio, video or screen."""
     room = _host_room(room_id, caller)
     live = get_participant(room.livekit_room, identity) if _in_livekit(room) else None
@@ -144,7 +147,7 @@ def mute(room_id: str, identity: str, request: MuteRequest, *, caller: Caller, n
                        unit="Count", value=1)
     _log(f"participant.{action}", caller, room, identity, track=request.track, track_sids=changed)
     audit.record(room, at=now, actor=caller.user_id, action=f"participant.{action}d", target=identity,
-                 details={"track": request.track, "track_sids": changed})
+                 details={"track": request.track, "track_sids": changed}, settings=settings)
     return HostActionResult(room_id=room_id, identity=identity, action=action, connected=True, tracks=changed)
 
 
@@ -175,7 +178,7 @@ def ask_unmute(room_id: str, identity: str, request: AskUnmuteRequest, *, caller
                             tracks=[t.sid for t in tracks])
 
 
-def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> HostActionResult:
+def remove(room_id: str, identity: str, *, caller: Caller, now: datetime, settings: Settings) -> HostActionResult:
     """Remove a participant from the session. Their current token stops working: LiveKit Cloud refuses
     it (``revoke_token_ts``); on self-hosted LiveKit, which ignores that, the token is no longer the
     member's live one, so a rejoin with it is removed on its participant_joined. Their admission is
@@ -196,12 +199,12 @@ def remove(room_id: str, identity: str, *, caller: Caller, now: datetime) -> Hos
     attendance_store.forget_session(room_id, identity)
     metrics.add_metric(name=metric_names.PARTICIPANTS_REMOVED, unit="Count", value=1)
     _log("participant.remove", caller, room, identity)
-    audit.record(room, at=now, actor=caller.user_id, action="participant.removed", target=identity)
+    audit.record(room, at=now, actor=caller.user_id, action="participant.removed", target=identity, settings=settings)
     return HostActionResult(room_id=room_id, identity=identity, action="remove", connected=True)
 
 
 def message(room_id: str, identity: str, request: HostMessageRequest, *, caller: Caller,
-            now: datetime) -> HostActionResult:
+            now: datetime, settings: Settings) -> HostActionResult:
     """The waiting-room concierge: the host's message to one connected participant (a client waiting to
     be admitted included), delivered as a LiveKit data message on topic ``rooms.host_message`` with a
     JSON body ``{"type": "host_message", "text", "from", "sent_at"}`` that the reference app shows. It
@@ -218,5 +221,5 @@ def message(room_id: str, identity: str, request: HostMessageRequest, *, caller:
     metrics.add_metric(name=metric_names.HOST_MESSAGES, unit="Count", value=1)
     _log("participant.message", caller, room, identity, waiting=_is_waiting(live), length=len(request.text))
     audit.record(room, at=now, actor=caller.user_id, action="participant.messaged", target=identity,
-                 details={"length": len(request.text), "waiting": _is_waiting(live)})
+                 details={"length": len(request.text), "waiting": _is_waiting(live)}, settings=settings)
     return HostActionResult(room_id=room_id, identity=identity, action="message", connected=True)

@@ -10,6 +10,7 @@ from rooms.attendance.view import attendance_view, unix_seconds
 from rooms.clock import parse_iso
 from rooms.observability import logger, metrics
 from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, call_not_answered
+from rooms.room.status import MemberStatus
 from rooms.store import attendance as attendance_store
 
 ACTOR_LIVEKIT = "livekit"
@@ -104,7 +105,7 @@ def _remove_unwelcome(room: store.RoomItem, connected: dict, *, now: datetime) -
     removed = []
     for sid, p in people.items():
         member = members.get(p.identity)
-        if member is not None and member.status == "active":
+        if member is not None and member.status == MemberStatus.ACTIVE:
             continue
         revoked = parse_iso(member.revoked_at) if member is not None and member.revoked_at else now
         # +1 s: a token minted in the second of the revocation must stop working too (LiveKit Cloud)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rooms.attendance.view import EvidencePolicy, attended, billing_band, intersect, length, merge_intervals
+from rooms.room.status import RoomStatus
 
 Outcome = Literal["held", "no_show", "cancelled", "ended_early", "overran"]
 Interval = tuple[int, int]
@@ -132,7 +133,7 @@ def session_verdict(
                        billing_band=band if outcome not in ("cancelled", "no_show") else None,
                        ended_at=session_end, reasons=list(reasons))
 
-    if status == "cancelled":
+    if status == RoomStatus.CANCELLED:
         return verdict("cancelled", None, "room cancelled")
     if not came and scheduled_start is not None and ended_at is not None and ended_at < scheduled_start:
         return verdict("cancelled", None, "ended before its scheduled start")

@@ -22,7 +22,7 @@ from rooms.attendance.models import (
     VerdictNoShow,
 )
 from rooms.clock import iso, parse_iso
-from rooms.room.status import RoomStatus, is_over
+from rooms.room.status import MemberStatus, RoomStatus, is_over
 from rooms.room.templates import BillingBand, TemplateSettings
 
 
@@ -273,7 +273,7 @@ def _verdict(room, parties: list, policy: EvidencePolicy, members: list) -> Sess
     v = rules.session_verdict(
         status=room.status, policy=policy, host=room.host_user_id, is_booking=bool(room.booking_id),
         parties=[rules.Party(identity=i, role=role, billable=b, first_joined=first) for i, role, b, first in parties],
-        members=[(m.user_id, m.role) for m in members if m.status == "active"],
+        members=[(m.user_id, m.role) for m in members if m.status == MemberStatus.ACTIVE],
         scheduled_start=ts(room.scheduled_start), scheduled_end=ts(room.scheduled_end), ended_at=ts(room.ended_at),
     )
     return SessionVerdict(

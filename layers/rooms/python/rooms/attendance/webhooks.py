@@ -16,7 +16,8 @@ from rooms.livekit_gateway.room_service import LiveParticipantInfo, get_particip
 from rooms.observability import logger, metrics
 from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, call_not_answered, describe_sip_participant
 from rooms.room.grants import admitted_permission
-from rooms.room.status import RoomStatus, is_live
+from rooms.room.status import MemberStatus, RoomStatus, is_live
+from rooms.settings import Settings
 from rooms.store import attendance as attendance_store
 from rooms.store import audit as audit_store
 
@@ -123,7 +124,7 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
                     room, at=joined_iso or iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.joined",
                     target=facts.identity, entry_id=event.id,
                     details={"participant_sid": facts.participant_sid, "via": facts.via, "role": facts.role,
-                             "waiting": facts.waiting or None, "reconnect": reconnect or None}))
+                             "waiting": facts.waiting or None, "reconnect": reconnect or None}, settings=ctx.settings))
             break
         except store.StaleEvent as stale:
             if attempt == _MAX_ATTEMPTS - 1:
@@ -157,7 +158,7 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
 
 
 def record_phone_answered(room, *, identity: str, participant_sid: str, user_id: str | None, name: str | None,
-                          answered_at, event_id: str) -> bool:
+                          answered_at, event_id: str, settings: Settings) -> bool:
     """A dialled-out callee answered: its segment starts now (exactly once: ``event_id`` is the marker).
     False when this was already recorded."""
     facts = attendance_store.SegmentFacts(identity=identity, participant_sid=participant_sid,
@@ -175,7 +176,8 @@ def record_phone_answered(room, *, identity: str, participant_sid: str, user_id:
                                       started_at=started)
             audit_store.add(tx, audit.entry(
                 room, at=joined_iso, actor=audit.LIVEKIT, action="participant.joined", target=identity,
-                entry_id=event_id, details={"participant_sid": participant_sid, "via": "phone", "answered": True}))
+                entry_id=event_id, details={"participant_sid": participant_sid, "via": "phone", "answered": True},
+                settings=settings))
     except store.DuplicateEvent:
         return False
     metrics.add_metric(name=metric_names.PARTICIPANT_JOINS, unit="Count", value=1)
@@ -224,7 +226,7 @@ def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFact
     join is recorded as it is; what LiveKit must do about it is the worker's follow-up."""
     room = ctx.room
     member = attendance_store.get_member(room.room_id, facts.identity)
-    if member is None or member.status != "active":
+    if member is None or member.status != MemberStatus.ACTIVE:
         revoked = parse_iso(member.revoked_at) if member and member.revoked_at else ctx.event_time
         ctx.defer("remove_revoked", identity=facts.identity, revoke_token_ts=unix_seconds(revoked) + 1)
         return facts
@@ -246,7 +248,8 @@ def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFact
 # --- the webhook worker's follow-ups of a join (rooms.webhooks.FOLLOW_UPS): each idempotent ----------------
 
 
-def remove_revoked(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+def remove_revoked(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any], *,
+                   settings: Settings) -> None:
     """A revoked (or unknown) member joined: removed, with LiveKit Cloud's revoke_token_ts."""
     identity = arguments["identity"]
     removed = room_service.remove_participant(room.livekit_room, identity,
@@ -255,7 +258,8 @@ def remove_revoked(event: WebhookEvent, room, received_at: datetime, arguments: 
     _log("participant.remove_revoked", room, identity, participant_sid=event.participant.sid, removed=removed)
 
 
-def remove_superseded(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+def remove_superseded(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any], *,
+                      settings: Settings) -> None:
     """A join with a token superseded before it: removed if that connection is still the live one (a
     later connection of the member, with their new token, stays)."""
     identity = arguments["identity"]
@@ -269,14 +273,16 @@ def remove_superseded(event: WebhookEvent, room, received_at: datetime, argument
          removed=removed, jti=arguments.get("jti"))
 
 
-def readmit(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+def readmit(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any], *,
+            settings: Settings) -> None:
     """An admitted member reconnected with a waiting-room token: given the admitted permissions."""
     identity = arguments["identity"]
     update_permission(room.livekit_room, identity, **admitted_permission(arguments["role"]))
     _log("participant.readmit", room, identity, participant_sid=event.participant.sid)
 
 
-def publish_waiting(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any]) -> None:
+def publish_waiting(event: WebhookEvent, room, received_at: datetime, arguments: dict[str, Any], *,
+                    settings: Settings) -> None:
     """Someone is waiting: the platform is told (at least once)."""
     publish_participant_waiting(room, _join_facts(event, received_at))
 
@@ -308,7 +314,8 @@ def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:
         attendance_store.add_leave(tx, ctx.room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time))
         audit_store.add(tx, audit.entry(
             ctx.room, at=iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.left", target=facts.identity,
-            entry_id=event.id, details={"participant_sid": facts.participant_sid, "reason": reason}))
+            entry_id=event.id, details={"participant_sid": facts.participant_sid, "reason": reason},
+            settings=ctx.settings))
     metrics.add_metric(name=metric_names.PARTICIPANT_LEAVES, unit="Count", value=1)
     _log("participant.leave", ctx.room, facts.identity, event.participant, participant_sid=facts.participant_sid,
          reason=reason, left_at=iso_of_unix(left_at))

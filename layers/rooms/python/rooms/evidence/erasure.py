@@ -34,7 +34,7 @@ from rooms.access import Caller, require_admin
 from rooms.clock import iso
 from rooms.evidence.export import ExportSignature, canonical_bytes, sign, signing_key
 from rooms.observability import logger, metrics
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import users as user_index
 from rooms.store.attendance import QualityItem
 from rooms.store.booking import PendingBookingEvent
@@ -77,9 +77,8 @@ def _own_item(user_id: str):
 
 
 def erase_user_data(user_id: str, *, caller: Caller, now: datetime,
-                    settings: Settings | None = None) -> ErasureReport:
+                    settings: Settings) -> ErasureReport:
     require_admin(caller)
-    settings = settings or get_settings()
     key_id, key = signing_key(settings)
     erasure_id = uuid.uuid4().hex
     pseudonym = f"erased-{uuid.uuid4().hex[:12]}"
@@ -98,7 +97,7 @@ def erase_user_data(user_id: str, *, caller: Caller, now: datetime,
         recordings = sorted(i.recording_id for i in user_index.room_items(room_id) if isinstance(i, RecordingItem))
         counts = user_index.rewrite_room(room_id, user_id, pseudonym, delete_if=_own_item(user_id))
         audit.record(room, at=now, actor=caller.user_id, action="user.erased", target=pseudonym,
-                     details={"erasure_id": erasure_id}, required=True)
+                     details={"erasure_id": erasure_id}, required=True, settings=settings)
         results.append(RoomErasure(room_id=room_id, outcome="erased", recordings=recordings, **counts))
         done.append(room_id)
     user_index.delete_links(user_id, done)

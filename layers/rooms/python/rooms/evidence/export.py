@@ -39,7 +39,7 @@ from rooms.errors import UpstreamUnavailable
 from rooms.observability import logger
 from rooms.recordings.service import consent_ledger
 from rooms.room.status import is_over
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import attendance as attendance_store
 from rooms.store import audit as audit_store
 
@@ -130,15 +130,15 @@ def export_document(room: store.RoomItem, *, now: datetime, generated_by: str) -
 
 
 def export_attendance(room_id: str, *, caller: Caller, now: datetime,
-                      settings: Settings | None = None) -> AttendanceExport:
+                      settings: Settings) -> AttendanceExport:
     """The signed export (the room's host, or the platform backend)."""
-    settings = settings or get_settings()
     room, member = store.get_room_and_member(room_id, caller.user_id)
     room = require_room(room, room_id)
     require_host_or_admin(caller, room, member)
     key_id, key = signing_key(settings)
     export = sign(export_document(room, now=now, generated_by=caller.user_id), key_id=key_id, key=key)
-    audit.record(room, at=now, actor=caller.user_id, action="attendance.exported", details={"sha256": export.sha256})
+    audit.record(room, at=now, actor=caller.user_id, action="attendance.exported", details={"sha256": export.sha256},
+                 settings=settings)
     logger.info("attendance exported", extra={"action": "attendance.export", "actor": caller.user_id,
                                               "room_id": room_id, "sha256": export.sha256})
     return export

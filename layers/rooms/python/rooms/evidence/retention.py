@@ -1,4 +1,4 @@
-"""Retention periods and legal holds (SPEC "Evidence"; issue 18).
+"""Retention periods and legal holds.
 
 When a room ends, ``schedule_retention`` gives it a retention item with one deadline per kind of data,
 counted from the room's end: quality samples (``QUALITY_RETENTION_DAYS``), recordings
@@ -25,7 +25,7 @@ from rooms.access import Caller, require_admin, require_room
 from rooms.clock import iso, parse_iso
 from rooms.observability import logger, metrics
 from rooms.recordings import storage
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import recordings as recordings_store
 from rooms.store import retention as retention_store
 from rooms.store.retention import RetentionItem
@@ -54,19 +54,17 @@ def retention_deadlines(ended_at: datetime, settings: Settings) -> dict[str, str
     return {kind: iso(ended_at + timedelta(days=n)) for kind, n in days.items()}
 
 
-def schedule_retention(room, *, now: datetime, settings: Settings | None = None) -> None:
+def schedule_retention(room, *, now: datetime, settings: Settings) -> None:
     """The retention step of ``release_room_resources`` (idempotent: the first end's deadlines stand)."""
-    settings = settings or get_settings()
     ended_at = parse_iso(room.ended_at) if room.ended_at else now
     retention_store.schedule(room.room_id, ended_at=iso(ended_at), due=retention_deadlines(ended_at, settings),
                              held=bool(room.legal_hold))
 
 
-def retention_due(seen: RetentionItem, now: datetime, settings: Settings | None = None) -> list[str]:
+def retention_due(seen: RetentionItem, now: datetime, settings: Settings) -> list[str]:
     """The sweeper's handler of a due retention item (``lifecycle.sweeper.DUE_HANDLERS``)."""
     from rooms import store
 
-    settings = settings or get_settings()
     claim = store.claim_due(seen, now=now, lease_seconds=settings.sweep_lease_seconds)
     if claim is None:
         return ["taken"]
@@ -77,12 +75,12 @@ def retention_due(seen: RetentionItem, now: datetime, settings: Settings | None 
         return ["held"] if room is not None else ["done"]
     pending = item.pending()
     due_now = sorted(kind for kind, at in pending.items() if parse_iso(at) <= now)
-    counts = {kind: _purge(room, kind, now=now) for kind in due_now}
+    counts = {kind: _purge(room, kind, now=now, settings=settings) for kind in due_now}
     later = [at for kind, at in pending.items() if kind not in due_now]
     store.finish_due(claim, next_due=parse_iso(min(later)) if later else None,
                      actions=retention_store.done_actions(due_now) if due_now else None)
     if due_now and "audit" not in due_now:
-        audit.record(room, at=now, actor=RETENTION_ACTOR, action="retention.deleted", details=counts)
+        audit.record(room, at=now, actor=RETENTION_ACTOR, action="retention.deleted", details=counts, settings=settings)
     for kind, count in counts.items():
         metrics.add_metric(name=metric_names.RETENTION_DELETIONS, unit="Count", value=count)
         logger.info("retention: deleted", extra={"action": "retention.delete", "actor": RETENTION_ACTOR,
@@ -90,7 +88,7 @@ def retention_due(seen: RetentionItem, now: datetime, settings: Settings | None 
     return [f"retention_{kind}" for kind in due_now] or ["rescheduled"]
 
 
-def _purge(room, kind: str, *, now: datetime) -> int:
+def _purge(room, kind: str, *, now: datetime, settings: Settings) -> int:
     if kind == "quality":
         return retention_store.purge_quality(room.room_id)
     if kind == "attendance":
@@ -103,7 +101,7 @@ def _purge(room, kind: str, *, now: datetime) -> int:
             storage.delete_object(rec.bucket, rec.object_key)
         recordings_store.delete_recording(rec, now=now, audit=[audit.entry(
             room, at=now, actor=RETENTION_ACTOR, action="recording.deleted", target=rec.recording_id,
-            details={"reason": "retention"})])
+            details={"reason": "retention"}, settings=settings)])
         deleted += 1
     return deleted
 
@@ -119,30 +117,28 @@ def _hold_view(room, item: RetentionItem | None) -> LegalHoldView:
 
 
 def place_legal_hold(room_id: str, request: LegalHoldRequest, *, caller: Caller, now: datetime,
-                     settings: Settings | None = None) -> LegalHoldView:
+                     settings: Settings) -> LegalHoldView:
     """Block every deletion of the room's data until released. Placing it again updates the reason."""
     from rooms import store
 
     require_admin(caller)
-    settings = settings or get_settings()
     room = require_room(store.get_room(room_id), room_id)
     hold = {"reason": request.reason, "placed_at": iso(now), "placed_by": caller.user_id}
     room = require_room(retention_store.set_legal_hold(room_id, hold), room_id)
     retention_store.requeue(room_id, None)
     stripped = retention_store.set_ttls(room_id, audit_retention_days=None)
     audit.record(room, at=now, actor=caller.user_id, action="legal_hold.placed", details={"reason": request.reason},
-                 required=True)
+                 required=True, settings=settings)
     logger.info("legal hold placed", extra={"action": "legal_hold.place", "actor": caller.user_id,
                                             "room_id": room_id, "ttl_stripped": stripped})
     return _hold_view(room, retention_store.get(room_id))
 
 
 def release_legal_hold(room_id: str, *, caller: Caller, now: datetime,
-                       settings: Settings | None = None) -> LegalHoldView:
+                       settings: Settings) -> LegalHoldView:
     from rooms import store
 
     require_admin(caller)
-    settings = settings or get_settings()
     require_room(store.get_room(room_id), room_id)
     room = require_room(retention_store.set_legal_hold(room_id, None), room_id)
     room.legal_hold = None
@@ -150,7 +146,7 @@ def release_legal_hold(room_id: str, *, caller: Caller, now: datetime,
     item = retention_store.get(room_id)
     if item is not None and item.pending():
         retention_store.requeue(room_id, max(min(item.pending().values()), iso(now)))
-    audit.record(room, at=now, actor=caller.user_id, action="legal_hold.released")
+    audit.record(room, at=now, actor=caller.user_id, action="legal_hold.released", settings=settings)
     logger.info("legal hold released", extra={"action": "legal_hold.release", "actor": caller.user_id,
                                               "room_id": room_id})
     return _hold_view(room, item)

@@ -37,20 +37,19 @@ from rooms.lifecycle.booking_models import UpdateRoomRequest
 from rooms.lifecycle.ending import close_room, room_event_detail
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
-from rooms.phone import service as phone
 from rooms.room.catalog import get_template
-from rooms.room.livekit_room import open_livekit_room, room_config, room_metadata
+from rooms.room.livekit_room import open_now, room_metadata
 from rooms.room.models import RoomView
 from rooms.room.schedule import end_check_at, next_live_check, open_at
-from rooms.room.status import RoomStatus, is_live
+from rooms.room.status import MemberStatus, RoomStatus, is_live
 from rooms.room.views import room_view
-from rooms.settings import get_settings
+from rooms.settings import Settings
 from rooms.store.booking import KEEP_DUE, RoomChanged
 
 RESCHEDULED_DETAIL_TYPE = "Room Rescheduled"
 CANCELLED_DETAIL_TYPE = "Room Cancelled"
-# Settings LiveKit fixes when it creates the room (CreateRoom on a live room returns it unchanged,
-# LIVEKIT.md), and the waiting room, which connected participants' permissions already reflect.
+# Settings LiveKit fixes when it creates the room (CreateRoom on a live room returns it unchanged),
+# and the waiting room, which connected participants' permissions already reflect.
 NOT_LIVE_CHANGEABLE = ("max_participants", "recording", "waiting_room")
 _ATTEMPTS = 3
 
@@ -77,7 +76,7 @@ def _api_version_after(current: str | None, now: datetime) -> str:
 
 
 def update_room(room_id: str, request: UpdateRoomRequest, *, actor: str, now: datetime,
-                version: str | None = None) -> RoomUpdate:
+                version: str | None = None, settings: Settings) -> RoomUpdate:
     """Change the schedule and settings of a room that has not ended (see the module docstring).
 
     ``version`` orders the changes of events (``{event time}#{event id}``): one not newer than the
@@ -111,10 +110,10 @@ def update_room(room_id: str, request: UpdateRoomRequest, *, actor: str, now: da
                     raise Conflict(f"{name} cannot change while the LiveKit room is open: LiveKit applies it when "
                                    "it creates the room", code="not_changeable_live", field=name)
         rescheduled = "scheduled_start" in changes or "scheduled_end" in changes
-        due = _next_due(room, changes, livekit_open, now) if rescheduled else KEEP_DUE
+        due = _next_due(room, changes, livekit_open, now, settings) if rescheduled else KEEP_DUE
         previous = {"scheduled_start": room.scheduled_start, "scheduled_end": room.scheduled_end}
         entry = _update_entry(room, changes, previous, actor=actor, now=now, version=new_version,
-                              rescheduled=rescheduled)
+                              rescheduled=rescheduled, settings=settings)
         try:
             updated = store.booking.update_room(room, changes, due=due, now=iso(now), version=new_version,
                                                 livekit_open=livekit_open, audit=[entry])
@@ -128,14 +127,14 @@ def update_room(room_id: str, request: UpdateRoomRequest, *, actor: str, now: da
         if rescheduled:
             metrics.add_metric(name=metric_names.ROOMS_RESCHEDULED, unit="Count", value=1)
             _publish_rescheduled(updated, previous=previous)
-            if open_if_due(updated, now=now, actor=actor):
+            if open_if_due(updated, now=now, actor=actor, settings=settings):
                 updated = store.get_room(room_id, consistent=True) or updated
         return RoomUpdate(room_view(updated), changed=True, rescheduled=rescheduled)
     raise Conflict(f"room {room_id} changed while it was being updated; retry", code="room_update_race")
 
 
 def _update_entry(room: store.RoomItem, changes: dict[str, Any], previous: dict[str, str | None], *, actor: str,
-                  now: datetime, version: str, rescheduled: bool):
+                  now: datetime, version: str, rescheduled: bool, settings: Settings):
     """The audit entry of a change, written with it: ``room.rescheduled`` (old and new times) when the
     schedule moved, else ``room.updated``; the fields that changed either way (metadata by name only)."""
     details: dict[str, Any] = {"fields": sorted(changes), "version": version}
@@ -145,7 +144,7 @@ def _update_entry(room: store.RoomItem, changes: dict[str, Any], previous: dict[
                     "scheduled_start": changes.get("scheduled_start", room.scheduled_start),
                     "scheduled_end": changes.get("scheduled_end", room.scheduled_end)}
     return audit.entry(room, at=now, actor=actor, action="room.rescheduled" if rescheduled else "room.updated",
-                       details=details)
+                       details=details, settings=settings)
 
 
 def _live_room(room_id: str) -> store.RoomItem:
@@ -191,7 +190,7 @@ def _changes(room: store.RoomItem, request: UpdateRoomRequest) -> dict[str, Any]
             raise InvalidInput(f"max_participants {request.max_participants} exceeds the {room.template} "
                                f"template's limit of {limit}", code="max_participants_over_limit",
                                field="max_participants")
-        members = sum(1 for m in store.list_members(room.room_id) if m.status == "active")
+        members = sum(1 for m in store.list_members(room.room_id) if m.status == MemberStatus.ACTIVE)
         if request.max_participants < members:
             raise InvalidInput(f"max_participants {request.max_participants} is below the room's {members} "
                                "members", code="members_over_max_participants", field="max_participants")
@@ -204,9 +203,9 @@ def _changes(room: store.RoomItem, request: UpdateRoomRequest) -> dict[str, Any]
     return changes
 
 
-def _next_due(room: store.RoomItem, changes: dict[str, Any], livekit_open: bool, now: datetime):
+def _next_due(room: store.RoomItem, changes: dict[str, Any], livekit_open: bool, now: datetime,
+              settings: Settings):
     """When the sweeper should next look at the room under its new schedule (None: never)."""
-    settings = get_settings()
     start = changes.get("scheduled_start", room.scheduled_start)
     end = changes.get("scheduled_end", room.scheduled_end)
     probe = SimpleNamespace(scheduled_start=start, scheduled_end=end)  # the room as it will be
@@ -215,36 +214,13 @@ def _next_due(room: store.RoomItem, changes: dict[str, Any], livekit_open: bool,
     return end_check_at(probe, settings) or next_live_check(now, settings)
 
 
-def open_if_due(room: store.RoomItem, *, now: datetime, actor: str) -> bool:
+def open_if_due(room: store.RoomItem, *, now: datetime, actor: str, settings: Settings) -> bool:
     """A room created or rescheduled inside its open window (start - open lead) opens at once, as the
     sweeper would open it at the next run. True when this call opened it."""
-    settings = get_settings()
     start_at = open_at(room, settings)
     if room.livekit_created_at or room.status != RoomStatus.SCHEDULED or start_at is None or start_at > now:
         return False
-    return open_now(room, now=now, actor=actor, why="inside its open window")
-
-
-def open_now(room: store.RoomItem, *, now: datetime, actor: str, why: str) -> bool:
-    """Create the LiveKit room of a live room that has none yet, and record it (with the due key of an
-    open room: its end check, or its live checks) as the sweeper's open does. True when this call opened
-    it; False when someone else did meanwhile or it ended (then the LiveKit room is taken away again)."""
-    settings = get_settings()
-    updates = open_livekit_room(room, now=now, settings=settings, schedule_live_checks=False)
-    due = end_check_at(room, settings) or next_live_check(now, settings)
-    if not store.booking.record_opened(room.room_id, updates, due=due):
-        # opened by someone else (a token request, the sweeper) or ended meanwhile: if it is over, take the
-        # LiveKit room away again (CreateRoom on an open one changed nothing)
-        fresh = store.get_room(room.room_id, consistent=True)
-        if fresh is not None and not is_live(fresh.status):
-            room_service.delete_room(room.livekit_room)
-        return False
-    phone.on_livekit_room_open(room, now=now, settings=settings,
-                               config=room_config(room, now=now, settings=settings))  # never raises
-    metrics.add_metric(name=metric_names.ROOMS_OPENED, unit="Count", value=1)
-    logger.info("room opened", extra={"action": "room.open", "actor": actor, "room_id": room.room_id,
-                                      "scheduled_start": room.scheduled_start, "why": why})
-    return True
+    return open_now(room, now=now, actor=actor, why="inside its open window", settings=settings)
 
 
 def _publish_rescheduled(room: store.RoomItem, *, previous: dict[str, str | None] | None) -> None:
@@ -256,7 +232,7 @@ def _publish_rescheduled(room: store.RoomItem, *, previous: dict[str, str | None
 
 
 def cancel_room(room_id: str, *, actor: str, now: datetime, reason: str | None = None,
-                republish: bool = False) -> tuple[RoomView, bool]:
+                republish: bool = False, settings: Settings) -> tuple[RoomView, bool]:
     """Cancel a room (see the module docstring). Returns (room, changed); changed is False when it was
     already cancelled (by anyone). A room that ended or expired cannot be cancelled: 409 ``room_ended``.
 
@@ -273,7 +249,7 @@ def cancel_room(room_id: str, *, actor: str, now: datetime, reason: str | None =
         store.booking.revoke_live_tokens(room_id, now=iso(now))  # first: no new connection from here on
     # its audit entry (room.cancelled) commits with the status write (close_room)
     cancelled, changed = close_room(room, now=now, actor=actor, reason=reason or "cancelled",
-                                    status=RoomStatus.CANCELLED, audit_action="room.cancelled")
+                                    status=RoomStatus.CANCELLED, audit_action="room.cancelled", settings=settings)
     if cancelled is None:
         raise NotFound(f"room {room_id} not found", code="room_not_found")
     if cancelled.status != RoomStatus.CANCELLED:  # ended by someone else while we cancelled it

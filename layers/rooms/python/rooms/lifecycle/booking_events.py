@@ -1,5 +1,5 @@
 """The booking platform's events (EventBridge, source ``booking-platform``): the same domain functions as
-the API, driven by "booking confirmed → signal fires → room created" (the seed).
+the API, driven by "booking confirmed → signal fires → room created".
 
 | detail-type         | detail                                             | does                              |
 |---------------------|----------------------------------------------------|-----------------------------------|
@@ -60,8 +60,9 @@ from rooms.room.ids import room_id_for_booking, room_id_for_session
 from rooms.room.membership import revoke_membership
 from rooms.room.models import CreateRoomRequest, RoomView
 from rooms.room.service import create_room
+from rooms.room.status import RoomStatus
 from rooms.room.views import room_view
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store.booking import MARKER_RETENTION_DAYS, PENDING_RETENTION_DAYS
 
 EVENTS_ACTOR = "booking-platform"  # actors of what the platform's events do: booking-platform:{event id}
@@ -89,9 +90,8 @@ class InboundEvent:
         return f"{iso(self.time)}#{self.id}"
 
 
-def parse_event(raw: Any, settings: Settings | None = None) -> InboundEvent:
+def parse_event(raw: Any, settings: Settings) -> InboundEvent:
     """The event EventBridge delivers (``{id, source, detail-type, time, detail, ...}``), validated."""
-    settings = settings or get_settings()
     if not isinstance(raw, dict):
         raise MalformedEvent("the event is not a JSON object")
     if raw.get("source") != settings.booking_events_source:
@@ -125,18 +125,18 @@ def _validate(shape: type[BaseModel], detail: dict) -> BaseModel:
                              field=f"detail.{where}" if where else "detail") from None
 
 
-def handle_booking_event(raw: Any, *, now: datetime) -> str:
+def handle_booking_event(raw: Any, *, now: datetime, settings: Settings) -> str:
     """Apply one delivered event; returns the outcome (also recorded on its marker).
 
     Raises MalformedEvent for an event that can never be applied, and lets other failures (DynamoDB,
     LiveKit, EventBridge unreachable) through so that the delivery is retried.
     """
-    event = parse_event(raw)
+    event = parse_event(raw, settings=settings)
     log = {"event_id": event.id, "detail_type": event.detail_type, "version": event.version}
     if store.booking.booking_event_handled(event.id):
         logger.info("booking event duplicate", extra=log)
         return "duplicate"
-    outcome = _apply(event, now=now)
+    outcome = _apply(event, now=now, settings=settings)
     store.booking.mark_booking_event_handled(event.id, detail_type=event.detail_type, outcome=outcome,
                                              now=iso(now), expires_at=now + timedelta(days=MARKER_RETENTION_DAYS))
     metrics.add_metric(name=metric_names.BOOKING_EVENTS_HANDLED, unit="Count", value=1)
@@ -144,9 +144,9 @@ def handle_booking_event(raw: Any, *, now: datetime) -> str:
     return outcome
 
 
-def _apply(event: InboundEvent, *, now: datetime) -> str:
+def _apply(event: InboundEvent, *, now: datetime, settings: Settings) -> str:
     try:
-        return _HANDLERS[type(event.detail)](event, now)
+        return _HANDLERS[type(event.detail)](event, now, settings=settings)
     except InvalidInput as err:  # what the API would answer 422 to: never applicable
         raise MalformedEvent(err.message, field=f"detail.{err.field}" if err.field else None) from err
 
@@ -155,7 +155,7 @@ def _apply(event: InboundEvent, *, now: datetime) -> str:
 
 
 def confirm_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
-                 settings: Settings | None = None) -> tuple[RoomView, bool]:
+                 settings: Settings) -> tuple[RoomView, bool]:
     """Create (or return) the room of a booking or session occurrence (``POST /rooms``, ``Booking
     Confirmed``, ``Session Scheduled``), then apply the events that came before it, and open it at once
     when it is created inside its open window (start - open lead).
@@ -168,20 +168,20 @@ def confirm_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
     A cancelled room stays cancelled: 409 ``room_cancelled`` (a booking booked again is a new booking id).
     """
     room, created = create_room(request, caller=caller, now=now, settings=settings)
-    if room.status == "cancelled":
+    if room.status == RoomStatus.CANCELLED:
         raise Conflict(f"room {room.room_id} of this {'booking' if request.booking_id else 'session'} was "
                        "cancelled; a booking booked again needs a new booking id", code="room_cancelled")
-    changed = apply_pending_events(room.room_id, now=now) > 0
+    changed = apply_pending_events(room.room_id, now=now, settings=settings) > 0
     if created or changed:
         fresh = store.get_room(room.room_id, consistent=True)
-        if fresh is not None and open_if_due(fresh, now=now, actor=caller.user_id):
+        if fresh is not None and open_if_due(fresh, now=now, actor=caller.user_id, settings=settings):
             changed = True
         if changed and fresh is not None:
             room = room_view(store.get_room(room.room_id, consistent=True) or fresh)
     return room, created
 
 
-def apply_pending_events(room_id: str, *, now: datetime) -> int:
+def apply_pending_events(room_id: str, *, now: datetime, settings: Settings) -> int:
     """Apply the events kept for this room, oldest first, each deleted once applied. Returns how many.
 
     Each is applied as when it arrived (its version keeps it in order); one that the room's state makes
@@ -195,7 +195,7 @@ def apply_pending_events(room_id: str, *, now: datetime) -> int:
         time = parse_iso(item.version.partition("#")[0])
         event = InboundEvent(item.event_id, item.detail_type, time, shape.model_validate_json(item.detail))
         try:
-            outcome = _apply(event, now=now)
+            outcome = _apply(event, now=now, settings=settings)
         except MalformedEvent as err:
             outcome = "rejected"
             metrics.add_metric(name=metric_names.BOOKING_EVENTS_REJECTED, unit="Count", value=1)
@@ -232,10 +232,10 @@ def _events_caller(event: InboundEvent) -> Caller:
 # --- one handler per detail-type -------------------------------------------------------------------------
 
 
-def _confirmed(event: InboundEvent, now: datetime) -> str:
+def _confirmed(event: InboundEvent, now: datetime, *, settings: Settings) -> str:
     request: CreateRoomRequest = event.detail  # type: ignore[assignment]
     try:
-        _, created = confirm_room(request, caller=_events_caller(event), now=now)
+        _, created = confirm_room(request, caller=_events_caller(event), now=now, settings=settings)
     except Conflict as err:
         if err.code == "room_cancelled":
             return "room_cancelled"
@@ -243,14 +243,14 @@ def _confirmed(event: InboundEvent, now: datetime) -> str:
     return "created" if created else "exists"
 
 
-def _rescheduled(event: InboundEvent, now: datetime) -> str:
+def _rescheduled(event: InboundEvent, now: datetime, *, settings: Settings) -> str:
     detail: BookingRescheduled | SessionRescheduled = event.detail  # type: ignore[assignment]
     room_id = _room_id(detail)
     if _room_or_keep(event, room_id, now) is None:
         return "kept_until_room_exists"
     request = UpdateRoomRequest(**detail.model_dump(include={"scheduled_start", "scheduled_end"}, exclude_none=True))
     try:
-        result = update_room(room_id, request, actor=_actor(event), now=now, version=event.version)
+        result = update_room(room_id, request, actor=_actor(event), now=now, version=event.version, settings=settings)
     except Conflict as err:
         if err.code in ("room_cancelled", "room_ended"):
             return err.code  # the booking is over: nothing to reschedule
@@ -258,13 +258,14 @@ def _rescheduled(event: InboundEvent, now: datetime) -> str:
     return "rescheduled" if result.changed else "unchanged"
 
 
-def _cancelled(event: InboundEvent, now: datetime) -> str:
+def _cancelled(event: InboundEvent, now: datetime, *, settings: Settings) -> str:
     detail: BookingCancelled | SessionCancelled = event.detail  # type: ignore[assignment]
     room_id = _room_id(detail)
     if _room_or_keep(event, room_id, now) is None:
         return "kept_until_room_exists"
     try:
-        _, changed = cancel_room(room_id, actor=_actor(event), now=now, reason=detail.reason, republish=True)
+        _, changed = cancel_room(room_id, actor=_actor(event), now=now, reason=detail.reason, republish=True,
+                                 settings=settings)
     except Conflict as err:
         if err.code == "room_ended":
             return "room_ended"
@@ -272,7 +273,7 @@ def _cancelled(event: InboundEvent, now: datetime) -> str:
     return "cancelled" if changed else "already_cancelled"
 
 
-def _attendee(event: InboundEvent, now: datetime) -> str:
+def _attendee(event: InboundEvent, now: datetime, *, settings: Settings) -> str:
     detail: AttendeeConfirmed | AttendeeCancelled = event.detail  # type: ignore[assignment]
     room_id = room_id_for_session(detail.service_session_id)
     room = _room_or_keep(event, room_id, now)
@@ -283,7 +284,8 @@ def _attendee(event: InboundEvent, now: datetime) -> str:
     try:
         # a grant is on the room's audit trail with its write (a revoke: by revoke_membership below)
         granted = [audit.entry(room, at=now, actor=_actor(event), action="member.granted", target=detail.user_id,
-                               details={"role": role, "version": event.version})] if confirmed else None
+                               details={"role": role, "version": event.version},
+                               settings=settings)] if confirmed else None
         member = store.booking.apply_member_event(
             room, detail.user_id, active=confirmed, role=role, name=detail.name if confirmed else None,
             version=event.version, now=iso(now), actor=_actor(event), audit=granted)
@@ -295,7 +297,8 @@ def _attendee(event: InboundEvent, now: datetime) -> str:
         logger.info("member granted", extra={"action": "member.grant", "actor": _actor(event), "room_id": room_id,
                                              "target": detail.user_id, "role": role})
         return "granted"
-    revoke_membership(room_id, detail.user_id, caller=_events_caller(event), now=now)  # tokens, LiveKit removal
+    revoke_membership(room_id, detail.user_id, caller=_events_caller(event), now=now,
+                      settings=settings)  # tokens, LiveKit removal
     return "revoked"
 
 
@@ -304,7 +307,8 @@ def _room_id(detail: Any) -> str:
     return room_id_for_booking(booking_id) if booking_id else room_id_for_session(detail.service_session_id)
 
 
-_HANDLERS: dict[type, Callable[[InboundEvent, datetime], str]] = {
+# a handler: (the event, now, settings=...) -> outcome
+_HANDLERS: dict[type, Callable[..., str]] = {
     BookingConfirmed: _confirmed,
     SessionScheduled: _confirmed,
     BookingRescheduled: _rescheduled,

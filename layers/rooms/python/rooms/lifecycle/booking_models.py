@@ -1,5 +1,5 @@
-"""Wire shapes of the booking lifecycle: PATCH and cancel bodies, and the booking platform's events
-(SPEC "Booking lifecycle"). The event details reuse the API's shapes: ``Booking Confirmed`` and
+"""Wire shapes of the booking lifecycle: PATCH and cancel bodies, and the booking platform's events.
+The event details reuse the API's shapes: ``Booking Confirmed`` and
 ``Session Scheduled`` carry a ``POST /rooms`` body."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from rooms.observability import logger
 from rooms.recordings import ensure
 from rooms.room.schedule import settle_due_actions
 from rooms.room.status import RoomStatus, is_live
-from rooms.settings import get_settings
+from rooms.settings import Settings
 from rooms.store import audit as audit_store
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def room_started(event: WebhookEvent, ctx: WebhookContext) -> None:
     opened = store.rooms.livekit_room_opened(
         sid=event.room_sid, at=at, status=RoomStatus.OPEN if ctx.room.status == RoomStatus.SCHEDULED else None)
     if (event.room_sid and event.room_sid == ctx.room.livekit_sid
-            and ensure.records_by_itself(ctx.room, get_settings())):
+            and ensure.records_by_itself(ctx.room, ctx.settings)):
         # Our CreateRoom for this LiveKit room has returned (its SID is on record), so its auto egress is
         # started or failed, not in flight: the worker verifies it (``rooms.webhooks.verify_recording``).
         # Otherwise (our CreateRoom has not answered yet, or a client or caller auto-created the room) the
@@ -91,14 +91,15 @@ def room_finished(event: WebhookEvent, ctx: WebhookContext) -> None:
         store.rooms.write_room(tx, room, [*store.rooms.ended(at=at, reason="livekit_room_finished"),
                                           *settle_due_actions(room, ctx.event_time)])
         audit_store.add(tx, audit.entry(room, at=at, actor=audit.LIVEKIT, action="room.ended",
-                                        details={"reason": "livekit_room_finished"}, entry_id=event.id))
+                                        details={"reason": "livekit_room_finished"}, entry_id=event.id,
+                                        settings=ctx.settings))
 
 
 # --- the webhook worker's follow-ups (rooms.webhooks.FOLLOW_UPS) ------------------------------------------
 
 
 def delete_livekit_room(event: WebhookEvent, room: store.RoomItem, received_at: datetime,
-                        arguments: dict[str, Any]) -> None:
+                        arguments: dict[str, Any], *, settings: Settings) -> None:
     """room_started of a room that is over: its LiveKit room goes (idempotent: a missing one is fine)."""
     deleted = room_service.delete_room(room.livekit_room)
     logger.info("LiveKit room of a finished room deleted", extra={
@@ -107,7 +108,7 @@ def delete_livekit_room(event: WebhookEvent, room: store.RoomItem, received_at: 
 
 
 def release_finished_room(event: WebhookEvent, room: store.RoomItem, received_at: datetime,
-                          arguments: dict[str, Any]) -> None:
+                          arguments: dict[str, Any], *, settings: Settings) -> None:
     """room_finished that ended the room: release what it held, at the event's time (each step idempotent)."""
     at = datetime.fromtimestamp(event.created_at, UTC) if event.created_at else received_at
-    release_room_resources(room, now=at)
+    release_room_resources(room, now=at, settings=settings)

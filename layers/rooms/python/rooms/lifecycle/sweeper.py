@@ -51,7 +51,7 @@ from rooms.phone import service as phone
 from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config
 from rooms.room.schedule import DueWork, due_work, session_was_due
 from rooms.room.status import RoomStatus, is_live
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import Claim, RetentionItem, RoomItem
 
 SWEEPER = "sweeper"  # the actor recorded on what the sweeper does
@@ -63,9 +63,8 @@ NO_SHOW_DETAIL_TYPE = "Room No-Show"
 DueHandler = Callable[[Any, datetime, Settings], list[str]]
 
 
-def sweep(now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+def sweep(now: datetime, settings: Settings) -> dict[str, Any]:
     """Do everything due by ``now``. Returns counts: ``due`` (items read) and one per outcome."""
-    settings = settings or get_settings()
     # Read first, then act: acting moves items within the buckets being read.
     due = list(store.due_items(now, lookback_days=settings.sweep_lookback_days, limit=settings.sweep_max_items))
     outcomes: Counter[str] = Counter()
@@ -93,13 +92,13 @@ def sweep(now: datetime, settings: Settings | None = None) -> dict[str, Any]:
 # --- rooms ---------------------------------------------------------------------------------------------
 
 
-def room_due(seen: RoomItem, now: datetime, settings: Settings | None = None) -> list[str]:
-    settings = settings or get_settings()
+def room_due(seen: RoomItem, now: datetime, settings: Settings) -> list[str]:
     claim = store.claim_due(seen, now=now, lease_seconds=settings.sweep_lease_seconds)
     if claim is None:
         return ["taken"]  # another sweep holds it, or has already moved it on
     room: RoomItem = claim.item
-    converged = converge_room(room, now=now) if room.cleanup_pending else []  # raises: retried after the lease
+    converged = converge_room(room, now=now,
+                              settings=settings) if room.cleanup_pending else []  # raises: retried after the lease
     return converged + _room_work(claim, now, settings)
 
 
@@ -110,11 +109,11 @@ def _room_work(claim: Claim, now: datetime, settings: Settings) -> list[str]:
         return _open(claim, work, now, settings)
     if work.action in ("end", "expire") or (work.action == "settle" and room.ended_by == SWEEPER):
         # (a settle of a room we ended ourselves is a retry: finish the ending first, it is idempotent)
-        return _end_and_settle(claim, work, now)
+        return _end_and_settle(claim, work, now, settings=settings)
     if work.action == "settle":
         return _settle(claim, now)
     if work.action == "check":
-        return _check(claim, work, now)
+        return _check(claim, work, now, settings=settings)
     store.finish_due(claim, next_due=work.next_due)
     return ["rescheduled" if work.next_due else "done"]
 
@@ -139,13 +138,13 @@ def _open(claim: Claim, work: DueWork, now: datetime, settings: Settings) -> lis
     return ["raced"]
 
 
-def _check(claim: Claim, work: DueWork, now: datetime) -> list[str]:
+def _check(claim: Claim, work: DueWork, now: datetime, *, settings: Settings) -> list[str]:
     """An open room with no scheduled end, checked against LiveKit (its webhooks are best-effort)."""
     room: RoomItem = claim.item
     if room.livekit_created_at and not room_service.room_exists(room.livekit_room):
         # LiveKit closed the room and its room_finished never reached us: close it as that event would
         # have (attendance reconciled and closed, recordings reconciled, phone released).
-        ended, changed = close_room(room, now=now, actor=SWEEPER, reason="livekit_room_gone")
+        ended, changed = close_room(room, now=now, actor=SWEEPER, reason="livekit_room_gone", settings=settings)
         if ended is not None:
             store.finish_due(claim, next_due=None)
         logger.info("room closed: its LiveKit room is gone", extra={
@@ -158,12 +157,12 @@ def _check(claim: Claim, work: DueWork, now: datetime) -> list[str]:
     return ["checked"]
 
 
-def _end_and_settle(claim: Claim, work: DueWork, now: datetime) -> list[str]:
+def _end_and_settle(claim: Claim, work: DueWork, now: datetime, *, settings: Settings) -> list[str]:
     room: RoomItem = claim.item
     expire = work.action == "expire"
     ended, changed = close_room(room, now=now, actor=SWEEPER,
                                 reason="never_opened" if expire else "scheduled_end_passed",
-                                status=RoomStatus.EXPIRED if expire else RoomStatus.ENDED)
+                                status=RoomStatus.EXPIRED if expire else RoomStatus.ENDED, settings=settings)
     if ended is None:  # rooms are never deleted; nothing left to do
         return ["done"]
     outcomes = [("expired" if expire else "ended")] if changed else []

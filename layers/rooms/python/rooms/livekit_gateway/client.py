@@ -29,9 +29,8 @@ class Credentials:
     api_secret: str
 
 
-def livekit_credentials(settings: Settings | None = None) -> Credentials:
+def livekit_credentials(settings: Settings) -> Credentials:
     """API key and secret: from Secrets Manager (cached by Powertools) in AWS, else the environment."""
-    settings = settings or get_settings()
     if settings.livekit_secret_arn:
         from aws_lambda_powertools.utilities import parameters
 

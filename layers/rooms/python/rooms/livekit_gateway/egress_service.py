@@ -24,7 +24,6 @@ STATUS_NAMES = {
 STATUS_RANK = {"starting": 1, "active": 2, "ending": 3, "complete": 4, "failed": 4, "aborted": 4,
                "limit_reached": 4}
 RUNNING = ("starting", "active", "ending")
-FINAL = ("complete", "failed", "aborted", "limit_reached")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from rooms.observability import logger, metrics
 from rooms.phone.masking import mask_phone_number
 from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, dial_out_outcome, phone_identity, sip_of
 from rooms.room.models import DialOutList, DialOutRequest, DialOutResponse
-from rooms.room.status import is_live
+from rooms.room.status import MemberStatus, is_live
 from rooms.settings import Settings
 from rooms.store import DialOutItem
 
@@ -67,11 +67,11 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
     if not settings.sip_outbound_trunk_id:
         raise UpstreamUnavailable("dial-out is not configured in this deployment", code="dial_out_not_configured")
     if not room.livekit_created_at:
-        room = _open_just_in_time(room, caller=caller, now=now)
+        room = _open_just_in_time(room, caller=caller, now=now, settings=settings)
 
     if request.user_id:
         target = members.get(request.user_id)
-        if target is None or target.status != "active":
+        if target is None or target.status != MemberStatus.ACTIVE:
             raise InvalidInput(f"{request.user_id} is not a member of room {room_id}", code="not_a_member",
                                field="user_id")
         identity, name = target.user_id, request.participant_name or target.name or target.user_id
@@ -108,12 +108,12 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
     return view(item)
 
 
-def _open_just_in_time(room, *, caller: Caller, now: datetime):
+def _open_just_in_time(room, *, caller: Caller, now: datetime, settings: Settings):
     """A dial-out into a room whose LiveKit room is not open yet opens it, as a join-token request does
-    (SPEC "Booking lifecycle"): the callee must have a room to be connected to."""
-    from rooms.lifecycle.booking import open_now  # only this rare path pays for the lifecycle imports
+    (README, "Dial-out"): the callee must have a room to be connected to."""
+    from rooms.room.livekit_room import open_now  # only this rare path pays for the room-opening imports
 
-    open_now(room, now=now, actor=caller.user_id, why="dial-out")
+    open_now(room, now=now, actor=caller.user_id, why="dial-out", settings=settings)
     fresh = store.get_room(room.room_id, consistent=True)  # opened by us, or by someone else meanwhile
     if fresh is None or not is_live(fresh.status) or not fresh.livekit_created_at:
         raise Conflict(f"room {room.room_id} is {fresh.status if fresh else 'gone'}", code="room_ended")
@@ -187,7 +187,8 @@ def place_dial_out(room_id: str, dial_out_id: str, *, clock: Callable[[], dateti
     from rooms.attendance.webhooks import record_phone_answered
 
     record_phone_answered(room, identity=placed.participant_identity, participant_sid=placed.participant_id,
-                          user_id=item.user_id, name=item.name, answered_at=answered, event_id=f"dialout-{dial_out_id}")
+                          user_id=item.user_id, name=item.name, answered_at=answered, event_id=f"dialout-{dial_out_id}",
+                          settings=settings)
     metrics.add_metric(name=metric_names.PHONE_DIAL_OUTS, unit="Count", value=1)
     logger.info("dial-out answered", extra={**log, "sip_call_id": placed.sip_call_id})
     notify.publish(ANSWERED_DETAIL_TYPE, _event_detail(store.get_dial_out(room_id, dial_out_id) or item, room))

@@ -14,7 +14,7 @@ from rooms.observability import logger, metrics
 from rooms.recordings import storage
 from rooms.recordings.record import processing_status, recording_id_for_egress, room_id_of, trigger_for
 from rooms.recordings.upload import process_uploaded_object
-from rooms.settings import get_settings
+from rooms.settings import Settings
 from rooms.store import RoomItem
 
 if TYPE_CHECKING:
@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 # --- egress state: webhooks and reconciliation ------------------------------------------------------
 
 
-def recording_id_for(room: RoomItem, state: lk_egress.EgressState) -> str:
+def recording_id_for(room: RoomItem, state: lk_egress.EgressState, *, settings: Settings) -> str:
     """Which recording an egress writes: our file path names it; else the egress lookup; else a new id."""
     for path in [f.filename for f in state.files] + list(state.filepaths):
-        parsed = storage.parse_object_key(path)
+        parsed = storage.parse_object_key(path, settings=settings)
         if parsed and parsed[0] == room.room_id and room_id_of(parsed[1]) == room.room_id:
             return parsed[1]
     lookup = store.recordings.get_egress_lookup(state.egress_id)
@@ -42,9 +42,8 @@ def _ns_iso(ns: int) -> str:
 
 
 def egress_facts(room: RoomItem, recording_id: str, state: lk_egress.EgressState, *,
-                 upload_missing_at: str | None = None) -> store.recordings.EgressFacts:
+                 upload_missing_at: str | None = None, settings: Settings) -> store.recordings.EgressFacts:
     """What an egress state tells the recording's record (its file where the egress says, else ours)."""
-    settings = get_settings()
     key = next((f.filename for f in state.files if f.filename), None) or next(iter(state.filepaths), None)
     duration_ns = size = location = None
     if state.files:
@@ -71,14 +70,14 @@ def egress_facts(room: RoomItem, recording_id: str, state: lk_egress.EgressState
     )
 
 
-def _upload_missing(room: RoomItem, recording_id: str, state: lk_egress.EgressState) -> bool:
+def _upload_missing(room: RoomItem, recording_id: str, state: lk_egress.EgressState, *, settings: Settings) -> bool:
     """An egress that says complete must have left its file where we expect it."""
     if state.status not in ("complete", "limit_reached"):
         return False
     if not state.files:
         return True
-    key = state.files[0].filename or storage.object_key(room.room_id, recording_id)
-    return not storage.object_exists(storage.bucket(), key)
+    key = state.files[0].filename or storage.object_key(room.room_id, recording_id, settings=settings)
+    return not storage.object_exists(storage.bucket(settings=settings), key)
 
 
 def _failed(state: lk_egress.EgressState, upload_missing: bool) -> bool:
@@ -105,9 +104,9 @@ def apply_egress_webhook(state: lk_egress.EgressState, ctx: WebhookContext) -> N
     marker; a state behind the record's makes the event stale (nothing written). Whether a completed
     egress left its file (S3) is the webhook worker's follow-up (``check_egress_upload``)."""
     room = ctx.room
-    recording_id = recording_id_for(room, state)
+    recording_id = recording_id_for(room, state, settings=ctx.settings)
     now = iso(ctx.received_at)
-    facts = egress_facts(room, recording_id, state)
+    facts = egress_facts(room, recording_id, state, settings=ctx.settings)
     checks_upload = state.status in ("complete", "limit_reached")
     if checks_upload:
         ctx.defer("check_egress_upload")
@@ -118,27 +117,30 @@ def apply_egress_webhook(state: lk_egress.EgressState, ctx: WebhookContext) -> N
         _report_egress(room, recording_id, state, False, source="livekit")
 
 
-def check_egress_upload(event: WebhookEvent, room: RoomItem, received_at: datetime, arguments: dict) -> None:
+def check_egress_upload(event: WebhookEvent, room: RoomItem, received_at: datetime, arguments: dict,
+                        *, settings: Settings) -> None:
     """The worker's follow-up of a completed egress: its file must be where it says (else the record notes
     the upload missing, and it is a recording failure, reported once)."""
     state = event.egress
-    recording_id = recording_id_for(room, state)
-    if not _upload_missing(room, recording_id, state):
+    recording_id = recording_id_for(room, state, settings=settings)
+    if not _upload_missing(room, recording_id, state, settings=settings):
         _report_egress(room, recording_id, state, False, source="livekit")
     elif store.recordings.mark_upload_missing(room.room_id, recording_id, state.egress_id, iso(received_at)):
         _report_egress(room, recording_id, state, True, source="livekit")  # once, however often it runs
 
 
-def reconcile_egress(room: RoomItem, states: list[lk_egress.EgressState], *, now: datetime) -> list[str]:
+def reconcile_egress(room: RoomItem, states: list[lk_egress.EgressState], *, now: datetime,
+                     settings: Settings) -> list[str]:
     """Apply LiveKit's current view of egresses (ListEgress) as a webhook would. Returns recording ids."""
     at = iso(now)
     ids = []
     for state in states:
-        recording_id = recording_id_for(room, state)
-        missing = _upload_missing(room, recording_id, state)
+        recording_id = recording_id_for(room, state, settings=settings)
+        missing = _upload_missing(room, recording_id, state, settings=settings)
         changed = store.recordings.apply_egress_state(
             room_id=room.room_id, recording_id=recording_id,
-            facts=egress_facts(room, recording_id, state, upload_missing_at=at if missing else None),
+            facts=egress_facts(room, recording_id, state, upload_missing_at=at if missing else None,
+                               settings=settings),
             rank=state.rank, now=at,
         )
         if changed and state.rank == 4:
@@ -147,7 +149,7 @@ def reconcile_egress(room: RoomItem, states: list[lk_egress.EgressState], *, now
     return ids
 
 
-def release_room_recordings(room: RoomItem, *, now: datetime) -> None:
+def release_room_recordings(room: RoomItem, *, now: datetime, settings: Settings) -> None:
     """Room ended: stop its egresses, reconcile every recording with ListEgress (a dropped
     ``egress_ended`` must not leave one stuck), and verify uploads whose S3 event has not come."""
     recordings = store.recordings.list_recordings(room.room_id)
@@ -167,7 +169,7 @@ def release_room_recordings(room: RoomItem, *, now: datetime) -> None:
         logger.warning("recordings not reconciled: LiveKit unavailable",
                        extra={"room_id": room.room_id, "error": err.message})
         return
-    reconcile_egress(room, states, now=now)
+    reconcile_egress(room, states, now=now, settings=settings)
     known = {s.egress_id for s in states}
     at = iso(now)
     for rec in recordings:
@@ -177,12 +179,12 @@ def release_room_recordings(room: RoomItem, *, now: datetime) -> None:
                                          error="egress unknown to LiveKit when the room ended")
             if store.recordings.apply_egress_state(
                 room_id=room.room_id, recording_id=rec.recording_id,
-                facts=egress_facts(room, rec.recording_id, lost), rank=lost.rank, now=at,
+                facts=egress_facts(room, rec.recording_id, lost, settings=settings), rank=lost.rank, now=at,
             ):
                 _report_egress(room, rec.recording_id, lost, False, source="reconcile")
     for rec in store.recordings.list_recordings(room.room_id):
         if processing_status(rec) == "processing" and rec.bucket and rec.object_key:
-            process_uploaded_object(rec.bucket, rec.object_key, now=now)
+            process_uploaded_object(rec.bucket, rec.object_key, now=now, settings=settings)
 
 
 def egress_event(event: WebhookEvent, ctx: WebhookContext) -> None:

@@ -1,7 +1,7 @@
 """Automatic and compliance recording cannot silently not start: verify the room's egress, start one if
 LiveKit has none.
 
-Why CreateRoom's auto egress is not enough (LIVEKIT.md): LiveKit starts it only when it first creates
+Why CreateRoom's auto egress is not enough: LiveKit starts it only when it first creates
 the room; if that start fails, CreateRoom answers the error but the room stays live (``room_started``
 was sent), and the retry returns it *unrecorded*. A room LiveKit auto-creates (a reconnect after its
 departure timeout, a dial-in caller) has no egress at all (join tokens and dispatch rules carry none).
@@ -97,7 +97,8 @@ def _start(room: RoomItem, slot: ActiveRecording | None, *, settings: Settings, 
         store.recordings.claim_and_create_recording(
             record, claim, seen_recording_id=slot.recording_id if slot is not None else None,
             audit=[audit.entry(room, at=at, actor=audit.SYSTEM, action="recording.started", target=recording_id,
-                               details={"trigger": trigger, "reason": f"egress missing at {log['reason']}"})],
+                               details={"trigger": trigger, "reason": f"egress missing at {log['reason']}"},
+                               settings=settings)],
         )
     except store.recordings.SlotTaken:
         return "in_flight"  # a concurrent verification (or a host's start) won the slot

@@ -45,7 +45,7 @@ from rooms.recordings.record import (
     trigger_for,
 )
 from rooms.room import status as room_status
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import RoomItem
 from rooms.store import audit as audit_store
 from rooms.store.recordings import ActiveRecording, RecordingItem
@@ -53,7 +53,7 @@ from rooms.store.recordings import ActiveRecording, RecordingItem
 # --- host routes ------------------------------------------------------------------------------------
 
 
-def start_recording(room_id: str, *, caller: Caller, now: datetime, settings: Settings | None = None) -> RecordingView:
+def start_recording(room_id: str, *, caller: Caller, now: datetime, settings: Settings) -> RecordingView:
     """Start a room composite recording to the deployment's bucket (host only).
 
     409: recording disabled for the room, the room not live in LiveKit, a recording already running
@@ -87,7 +87,7 @@ def start_recording(room_id: str, *, caller: Caller, now: datetime, settings: Se
             )
 
     recording_id = new_recording_id(room_id)
-    target = file_target(room_id, recording_id, settings or get_settings())
+    target = file_target(room_id, recording_id, settings)
     at = iso(now)
     record = RecordingItem(
         *RecordingItem.key_of(room_id, recording_id), recording_id=recording_id, room_id=room_id,
@@ -100,7 +100,7 @@ def start_recording(room_id: str, *, caller: Caller, now: datetime, settings: Se
         store.recordings.claim_and_create_recording(
             record, claim, seen_recording_id=slot.recording_id if slot is not None else None,
             audit=[audit.entry(room, at=at, actor=caller.user_id, action="recording.started", target=recording_id,
-                               details={"trigger": record.trigger})],
+                               details={"trigger": record.trigger}, settings=settings)],
         )
     except store.recordings.SlotTaken:
         raise Conflict("a recording is being started", code="recording_running") from None
@@ -148,7 +148,8 @@ def missing_consents(room: RoomItem, caller: Caller) -> list[str]:
     return sorted(needed - store.recordings.consented_user_ids(room.room_id))
 
 
-def stop_recording(room_id: str, recording_id: str, *, caller: Caller, now: datetime) -> RecordingView:
+def stop_recording(room_id: str, recording_id: str, *, caller: Caller, now: datetime,
+                   settings: Settings) -> RecordingView:
     """Stop a running recording (host only). Compliance recordings cannot be stopped (409)."""
     room, member, rec = store.recordings.get_recording_context(room_id, caller.user_id, recording_id)
     room = require_room(room, room_id)
@@ -164,7 +165,7 @@ def stop_recording(room_id: str, recording_id: str, *, caller: Caller, now: date
     try:
         lk_egress.stop_egress(rec.egress_id)
     except lk_egress.EgressNotRunning:
-        reconcile_egress(room, lk_egress.list_egress(egress_id=rec.egress_id), now=now)
+        reconcile_egress(room, lk_egress.list_egress(egress_id=rec.egress_id), now=now, settings=settings)
         raise Conflict(f"recording {recording_id} is not running", code="recording_not_running") from None
     at = iso(now)
     stored = store.recordings.mark_stop_requested(room_id, recording_id, by=caller.user_id, now=at)
@@ -172,7 +173,7 @@ def stop_recording(room_id: str, recording_id: str, *, caller: Caller, now: date
                                             "room_id": room_id, "target": recording_id,
                                             "egress_id": rec.egress_id})
     audit.record(room, at=now, actor=caller.user_id, action="recording.stopped", target=recording_id,
-                 details={"egress_id": rec.egress_id})
+                 details={"egress_id": rec.egress_id}, settings=settings)
     return recording_view(stored or rec, room, full=True, now=now)
 
 
@@ -196,7 +197,7 @@ def list_room_recordings(room_id: str, *, caller: Caller, now: datetime) -> Reco
 
 
 def recording_url(recording_id: str, *, caller: Caller, now: datetime,
-                  settings: Settings | None = None) -> RecordingUrl:
+                  settings: Settings) -> RecordingUrl:
     """A presigned GET URL that expires. Practitioners (hosts) always; other members only when the
     room lets clients access recordings, and (courses) until the access end date; everyone else 403."""
     room, member, rec = _recording_and_room(recording_id, caller)
@@ -205,14 +206,14 @@ def recording_url(recording_id: str, *, caller: Caller, now: datetime,
         raise Conflict(f"recording {recording_id} is {processing_status(rec)}", code="recording_not_available")
     require_recording_access_open(caller, room, member, now=now)
     host = sees_all_recordings(caller, member)
-    ttl = (settings or get_settings()).recordings_url_ttl_seconds
+    ttl = settings.recordings_url_ttl_seconds
     inline = not host and not room.recording_downloads_enabled
     filename = f"recording-{rec.started_at or rec.created_at or ''}.mp4".replace(":", "")
     disposition = "inline" if inline else f'attachment; filename="{filename}"'
     # No URL without its audit entry ("who saw this client's recording"): written first, and required.
     audit.record(room, at=now, actor=caller.user_id, action="recording.url_issued", target=recording_id,
                  details={"disposition": "inline" if inline else "attachment",
-                          "expires_at": iso(now + timedelta(seconds=ttl))}, required=True)
+                          "expires_at": iso(now + timedelta(seconds=ttl))}, required=True, settings=settings)
     url = storage.presigned_get_url(rec.bucket, rec.object_key, expires_in=ttl, disposition=disposition)
     logger.info("recording url issued", extra={"action": "recording.url", "actor": caller.user_id,
                                                "room_id": room.room_id, "target": recording_id,
@@ -231,7 +232,7 @@ def _recording_and_room(recording_id: str, caller: Caller) -> tuple[RoomItem, st
     return room, member, rec
 
 
-def delete_recording(recording_id: str, *, caller: Caller, now: datetime) -> DeletedRecording:
+def delete_recording(recording_id: str, *, caller: Caller, now: datetime, settings: Settings) -> DeletedRecording:
     """Delete the file and the record (admin, or the room's host; compliance recordings: admin only)."""
     room, member, rec = _recording_and_room(recording_id, caller)
     require_may_delete_recording(caller, room, member, trigger=rec.trigger)
@@ -243,7 +244,8 @@ def delete_recording(recording_id: str, *, caller: Caller, now: datetime) -> Del
     if rec.bucket and rec.object_key:
         storage.delete_object(rec.bucket, rec.object_key)
     store.recordings.delete_recording(rec, now=now, audit=[
-        audit.entry(room, at=now, actor=caller.user_id, action="recording.deleted", target=recording_id)])
+        audit.entry(room, at=now, actor=caller.user_id, action="recording.deleted", target=recording_id,
+                    settings=settings)])
     logger.info("recording deleted", extra={"action": "recording.delete", "actor": caller.user_id,
                                             "room_id": room.room_id, "target": recording_id})
     metrics.add_metric(name=metric_names.RECORDINGS_DELETED, unit="Count", value=1)
@@ -251,7 +253,7 @@ def delete_recording(recording_id: str, *, caller: Caller, now: datetime) -> Del
 
 
 def _consent_evidence(room: RoomItem, caller: Caller, request: ConsentRequest | None, *, decision: str,
-                      now: datetime) -> tuple[str | None, str, list]:
+                      now: datetime, settings: Settings) -> tuple[str | None, str, list]:
     """The consent ledger entry and its audit entry (the version is the room's, from its template)."""
     from rooms.attendance.view import room_policy
 
@@ -269,18 +271,19 @@ def _consent_evidence(room: RoomItem, caller: Caller, request: ConsentRequest | 
         actor=caller.user_id,
     )
     entry = audit.entry(room, at=at, actor=caller.user_id, action=f"consent.{decision}", target=caller.user_id,
-                        details={"text_version": version, "channel": request.channel}, entry_id=entry_id)
+                        details={"text_version": version, "channel": request.channel}, entry_id=entry_id,
+                        settings=settings)
     return version, request.channel, [ledger, entry]
 
 
 def give_consent(room_id: str, request: ConsentRequest | None = None, *, caller: Caller,
-                 now: datetime) -> RecordingConsentView:
+                 now: datetime, settings: Settings) -> RecordingConsentView:
     """Record the member's consent to be recorded: the consent itself and its ledger entry (text
     version, time, channel) and audit entry, in one transaction."""
     room, member = store.get_room_and_member(room_id, caller.user_id)
     room = require_room(room, room_id)
     require_member(caller, room, member)
-    version, channel, evidence = _consent_evidence(room, caller, request, decision="given", now=now)
+    version, channel, evidence = _consent_evidence(room, caller, request, decision="given", now=now, settings=settings)
     item = store.recordings.put_consent(room_id, caller.user_id, iso(now), evidence=evidence)
     logger.info("recording consent given", extra={"action": "recording.consent", "actor": caller.user_id,
                                                   "room_id": room_id, "target": caller.user_id,
@@ -290,7 +293,7 @@ def give_consent(room_id: str, request: ConsentRequest | None = None, *, caller:
 
 
 def withdraw_consent(room_id: str, request: ConsentRequest | None = None, *, caller: Caller,
-                     now: datetime) -> RecordingConsentView:
+                     now: datetime, settings: Settings) -> RecordingConsentView:
     """Withdraw consent: recorded in the ledger, and a running *optional* recording is stopped at once.
     LiveKit egress cannot pause a file, so the file ends here (a split, not a pause): the host may
     start a new recording, a new file, once everyone connected consents again. Automatic and
@@ -298,17 +301,18 @@ def withdraw_consent(room_id: str, request: ConsentRequest | None = None, *, cal
     room, member = store.get_room_and_member(room_id, caller.user_id)
     room = require_room(room, room_id)
     require_member(caller, room, member)
-    version, channel, evidence = _consent_evidence(room, caller, request, decision="withdrawn", now=now)
+    version, channel, evidence = _consent_evidence(room, caller, request, decision="withdrawn", now=now,
+                                                   settings=settings)
     store.recordings.delete_consent(room_id, caller.user_id, evidence=evidence)
     logger.info("recording consent withdrawn", extra={"action": "recording.consent_withdraw",
                                                       "actor": caller.user_id, "room_id": room_id,
                                                       "target": caller.user_id, "at": iso(now)})
-    stopped = _stop_for_withdrawal(room, caller, now=now) if room.recording == "optional" else []
+    stopped = _stop_for_withdrawal(room, caller, now=now, settings=settings) if room.recording == "optional" else []
     return RecordingConsentView(room_id=room_id, user_id=caller.user_id, consented=False, text_version=version,
                                 channel=channel, recordings_stopped=stopped)
 
 
-def _stop_for_withdrawal(room: RoomItem, caller: Caller, *, now: datetime) -> list[str]:
+def _stop_for_withdrawal(room: RoomItem, caller: Caller, *, now: datetime, settings: Settings) -> list[str]:
     """Stop every running manual recording of the room (a withdrawal of consent)."""
     stopped = []
     for rec in store.recordings.list_recordings(room.room_id):
@@ -321,7 +325,7 @@ def _stop_for_withdrawal(room: RoomItem, caller: Caller, *, now: datetime) -> li
         at = iso(now)
         store.recordings.mark_stop_requested(room.room_id, rec.recording_id, by=caller.user_id, now=at)
         audit.record(room, at=now, actor=caller.user_id, action="recording.stopped", target=rec.recording_id,
-                     details={"reason": "consent_withdrawn", "egress_id": rec.egress_id})
+                     details={"reason": "consent_withdrawn", "egress_id": rec.egress_id}, settings=settings)
         logger.info("recording stopped: consent withdrawn", extra={
             "action": "recording.stop", "actor": caller.user_id, "room_id": room.room_id,
             "target": rec.recording_id, "reason": "consent_withdrawn"})

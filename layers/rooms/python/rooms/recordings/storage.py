@@ -24,9 +24,8 @@ class StoreKeys:
     secret: str
 
 
-def store_keys(settings: Settings | None = None) -> StoreKeys | None:
+def store_keys(settings: Settings) -> StoreKeys | None:
     """Explicit keys for the store (R2, or the local stack), or None to use the environment's role."""
-    settings = settings or get_settings()
     if settings.recordings_s3_secret_arn:
         from aws_lambda_powertools.utilities import parameters
 
@@ -37,12 +36,11 @@ def store_keys(settings: Settings | None = None) -> StoreKeys | None:
     return None
 
 
-def egress_keys(settings: Settings | None = None) -> StoreKeys | None:
+def egress_keys(settings: Settings) -> StoreKeys | None:
     """Keys the egress request carries. In AWS: the egress upload secret (RECORDINGS_EGRESS_SECRET_ARN,
     JSON {"access_key", "secret"}): LiveKit Cloud workers have no identity in the account, while the
     functions keep their role. Otherwise the store's keys (R2, local stack), or None (a self-hosted
     egress uploads with its host's credentials)."""
-    settings = settings or get_settings()
     if settings.recordings_egress_secret_arn:
         from aws_lambda_powertools.utilities import parameters
 
@@ -51,21 +49,19 @@ def egress_keys(settings: Settings | None = None) -> StoreKeys | None:
     return store_keys(settings)
 
 
-def bucket(settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
+def bucket(settings: Settings) -> str:
     if not settings.recordings_bucket:
         raise RuntimeError("RECORDINGS_BUCKET is not configured")
     return settings.recordings_bucket
 
 
-def object_key(room_id: str, recording_id: str, settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
+def object_key(room_id: str, recording_id: str, settings: Settings) -> str:
     return f"{settings.recordings_prefix}{room_id}/{recording_id}.mp4"
 
 
-def parse_object_key(key: str, settings: Settings | None = None) -> tuple[str, str] | None:
+def parse_object_key(key: str, settings: Settings) -> tuple[str, str] | None:
     """(room_id, recording_id) of a key in our layout, else None."""
-    prefix = (settings or get_settings()).recordings_prefix
+    prefix = settings.recordings_prefix
     match = re.fullmatch(re.escape(prefix) + r"([^/]+)/([^/]+)\.mp4", key)
     return (match.group(1), match.group(2)) if match else None
 
@@ -201,10 +197,9 @@ def delete_object(bucket_name: str, key: str) -> None:
         s3.delete_object(Bucket=bucket_name, Key=key, VersionId=version["VersionId"])
 
 
-def lifecycle_configuration(settings: Settings | None = None) -> dict[str, Any]:
+def lifecycle_configuration(settings: Settings) -> dict[str, Any]:
     """The bucket's lifecycle: recordings move to archive storage after the configured days (the
     record's ``archive_at`` says when). Instant-retrieval archive keeps presigned URLs working."""
-    settings = settings or get_settings()
     return {
         "Rules": [{
             "ID": "archive-recordings",

@@ -9,7 +9,8 @@ from rooms.clock import iso
 from rooms.observability import logger, metrics
 from rooms.recordings import storage
 from rooms.recordings.record import room_id_of, trigger_for
-from rooms.settings import get_settings
+from rooms.room.status import MemberStatus
+from rooms.settings import Settings
 from rooms.store import RoomItem
 from rooms.store.recordings import RecordingItem
 
@@ -19,14 +20,14 @@ AVAILABLE_DETAIL_TYPE = "Recording Available"
 # --- the uploaded file (S3 object-created) ----------------------------------------------------------
 
 
-def process_uploaded_object(bucket: str, key: str, *, now: datetime) -> str:
+def process_uploaded_object(bucket: str, key: str, *, now: datetime, settings: Settings) -> str:
     """Verify an uploaded recording, fill size/content type/checksum, make it available and tell the
     platform (EventBridge). Idempotent: a redelivery finds it notified and does nothing more.
 
     Returns the outcome: ignored (not our layout), missing (object gone), unknown_room, invalid,
     available, or already_available.
     """
-    parsed = storage.parse_object_key(key)
+    parsed = storage.parse_object_key(key, settings=settings)
     if parsed is None or room_id_of(parsed[1]) != parsed[0]:
         logger.info("object is not a recording", extra={"bucket": bucket, "key": key})
         return "ignored"
@@ -40,7 +41,6 @@ def process_uploaded_object(bucket: str, key: str, *, now: datetime) -> str:
         logger.warning("recording object for an unknown room", extra={"room_id": room_id, "key": key})
         return "unknown_room"
     at = iso(now)
-    settings = get_settings()
     upload = store.recordings.UploadFacts(
         trigger=trigger_for(room, manual=False), bucket=bucket, object_key=key, size_bytes=obj.size,
         content_type=obj.content_type or storage.MP4_CONTENT_TYPE, checksum=obj.checksum or None,
@@ -68,7 +68,7 @@ def process_uploaded_object(bucket: str, key: str, *, now: datetime) -> str:
 
 def publish_available(room: RoomItem, rec: RecordingItem) -> None:
     """The "recording available" event: the room and who may access it (the platform emails them)."""
-    members = [m for m in store.list_members(room.room_id) if m.status == "active"]
+    members = [m for m in store.list_members(room.room_id) if m.status == MemberStatus.ACTIVE]
     practitioners = sorted({m.user_id for m in members if m.role == "host"}
                            | ({room.host_user_id} if room.host_user_id else set()))
     clients = sorted(m.user_id for m in members if m.role != "host") if room.clients_can_access_recordings else []

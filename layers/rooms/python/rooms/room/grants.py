@@ -13,7 +13,7 @@ Role = Literal["host", "participant", "viewer", "recorder"]
 
 
 def video_grants(role: Role, room: str, *, waiting: bool = False) -> dict[str, object]:
-    """The ``video`` claim for ``role`` in ``room``: never a server-API grant (SPEC grant table).
+    """The ``video`` claim for ``role`` in ``room``: never a server-API grant.
 
     LiveKit defaults canPublish/canSubscribe/canPublishData to true, so every denial is explicit.
     A participant held in the waiting room can neither publish nor subscribe (nor send data) until

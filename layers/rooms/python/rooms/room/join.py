@@ -19,7 +19,7 @@ from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config, ro
 from rooms.room.models import TokenResponse
 from rooms.room.status import RoomStatus, is_over
 from rooms.room.tokens import mint_join_token
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import JoinTokenRecord, Member, RoomItem
 
 # Attempts at the member's conditional write before answering 409 token_race (with retry_after_seconds),
@@ -30,7 +30,7 @@ _BACKOFF_CAP_S = 0.5
 
 
 def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str | None = None,
-                     settings: Settings | None = None) -> TokenResponse:
+                     settings: Settings) -> TokenResponse:
     """Issue the caller's join token for a room, superseding the previous one.
 
     Steady state costs two DynamoDB round trips: one BatchGetItem (room + membership) and one
@@ -47,7 +47,7 @@ def issue_join_token(room_id: str, *, caller: Caller, now: datetime, name: str |
         room = require_room(room, room_id)
         member = require_member(caller, room, member)
         _require_joinable(room)
-        response = _issue(room, member, caller=caller, now=now, name=name, settings=settings or get_settings())
+        response = _issue(room, member, caller=caller, now=now, name=name, settings=settings)
         if response is not None:
             return response
     raise Conflict("token issuance raced with other requests of this member; retry", code="token_race",
@@ -117,7 +117,7 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
             room=room, member=member, record=record, room_updates=room_updates, room_condition=room_condition,
             audit=[audit.entry(room, at=issued_at, actor=caller.user_id, action="token.issued",
                                target=member.user_id, details={"role": role, "waiting": waiting, "jti": jti,
-                                                               "expires_at": expires_at})],
+                                                               "expires_at": expires_at}, settings=settings)],
         )
     except PermissionError:
         raise Forbidden("your membership of this room was revoked", code="membership_revoked") from None

@@ -6,12 +6,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from rooms import store
+from rooms import metric_names, store
 from rooms.clock import iso, parse_iso
 from rooms.livekit_gateway import room_service
-from rooms.observability import logger
-from rooms.room.schedule import live_check_due_actions
-from rooms.room.status import RoomStatus
+from rooms.observability import logger, metrics
+from rooms.phone import service as phone
+from rooms.room.schedule import end_check_at, live_check_due_actions, next_live_check
+from rooms.room.status import RoomStatus, is_live
 from rooms.settings import Settings
 
 
@@ -82,3 +83,24 @@ def room_metadata(room: store.RoomItem) -> dict[str, Any]:
     if room.metadata:
         out["metadata"] = room.metadata.as_dict() if hasattr(room.metadata, "as_dict") else dict(room.metadata)
     return out
+
+
+def open_now(room: store.RoomItem, *, now: datetime, actor: str, why: str, settings: Settings) -> bool:
+    """Create the LiveKit room of a live room that has none yet, and record it (with the due key of an
+    open room: its end check, or its live checks) as the sweeper's open does. True when this call opened
+    it; False when someone else did meanwhile or it ended (then the LiveKit room is taken away again)."""
+    updates = open_livekit_room(room, now=now, settings=settings, schedule_live_checks=False)
+    due = end_check_at(room, settings) or next_live_check(now, settings)
+    if not store.booking.record_opened(room.room_id, updates, due=due):
+        # opened by someone else (a token request, the sweeper) or ended meanwhile: if it is over, take the
+        # LiveKit room away again (CreateRoom on an open one changed nothing)
+        fresh = store.get_room(room.room_id, consistent=True)
+        if fresh is not None and not is_live(fresh.status):
+            room_service.delete_room(room.livekit_room)
+        return False
+    phone.on_livekit_room_open(room, now=now, settings=settings,
+                               config=room_config(room, now=now, settings=settings))  # never raises
+    metrics.add_metric(name=metric_names.ROOMS_OPENED, unit="Count", value=1)
+    logger.info("room opened", extra={"action": "room.open", "actor": actor, "room_id": room.room_id,
+                                      "scheduled_start": room.scheduled_start, "why": why})
+    return True

@@ -13,11 +13,12 @@ from rooms.observability import logger, metrics
 from rooms.room.models import GrantMemberRequest, MemberView
 from rooms.room.status import is_live
 from rooms.room.views import member_view
+from rooms.settings import Settings
 from rooms.store.rooms import due_at
 
 
 def grant_membership(
-    room_id: str, user_id: str, request: GrantMemberRequest, *, caller: Caller, now: datetime
+    room_id: str, user_id: str, request: GrantMemberRequest, *, caller: Caller, now: datetime, settings: Settings
 ) -> tuple[MemberView, bool]:
     """Grant (or update) a membership on a live room. Re-granting a revoked member reinstates them."""
     room = store.get_room(room_id)
@@ -25,7 +26,7 @@ def grant_membership(
         raise NotFound(f"room {room_id} not found", code="room_not_found")
     role = request.role or room.attendee_role
     entry = audit.entry(room, at=now, actor=caller.user_id, action="member.granted", target=user_id,
-                        details={"role": role})
+                        details={"role": role}, settings=settings)
     try:
         member, created = store.put_member(
             room_id, user_id, role=role, name=request.name, now=iso(now), actor=caller.user_id, audit=[entry]
@@ -44,7 +45,7 @@ def grant_membership(
     return member_view(member), created
 
 
-def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: datetime) -> MemberView:
+def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: datetime, settings: Settings) -> MemberView:
     """Revoke a membership: the live token is revoked and, if connected, the participant is removed
     from LiveKit with ``revoke_token_ts`` so the old token cannot rejoin. The removal is recorded as
     owed (``cleanup_pending``) in the revocation's own transaction: if LiveKit fails (503), the sweeper
@@ -52,7 +53,7 @@ def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: dateti
     room = store.get_room(room_id)
     if room is None:
         raise NotFound(f"room {room_id} not found", code="room_not_found")
-    entry = audit.entry(room, at=now, actor=caller.user_id, action="member.revoked", target=user_id)
+    entry = audit.entry(room, at=now, actor=caller.user_id, action="member.revoked", target=user_id, settings=settings)
     in_livekit = bool(room.livekit_created_at) and is_live(room.status)
     owed = [*store.cleanup_owed(store.participant_cleanup(user_id)), *due_at(now, room_id)] if in_livekit else None
     member = store.revoke_member(room_id, user_id, now=iso(now), actor=caller.user_id, audit=[entry],
@@ -61,7 +62,7 @@ def revoke_membership(room_id: str, user_id: str, *, caller: Caller, now: dateti
         raise NotFound(f"{user_id} is not a member of room {room_id}", code="member_not_found")
     if member.token_jti:  # (the token record's revocation is its own write: best-effort entry)
         audit.record(room, at=now, actor=caller.user_id, action="token.revoked", target=user_id,
-                     details={"jti": member.token_jti})
+                     details={"jti": member.token_jti}, settings=settings)
     removed = revoke_from_livekit(room, user_id, revoked_at=now) if in_livekit else False
     logger.info(
         "member revoked",

@@ -18,7 +18,7 @@ from rooms.room.models import CreateRoomRequest, RoomView
 from rooms.room.status import RoomStatus
 from rooms.room.templates import SERVICE_PROFILES, Template
 from rooms.room.views import room_view
-from rooms.settings import Settings, get_settings
+from rooms.settings import Settings
 from rooms.store import users as user_index
 from rooms.store.table import due_keys
 
@@ -80,16 +80,14 @@ def plan_room(request: CreateRoomRequest, template_lookup=get_template) -> RoomP
 
 
 def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
-                settings: Settings | None = None,
-                schedule_version: str | None = None) -> tuple[RoomView, bool]:
+                settings: Settings) -> tuple[RoomView, bool]:
     """Create the room of a booking or session occurrence, or return the one that exists.
 
     Returns (room, created). Creating twice, even concurrently, gives one room: the second call gets
-    the first one's room back (and its own request body is ignored). ``schedule_version`` orders the
-    schedule against later reschedules (rooms.store.booking); callers go through
+    the first one's room back (and its own request body is ignored). The creation claims no schedule
+    version: every later reschedule applies over it (rooms.store.booking). Callers go through
     ``rooms.lifecycle.booking_events.confirm_room``.
     """
-    settings = settings or get_settings()
     plan = plan_room(request)
     if request.booking_id:
         room_id = room_id_for_booking(request.booking_id)
@@ -127,7 +125,6 @@ def create_room(request: CreateRoomRequest, *, caller: Caller, now: datetime,
         evidence_policy=EvidencePolicy.of_template(plan.template).as_dict(),
         created_at=created_at,
         created_by=caller.user_id,
-        schedule_version=schedule_version,
     )
     if request.scheduled_start:
         # The sweeper opens the LiveKit room a lead time before the start.

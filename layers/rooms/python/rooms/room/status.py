@@ -1,5 +1,5 @@
-"""A room's status, and the questions the code asks of it (one vocabulary for every module, the store's
-conditions included).
+"""A room's status (and a membership's), and the questions the code asks of it (one vocabulary for every
+module, the store's conditions included).
 
     scheduled ─(LiveKit room created)→ open ─(first participant joins)→ active ─→ ended
     scheduled ─(never opened by its end check)→ expired        (cancelled: set by the platform)
@@ -39,3 +39,10 @@ def is_running(status: str | None) -> bool:
 def is_over(status: str | None) -> bool:
     """Ended, expired or cancelled: nobody joins it again."""
     return not is_live(status)
+
+
+class MemberStatus(StrEnum):
+    """A membership: ``active`` (may get join tokens) until revoked (its tokens are revoked too)."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"

@@ -15,8 +15,6 @@ RoomType = Literal["individual", "workshop", "course", "webinar", "broadcast"]
 RecordingPolicy = Literal["none", "optional", "automatic", "compliance"]
 MemberRole = Literal["host", "participant", "viewer"]
 
-ROOM_TYPES: tuple[str, ...] = ("individual", "workshop", "course", "webinar", "broadcast")
-
 
 class BillingBand(BaseModel):
     """A named band of billable minutes (e.g. US psychotherapy CPT 90834: 38-52 minutes)."""

@@ -22,7 +22,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
-from rooms.room.status import LIVE_STATUSES, RoomStatus
+from rooms.room.status import LIVE_STATUSES, MemberStatus, RoomStatus
 from rooms.store.conditions import condition_failed
 from rooms.store.rooms import Member, RoomItem, room_pk
 from rooms.store.table import TableItem, bind
@@ -175,7 +175,7 @@ def add_join(
     tx.update(room, actions=room_actions, condition=condition)
 
     if member_jti is not None:
-        check = (Member.status == "active") & (Member.token_jti == member_jti)
+        check = (Member.status == MemberStatus.ACTIVE) & (Member.token_jti == member_jti)
         if member_not_admitted:
             check &= Member.admitted_at.does_not_exist()
         tx.condition_check(Member, *Member.key(room.room_id, facts.identity), condition=check)
@@ -323,10 +323,10 @@ def admit_member(room_id: str, user_id: str, *, now: str, actor: str, audit: lis
     member = Member(*Member.key(room_id, user_id))
     actions = [Member.admitted_at.set(Member.admitted_at | now), Member.admitted_by.set(actor)]
     if audit:
-        return member if update_with_entries(member, actions=actions, condition=Member.status == "active",
+        return member if update_with_entries(member, actions=actions, condition=Member.status == MemberStatus.ACTIVE,
                                              entries=audit) else None
     try:
-        member.update(actions=actions, condition=Member.status == "active")
+        member.update(actions=actions, condition=Member.status == MemberStatus.ACTIVE)
     except UpdateError as err:
         if condition_failed(err):
             return None

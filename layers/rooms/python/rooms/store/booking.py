@@ -19,7 +19,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from rooms.room.status import LIVE_STATUSES
+from rooms.room.status import LIVE_STATUSES, MemberStatus
 from rooms.store.conditions import cancelled_by_condition, condition_failed
 from rooms.store.rooms import (
     JoinTokenRecord,
@@ -152,10 +152,10 @@ def apply_member_event(room: RoomItem, user_id: str, *, active: bool, role: str,
         Member.event_version.set(version),
     ]
     if active:
-        actions += [Member.status.set("active"), Member.granted_by.set(actor), Member.revoked_at.remove(),
+        actions += [Member.status.set(MemberStatus.ACTIVE), Member.granted_by.set(actor), Member.revoked_at.remove(),
                     Member.revoked_by.remove(), Member.grants.add(1)]
     else:
-        actions += [Member.status.set("revoked"), Member.revoked_at.set(now), Member.revoked_by.set(actor),
+        actions += [Member.status.set(MemberStatus.REVOKED), Member.revoked_at.set(now), Member.revoked_by.set(actor),
                     Member.admitted_at.remove()]
     if name is not None:
         actions.append(Member.name.set(name))

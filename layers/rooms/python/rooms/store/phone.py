@@ -27,7 +27,6 @@ __all__ = [
     "list_dial_outs",
     "move_pin",
     "new_pin_lock",
-    "pins_held",
     "record_dial_out_ended",
     "record_dial_out_outcome",
     "record_dispatch_rule",
@@ -209,12 +208,6 @@ def move_pin(room_id: str, number: str, old_pin: str, new_pin: str, *, now: str)
             return False
         raise
     return True
-
-
-def pins_held(number: str) -> list[SipPinLock]:
-    """Every PIN currently held on a number (one Query; operators' and tests' view)."""
-    bind()
-    return list(SipPinLock.query(f"SIPPIN#{number}", consistent_read=True))
 
 
 def record_dispatch_rule(room_id: str, rule_id: str, *, now: str) -> bool:

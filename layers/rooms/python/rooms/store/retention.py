@@ -16,8 +16,6 @@ from rooms.store.conditions import condition_failed
 from rooms.store.rooms import RoomItem, room_pk
 from rooms.store.table import TableItem, bind, due_keys
 
-CATEGORIES = ("quality", "attendance", "recordings", "audit")
-
 
 class RetentionItem(TableItem, discriminator="retention"):
     room_id = UnicodeAttribute()

@@ -19,7 +19,7 @@ from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from rooms.room.status import LIVE_STATUSES, RoomStatus
+from rooms.room.status import LIVE_STATUSES, MemberStatus, RoomStatus
 from rooms.store.conditions import cancelled_by_condition, condition_failed, lost_a_race
 from rooms.store.table import TableItem, bind, due_keys
 
@@ -88,7 +88,7 @@ class RoomItem(TableItem, discriminator="room"):
     # Booking lifecycle (rooms.store.booking): the version ({time}#{event id}) of the last change of the
     # schedule, so an older reschedule that arrives late changes nothing.
     schedule_version = UnicodeAttribute(null=True)
-    # --- evidence (issue 18): the template's evidence policy at creation (rooms.attendance.view.EvidencePolicy),
+    # --- evidence: the template's evidence policy at creation (rooms.attendance.view.EvidencePolicy),
     # the verdict the sweeper settled, and a legal hold that blocks every deletion.
     evidence_policy = MapAttribute(null=True)
     verdict = MapAttribute(null=True)
@@ -110,7 +110,7 @@ class Member(TableItem, discriminator="member"):
     user_id = UnicodeAttribute()
     role = UnicodeAttribute()
     name = UnicodeAttribute(null=True)
-    status = UnicodeAttribute(default="active")  # active | revoked
+    status = UnicodeAttribute(default=MemberStatus.ACTIVE)  # MemberStatus
     granted_at = UnicodeAttribute()
     granted_by = UnicodeAttribute(null=True)
     revoked_at = UnicodeAttribute(null=True)
@@ -406,7 +406,7 @@ def put_member(
         Member.room_id.set(room_id),
         Member.user_id.set(user_id),
         Member.role.set(role),
-        Member.status.set("active"),
+        Member.status.set(MemberStatus.ACTIVE),
         Member.granted_at.set(Member.granted_at | now),
         Member.granted_by.set(actor),
         Member.revoked_at.remove(),
@@ -446,7 +446,7 @@ def revoke_member(room_id: str, user_id: str, *, now: str, actor: str | None,
     bind()
     member = Member(*Member.key(room_id, user_id))
     actions = [
-        Member.status.set("revoked"),
+        Member.status.set(MemberStatus.REVOKED),
         Member.revoked_at.set(now),
         Member.revoked_by.set(actor),
         Member.admitted_at.remove(),
@@ -498,7 +498,7 @@ def record_issued_token(
     """
     bind()
     previous_sk = member.token_sk
-    member_condition = Member.status == "active"
+    member_condition = Member.status == MemberStatus.ACTIVE
     if previous_sk:
         member_condition &= Member.token_sk == previous_sk
     else:
@@ -535,7 +535,7 @@ def record_issued_token(
         if not cancelled_by_condition(err):
             raise
         fresh = Member.get(member.pk, member.sk, consistent_read=True)
-        if fresh.status != "active":
+        if fresh.status != MemberStatus.ACTIVE:
             raise PermissionError("membership revoked") from err
         return False
     return True

@@ -63,10 +63,6 @@ def _marker(event_id: str) -> WebhookEventItem | None:
         return None
 
 
-def event_seen(event_id: str) -> bool:
-    return _marker(event_id) is not None
-
-
 def follow_up_done(event_id: str, *, at: str) -> None:
     """The worker finished the event's follow-up: a redelivery of the event no longer queues it."""
     bind()
