@@ -1,7 +1,5 @@
 """Wire shapes of attendance, host controls and quality samples."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -124,7 +122,7 @@ class QualitySampleIn(BaseModel):
     measured_at: AwareDatetime | None = Field(None, description="Defaults to when the sample is received")
 
     @model_validator(mode="after")
-    def _some_metric(self) -> QualitySampleIn:
+    def _some_metric(self) -> "QualitySampleIn":
         if self.packet_loss_pct is None and self.jitter_ms is None and self.rtt_ms is None:
             raise ValueError("give at least one of packet_loss_pct, jitter_ms, rtt_ms")
         return self

@@ -1,7 +1,5 @@
 """Wire shapes of the recording routes."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -1,7 +1,5 @@
 """The wire contract: request and response shapes of the HTTP API (docs/openapi.json is generated from them)."""
 
-from __future__ import annotations
-
 import json
 import math
 import re
@@ -125,7 +123,7 @@ class CreateRoomRequest(_In):
     metadata: Metadata = None
 
     @model_validator(mode="after")
-    def _exactly_one_link(self) -> CreateRoomRequest:
+    def _exactly_one_link(self) -> "CreateRoomRequest":
         if bool(self.booking_id) == bool(self.service_session_id):
             raise ValueError("exactly one of booking_id or service_session_id is required")
         if self.scheduled_start and self.scheduled_end and self.scheduled_end <= self.scheduled_start:

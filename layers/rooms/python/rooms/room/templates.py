@@ -4,8 +4,6 @@ A template fixes what a room of a kind may do; a create request may narrow it (f
 another recording policy) but never exceed its ceiling.
 """
 
-from __future__ import annotations
-
 import itertools
 from typing import Any, Literal
 
@@ -28,7 +26,7 @@ class BillingBand(BaseModel):
     max_minutes: int | None = Field(None, ge=0, le=1440, description="Highest whole minute; none: open-ended")
 
     @model_validator(mode="after")
-    def _ordered(self) -> BillingBand:
+    def _ordered(self) -> "BillingBand":
         if self.max_minutes is not None and self.max_minutes < self.min_minutes:
             raise ValueError("max_minutes must not be below min_minutes")
         return self
@@ -75,7 +73,7 @@ class TemplateSettings(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _default_within_limit(self) -> TemplateSettings:
+    def _default_within_limit(self) -> "TemplateSettings":
         if self.max_participants > self.max_participants_limit:
             raise ValueError("max_participants must not exceed max_participants_limit")
         if self.recording_mandatory and self.recording != "compliance":
