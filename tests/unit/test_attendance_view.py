@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rooms.attendance.view import attendance_view, merge_intervals, peak_concurrency, quality_summary
@@ -77,6 +77,9 @@ def test_quality_summary():
     assert quality_summary([]) is None
 
 
+# No deadline: the first example also builds the view models' schemas (they are defer_build, built on first
+# use); this test is about order, not speed.
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), max_size=12), st.randoms())
 def test_the_view_does_not_depend_on_the_order_segments_are_read(pairs, rnd):
     segs = [_seg(f"u{i % 3}", f"PA_{i}", min(a, b) + T0, max(a, b) + T0) for i, (a, b) in enumerate(pairs)]

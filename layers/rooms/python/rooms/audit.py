@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rooms.access import Caller, require_host_or_admin, require_room
 from rooms.clock import iso
@@ -39,6 +39,8 @@ LIVEKIT = "livekit"  # actor of what LiveKit reports (joins, leaves)
 
 
 class AuditEntryView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     at: str
     actor: str = Field(description="User id, 'livekit', 'sweeper' or 'rooms'")
     action: str = Field(description="e.g. member.granted, token.issued, participant.joined, recording.url_issued")
@@ -47,6 +49,8 @@ class AuditEntryView(BaseModel):
 
 
 class AuditView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     entries: list[AuditEntryView] = Field(description="Oldest first")
 

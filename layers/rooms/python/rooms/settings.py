@@ -10,8 +10,6 @@ is ``_environment`` below: a variable named like the field in any case, JSON for
 structure, keyword arguments over the environment. Pydantic validates as before.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping

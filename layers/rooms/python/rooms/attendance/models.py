@@ -1,13 +1,13 @@
 """Wire shapes of attendance, host controls and quality samples."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class AttendanceSegment(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     joined_at: str | None = Field(description="When this connection became active (null: its join was never seen)")
     left_at: str | None = Field(description="When it ended; null while connected")
     seconds: int = Field(description="Whole seconds connected on this segment")
@@ -18,6 +18,8 @@ class AttendanceSegment(BaseModel):
 
 
 class TrackView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     track_sid: str
     participant_sid: str
     type: str = Field(description="audio | video | data")
@@ -27,12 +29,16 @@ class TrackView(BaseModel):
 
 
 class MetricSummary(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     min: float
     avg: float
     max: float
 
 
 class QualitySummary(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     samples: int
     packet_loss_pct: MetricSummary | None = None
     jitter_ms: MetricSummary | None = None
@@ -40,6 +46,8 @@ class QualitySummary(BaseModel):
 
 
 class AttendanceEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     identity: str
     user_id: str
     name: str | None = None
@@ -63,6 +71,8 @@ class AttendanceEntry(BaseModel):
 
 
 class VerdictNoShow(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     kind: Literal["nobody", "host_absent", "client_absent", "attendees_absent"]
     host_absent: bool
     absent: list[str]
@@ -71,6 +81,8 @@ class VerdictNoShow(BaseModel):
 
 class SessionVerdict(BaseModel):
     """What the session was, for billing (once the room has ended)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     outcome: Literal["held", "no_show", "cancelled", "ended_early", "overran"]
     no_show: VerdictNoShow | None = None
@@ -83,6 +95,8 @@ class SessionVerdict(BaseModel):
 
 
 class AttendanceView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     status: str
     started_at: str | None = Field(description="First join")
@@ -100,7 +114,7 @@ class AttendanceView(BaseModel):
 class QualitySampleIn(BaseModel):
     """One connection-quality sample measured by the member's client."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     packet_loss_pct: float | None = Field(None, ge=0, le=100, description="Packet loss, percent")
     jitter_ms: float | None = Field(None, ge=0, le=60000)
@@ -108,19 +122,23 @@ class QualitySampleIn(BaseModel):
     measured_at: AwareDatetime | None = Field(None, description="Defaults to when the sample is received")
 
     @model_validator(mode="after")
-    def _some_metric(self) -> QualitySampleIn:
+    def _some_metric(self) -> "QualitySampleIn":
         if self.packet_loss_pct is None and self.jitter_ms is None and self.rtt_ms is None:
             raise ValueError("give at least one of packet_loss_pct, jitter_ms, rtt_ms")
         return self
 
 
 class QualitySampleAccepted(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     identity: str
     measured_at: str
 
 
 class LiveTrack(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     track_sid: str
     type: str
     source: str
@@ -128,6 +146,8 @@ class LiveTrack(BaseModel):
 
 
 class LiveParticipant(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     identity: str
     participant_sid: str
     name: str | None = None
@@ -142,6 +162,8 @@ class LiveParticipant(BaseModel):
 
 
 class ParticipantsView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     participants: list[LiveParticipant] = Field(description="Connected now, as LiveKit lists them")
     waiting: list[str] = Field(description="Identities held in the waiting room")
@@ -149,7 +171,7 @@ class ParticipantsView(BaseModel):
 
 
 class MuteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     track: Literal["audio", "video", "screen_share"] = Field(description="Which of the participant's tracks")
     muted: bool = True
@@ -158,7 +180,7 @@ class MuteRequest(BaseModel):
 class HostMessageRequest(BaseModel):
     """A message from the host to one participant, e.g. a client in the waiting room: "running 5 minutes late"."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     text: str = Field(min_length=1, max_length=500)
 
@@ -167,13 +189,15 @@ HOST_MESSAGE_TOPIC = "rooms.host_message"
 
 
 class AskUnmuteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     track: Literal["audio", "video", "screen_share"] = Field(
         "audio", description="Which of the participant's tracks to ask them to unmute")
 
 
 class HostActionResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     identity: str
     action: Literal["admit", "mute", "unmute", "ask_unmute", "remove", "message"]

@@ -27,7 +27,7 @@ import hmac
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rooms import audit, metric_names, store
 from rooms.access import Caller, require_admin
@@ -43,6 +43,8 @@ from rooms.store.rooms import JoinTokenRecord, Member
 
 
 class RoomErasure(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     outcome: str = Field(description="erased | held (legal hold: untouched) | missing (no room, or "
                          "not yet: the booking events kept for it about the person deleted)")
@@ -52,6 +54,8 @@ class RoomErasure(BaseModel):
 
 
 class ErasureReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     erasure_id: str
     at: str
     subject_digest: str = Field(description="HMAC-SHA256(evidence key, user_id), hex")

@@ -29,7 +29,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rooms import audit, store
 from rooms.access import Caller, require_host_or_admin, require_room
@@ -48,12 +48,16 @@ ALGORITHM = "HMAC-SHA256"
 
 
 class ExportSignature(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     alg: str = Field(ALGORITHM, description="HMAC-SHA256 over the canonical bytes of `document`")
     key_id: str
     value: str = Field(description="Hex")
 
 
 class AttendanceExport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     document: dict[str, Any] = Field(description="The evidence: room, attendance, verdict, consent ledger, timeline")
     canonicalization: str = "JSON, keys sorted, separators (',', ':'), UTF-8, no ASCII escaping (RFC 8785 for "
     "these value types)"

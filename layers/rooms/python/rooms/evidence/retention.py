@@ -34,12 +34,14 @@ RETENTION_ACTOR = "sweeper"  # what the sweeper does is on record as the sweeper
 
 
 class LegalHoldRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     reason: str = Field(min_length=1, max_length=500, description="Why (a case or matter reference)")
 
 
 class LegalHoldView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     held: bool
     reason: str | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rooms.room.models import ID_PATTERN, CreateRoomRequest, RoomView, ScheduleTime, _In
 from rooms.room.templates import MemberRole, RecordingPolicy
@@ -38,6 +38,8 @@ class CancelRoomRequest(_In):
 
 
 class CancelRoomResponse(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room: RoomView
     changed: bool = Field(description="False when the room was already cancelled")
 

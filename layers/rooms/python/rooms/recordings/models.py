@@ -1,7 +1,5 @@
 """Wire shapes of the recording routes."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +13,8 @@ EgressStatus = Literal["starting", "active", "ending", "complete", "failed", "ab
 class RecordingStorage(BaseModel):
     """Where the file is (hosts and the platform backend only)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     bucket: str | None = None
     key: str | None = None
     endpoint: str | None = None
@@ -22,6 +22,8 @@ class RecordingStorage(BaseModel):
 
 
 class RecordingView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     recording_id: str
     room_id: str
     trigger: RecordingTrigger | None = None
@@ -48,11 +50,15 @@ class RecordingView(BaseModel):
 
 
 class RecordingList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     recordings: list[RecordingView]
 
 
 class RecordingUrl(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     recording_id: str
     url: str
     expires_at: str
@@ -60,6 +66,8 @@ class RecordingUrl(BaseModel):
 
 
 class DeletedRecording(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     recording_id: str
     room_id: str
     deleted: bool
@@ -71,7 +79,7 @@ ConsentChannel = Literal["web", "mobile", "phone", "email", "in_person", "api"]
 class ConsentRequest(BaseModel):
     """Optional body of the consent routes: how the person gave (or withdrew) it, and which text they saw."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     channel: ConsentChannel = Field("web", description="Where the person decided")
     text_version: str | None = Field(None, max_length=64, description="Version of the consent text shown; "
@@ -79,6 +87,8 @@ class ConsentRequest(BaseModel):
 
 
 class RecordingConsentView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     user_id: str
     consented: bool
@@ -91,6 +101,8 @@ class RecordingConsentView(BaseModel):
 
 
 class ConsentLedgerEntryView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     at: str
     user_id: str
     decision: Literal["given", "withdrawn"]

@@ -1,7 +1,5 @@
 """The wire contract: request and response shapes of the HTTP API (docs/openapi.json is generated from them)."""
 
-from __future__ import annotations
-
 import json
 import math
 import re
@@ -81,7 +79,7 @@ def _metadata_storable(value: dict[str, Any] | None) -> dict[str, Any] | None:
 Metadata = Annotated[dict[str, Any] | None, AfterValidator(_metadata_storable)]
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class HostIn(_In):
@@ -125,7 +123,7 @@ class CreateRoomRequest(_In):
     metadata: Metadata = None
 
     @model_validator(mode="after")
-    def _exactly_one_link(self) -> CreateRoomRequest:
+    def _exactly_one_link(self) -> "CreateRoomRequest":
         if bool(self.booking_id) == bool(self.service_session_id):
             raise ValueError("exactly one of booking_id or service_session_id is required")
         if self.scheduled_start and self.scheduled_end and self.scheduled_end <= self.scheduled_start:
@@ -136,12 +134,16 @@ class CreateRoomRequest(_In):
 
 
 class RoomUrls(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room: str
     booking: str | None = None
     session: str | None = None
 
 
 class NoShowView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     kind: Literal["nobody", "host_absent", "client_absent", "attendees_absent"]
     host_absent: bool
     absent: list[str] = Field(description="Members (host included) who never connected")
@@ -149,6 +151,8 @@ class NoShowView(BaseModel):
 
 
 class DialInNumber(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     region: Literal["US", "UK", "AU"]
     number: str = Field(description="E.164")
     formatted: str = Field(description="For people, e.g. +1 202-555-0100")
@@ -157,12 +161,16 @@ class DialInNumber(BaseModel):
 class DialIn(BaseModel):
     """How to join a room by phone: the room's regional number and its PIN (end it with #)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     numbers: list[DialInNumber]
     pin: str
     instructions: str = Field(description="One line for the booking confirmation")
 
 
 class RoomView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     livekit_room: str
     room_type: RoomType
@@ -201,6 +209,8 @@ class GrantMemberRequest(_In):
 
 
 class MemberView(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room_id: str
     user_id: str
     role: MemberRole
@@ -218,6 +228,8 @@ class TokenRequest(_In):
 
 
 class TokenResponse(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     token: str
     server_url: str
     identity: str
@@ -259,6 +271,8 @@ class DialOutResponse(BaseModel):
     """A dial-out attempt: POST answers it ``requested`` (202) and the call is placed asynchronously;
     GET …/dial-outs/{dial_out_id} shows what became of it."""
 
+    model_config = ConfigDict(defer_build=True)
+
     dial_out_id: str
     status: DialOutStatus = Field(description="requested → dialing → answered, or busy / no_answer / failed")
     room_id: str
@@ -279,6 +293,8 @@ class DialOutResponse(BaseModel):
 
 
 class DialOutList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     dial_outs: list[DialOutResponse]
 
 
@@ -291,10 +307,14 @@ class TemplateView(Template):
 
 
 class TemplateList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     templates: list[TemplateView]
 
 
 class TemplateDeleted(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     removed: bool = Field(description="False when there was no override to remove")
     template: TemplateView | None = Field(None, description="The built-in template now in effect; null for a "
@@ -302,5 +322,7 @@ class TemplateDeleted(BaseModel):
 
 
 class EndRoomResponse(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     room: RoomView
     changed: bool

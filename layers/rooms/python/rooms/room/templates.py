@@ -4,10 +4,8 @@ A template fixes what a room of a kind may do; a create request may narrow it (f
 another recording policy) but never exceed its ceiling.
 """
 
-from __future__ import annotations
-
 import itertools
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,14 +17,14 @@ MemberRole = Literal["host", "participant", "viewer"]
 class BillingBand(BaseModel):
     """A named band of billable minutes (e.g. US psychotherapy CPT 90834: 38-52 minutes)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=64)
     min_minutes: int = Field(ge=0, le=1440, description="Lowest whole billable minute of the band")
     max_minutes: int | None = Field(None, ge=0, le=1440, description="Highest whole minute; none: open-ended")
 
     @model_validator(mode="after")
-    def _ordered(self) -> BillingBand:
+    def _ordered(self) -> "BillingBand":
         if self.max_minutes is not None and self.max_minutes < self.min_minutes:
             raise ValueError("max_minutes must not be below min_minutes")
         return self
@@ -35,7 +33,7 @@ class BillingBand(BaseModel):
 class TemplateSettings(BaseModel):
     """Everything a template fixes but its name (also the body of PUT /templates/{name})."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     room_type: RoomType
     description: str = Field("", max_length=500)
@@ -73,7 +71,7 @@ class TemplateSettings(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _default_within_limit(self) -> TemplateSettings:
+    def _default_within_limit(self) -> "TemplateSettings":
         if self.max_participants > self.max_participants_limit:
             raise ValueError("max_participants must not exceed max_participants_limit")
         if self.recording_mandatory and self.recording != "compliance":
@@ -89,9 +87,8 @@ class Template(TemplateSettings):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
 
 
-BUILTIN_TEMPLATES: dict[str, Template] = {
-    t.name: t
-    for t in (
+def _builtin_templates() -> dict[str, Template]:
+    templates = (
         Template(
             name="individual",
             room_type="individual",
@@ -149,7 +146,9 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             attended_min_seconds=60,
         ),
     )
-}
+    return {t.name: t for t in templates}
+
+
 # "group" is an older name of the workshop template; accept it.
 TEMPLATE_ALIASES = {"group": "workshop"}
 
@@ -157,29 +156,49 @@ TEMPLATE_ALIASES = {"group": "workshop"}
 class ServiceProfile(BaseModel):
     """What a platform service type implies for its rooms (its automatic configuration)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     template: str
     max_participants: int | None = None
     recording: RecordingPolicy | None = None
 
 
-SERVICE_PROFILES: dict[str, ServiceProfile] = {
-    "therapy": ServiceProfile(template="individual", max_participants=2, recording="none"),
-    "consultation": ServiceProfile(template="individual", max_participants=2, recording="none"),
-    "yoga_class": ServiceProfile(template="workshop", max_participants=20, recording="optional"),
-    "workshop": ServiceProfile(template="workshop"),
-    "course": ServiceProfile(template="course"),
-    "webinar": ServiceProfile(template="broadcast", max_participants=500, recording="automatic"),
-    "broadcast": ServiceProfile(template="broadcast"),
+# A service type's profile, as data: ServiceProfile models are made on first use (``__getattr__``).
+_SERVICE_PROFILES: dict[str, dict[str, Any]] = {
+    "therapy": {"template": "individual", "max_participants": 2, "recording": "none"},
+    "consultation": {"template": "individual", "max_participants": 2, "recording": "none"},
+    "yoga_class": {"template": "workshop", "max_participants": 20, "recording": "optional"},
+    "workshop": {"template": "workshop"},
+    "course": {"template": "course"},
+    "webinar": {"template": "broadcast", "max_participants": 500, "recording": "automatic"},
+    "broadcast": {"template": "broadcast"},
 }
+
+BUILTIN_TEMPLATES: dict[str, Template]
+SERVICE_PROFILES: dict[str, ServiceProfile]
+
+
+def __getattr__(name: str) -> Any:
+    """BUILTIN_TEMPLATES and SERVICE_PROFILES, validated on first use rather than at import: validating
+    them builds their models' schemas (the models are ``defer_build``), which a function that never
+    reads a template (issue_token, room_query, ...) should not pay at every cold start."""
+    if name == "BUILTIN_TEMPLATES":
+        value: Any = _builtin_templates()
+    elif name == "SERVICE_PROFILES":
+        value = {service: ServiceProfile(**profile) for service, profile in _SERVICE_PROFILES.items()}
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def service_type_mapping() -> str:
     """SERVICE_PROFILES in words (the API documents it on ``service_type``, the README shows it)."""
     parts = []
-    for name, profile in SERVICE_PROFILES.items():
-        extras = [f"{profile.max_participants} participants"] if profile.max_participants else []
-        extras += [f"recording {profile.recording}"] if profile.recording else []
-        parts.append(f"{name} → {profile.template}" + (f" ({', '.join(extras)})" if extras else ""))
+    for name, profile in _SERVICE_PROFILES.items():
+        extras = [f"{profile['max_participants']} participants"] if profile.get("max_participants") else []
+        extras += [f"recording {profile['recording']}"] if profile.get("recording") else []
+        parts.append(f"{name} → {profile['template']}" + (f" ({', '.join(extras)})" if extras else ""))
     return "; ".join(parts) + ". Any other service_type needs room_type or template."
 
 
