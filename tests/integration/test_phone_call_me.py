@@ -134,3 +134,22 @@ def test_a_member_is_limited_per_window_besides_the_room_and_failed_calls_give_t
     assert _ask(api, call_me_room, ids["host"], phone_number="+12025550142").status_code == 202
     for r in asks[:limit]:
         _outcome(api, stack, call_me_room, ids["client"], r.json()["dial_out_id"])
+
+
+def test_patch_turns_call_me_on_and_off_live_and_refuses_it_without_phone(api, stack, ids, booking_room):
+    room = _room(api, ids, call_me=False)
+    _open(api, room, ids["host"])  # the LiveKit room is open: the option still changes (read per dial-out)
+    assert _ask(api, room, ids["client"], phone_number=CLIENT_PHONE).json()["code"] == "call_me_not_allowed"
+    url = f"/rooms/{room['room_id']}"
+    on = api.admin("PATCH", url, json={"sip": {"call_me": True}})
+    assert on.status_code == 200, on.text
+    assert on.json()["dial_in"]["call_me"] is True and on.json()["dial_in"]["pin"] == room["dial_in"]["pin"]
+    accepted = _ask(api, room, ids["client"], phone_number=CLIENT_PHONE)
+    assert accepted.status_code == 202, accepted.text
+    _outcome(api, stack, room, ids["client"], accepted.json()["dial_out_id"])
+    off = api.admin("PATCH", url, json={"sip": {"call_me": False}})
+    assert off.status_code == 200 and off.json()["dial_in"]["call_me"] is False
+    assert _ask(api, room, ids["client"], phone_number=CLIENT_PHONE).json()["code"] == "call_me_not_allowed"
+    assert api.admin("PATCH", url, json={"sip": None}).status_code == 422
+    no_phone = api.admin("PATCH", f"/rooms/{booking_room['room_id']}", json={"sip": {"call_me": True}})
+    assert no_phone.status_code == 422 and no_phone.json()["field"] == "sip.call_me", no_phone.text
