@@ -153,3 +153,21 @@ def test_patch_turns_call_me_on_and_off_live_and_refuses_it_without_phone(api, s
     assert api.admin("PATCH", url, json={"sip": None}).status_code == 422
     no_phone = api.admin("PATCH", f"/rooms/{booking_room['room_id']}", json={"sip": {"call_me": True}})
     assert no_phone.status_code == 422 and no_phone.json()["field"] == "sip.call_me", no_phone.text
+
+
+def test_concurrent_asks_by_one_member_take_exactly_their_limit(api, stack, ids, call_me_room):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rooms.settings import get_settings
+
+    limit = get_settings().sip_call_me_limit
+    _open(api, call_me_room, ids["host"])
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda i: _ask(api, call_me_room, ids["client"], phone_number=f"+4477009{i:05d}"),
+                                range(6)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [202] * limit + [429] * (6 - limit), [r.text for r in answers]
+    assert {r.json()["code"] for r in answers if r.status_code == 429} == {"dial_out_member_rate_limited"}
+    for r in answers:
+        if r.status_code == 202:
+            _outcome(api, stack, call_me_room, ids["client"], r.json()["dial_out_id"])

@@ -23,7 +23,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rooms import metric_names, notify, store
-from rooms.access import Caller, require_host, require_may_dial_out, require_may_see_dial_out, require_room
+from rooms.access import (
+    Caller,
+    require_host,
+    require_may_dial_out,
+    require_may_see_dial_out,
+    require_member,
+    require_room,
+)
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
 from rooms.livekit_gateway import sip_service as livekit_sip
@@ -141,7 +148,7 @@ def get_dial_out(room_id: str, dial_out_id: str, *, caller: Caller) -> DialOutRe
     room, members = store.get_room_and_members(room_id, caller.user_id)
     room = require_room(room, room_id)
     member = members.get(caller.user_id)
-    require_may_see_dial_out(caller, room, member, requested_by=caller.user_id)  # membership first
+    require_member(caller, room, member)  # (before the item: a stranger learns nothing of its ids)
     item = store.get_dial_out(room_id, dial_out_id)
     if item is None:
         raise NotFound(f"no dial-out {dial_out_id} in room {room_id}", code="dial_out_not_found")
