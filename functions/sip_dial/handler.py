@@ -1,4 +1,4 @@
-"""sip_dial: phone dial-in details (members) and dial-out (host) through LiveKit SIP.
+"""sip_dial: phone dial-in details (members) and dial-out (host; "call me" members) through LiveKit SIP.
 
 A dial-out is answered 202 with its ``dial_out_id``: the call is placed by the ``dial_out_worker`` function
 (asynchronous), and its outcome is read at ``GET …/dial-outs/{dial_out_id}``."""
@@ -26,11 +26,13 @@ def get_room_dial_in(room_id: str) -> DialIn:
     return get_dial_in(room_id, caller=current_caller(app))
 
 
-@app.post("/rooms/<room_id>/dial-out", summary="Call a phone into the room (host); placed asynchronously",
+@app.post("/rooms/<room_id>/dial-out", summary="Call a phone into the room (host; or a participant "
+                                            "asking to be called themselves where sip.call_me); placed asynchronously",
           tags=["host"],
           responses={202: {"description": "Requested: follow it at GET /rooms/{room_id}/dial-outs/{dial_out_id}",
                            "content": {"application/json": {"schema": _DIAL_OUT_SCHEMA}}},
-                     429: {"description": "Too many dial-outs for this room; see retry_after_seconds"}})
+                     429: {"description": "Too many dial-outs for this room (dial_out_rate_limited) or asked by "
+                                          "this member (dial_out_member_rate_limited); see retry_after_seconds"}})
 def post_room_dial_out(room_id: str, request: Annotated[DialOutRequest, Body()]) -> Response[DialOutResponse]:
     accepted = request_dial_out(room_id, request, caller=current_caller(app), now=utcnow(), settings=get_settings())
     return Response(status_code=202, content_type="application/json", body=accepted.model_dump(mode="json"))
@@ -41,7 +43,8 @@ def get_room_dial_outs(room_id: str) -> DialOutList:
     return list_dial_outs(room_id, caller=current_caller(app))
 
 
-@app.get("/rooms/<room_id>/dial-outs/<dial_out_id>", summary="One dial-out and its outcome (host)", tags=["host"])
+@app.get("/rooms/<room_id>/dial-outs/<dial_out_id>", summary="One dial-out and its outcome (host; a member: their own)",
+         tags=["host"])
 def get_room_dial_out(room_id: str, dial_out_id: str) -> DialOutResponse:
     return get_dial_out(room_id, dial_out_id, caller=current_caller(app))
 

@@ -211,7 +211,8 @@ test('phone fallback: when video fails, the dial-in number and PIN from the API,
   const phone = card.getByRole('region', { name: 'Join by phone' });
   await expect(phone.getByTestId('dial-in-pin')).toHaveText(dialIn.pin);
   for (const n of dialIn.numbers) await expect(phone.getByRole('link', { name: n.formatted })).toHaveAttribute('href', `tel:${n.number}`);
-  // dial-out is a host control in the API: a member is told to ask the host, or to dial in
+  // a room without sip.call_me: dial-out is the host's, and a member is told to ask the host, or to dial in
+  expect(dialIn.call_me).toBe(false);
   await expect(phone.getByRole('button', { name: 'Call me' })).toBeDisabled();
   await page.screenshot({ path: `${SHOTS}phone-fallback.png`, fullPage: true });
 
@@ -226,6 +227,35 @@ test('phone fallback: when video fails, the dial-in number and PIN from the API,
   expect((await dial).postDataJSON()).toEqual({ phone_number: '+1 202 555 0199', user_id: id.host });
   expect((await answered).status()).toBe(202);
   await expect(hostPhone.getByRole('status')).toContainText('+1 202 555 0199');
+});
+
+test('call me: in a room with sip.call_me a member whose video failed asks to be called, and sees the outcome', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id, { sip: { enabled: true, region: 'US', call_me: true }, waiting_room: false });
+  await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+  await page.getByRole('button', { name: 'Join' }).click();
+  // the token response's dial_in says call_me: the member's button is live, and the call is for them
+  const phone = page.locator('[data-problem="cannot_connect"]').getByRole('region', { name: 'Join by phone' });
+  await phone.getByLabel('Call me at').fill('+1 202 555 0177');
+  const dial = page.waitForRequest((r) => r.url().endsWith(`/rooms/${room.room_id}/dial-out`));
+  const accepted = page.waitForResponse((r) => r.url().endsWith(`/rooms/${room.room_id}/dial-out`));
+  const polled = page.waitForResponse((r) => r.url().includes(`/rooms/${room.room_id}/dial-outs/`));
+  await phone.getByRole('button', { name: 'Call me' }).click();
+  expect((await dial).postDataJSON()).toEqual({ phone_number: '+1 202 555 0177', user_id: id.client });
+  expect((await accepted).status()).toBe(202);
+  expect((await polled).status()).toBe(200); // the member may read their own attempt
+  // the emulator's callee answers (numbers ending 0486 are busy): the outcome from GET …/dial-outs/{id}
+  await expect(phone.getByRole('status')).toHaveText('+12******177 answered and joined by audio.', { timeout: 30_000 });
+  await page.screenshot({ path: `${SHOTS}phone-call-me.png`, fullPage: true });
+  // and the API counts the phone leg as this member, via phone
+  const attendance = (await admin('GET', `/rooms/${room.room_id}/attendance`)).body;
+  const me = attendance.participants.find((p: { identity: string }) => p.identity === id.client);
+  expect(me.segments.map((s: { via: string }) => s.via)).toEqual(['phone']);
+
+  // a busy phone is told as such
+  await phone.getByLabel('Call me at').fill('+1 202 555 0486');
+  await phone.getByRole('button', { name: 'Call me' }).click();
+  await expect(phone.getByRole('status')).toHaveText('+12******486 is busy (SIP 486).', { timeout: 30_000 });
 });
 
 test('phone on demand: a room with dial-in offers "Join by phone" before anything fails', async ({ page }) => {

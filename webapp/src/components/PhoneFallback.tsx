@@ -1,13 +1,17 @@
 // The seed's "fallback to phone": the room's dial-in number and PIN (GET /rooms/{id}/dial-in, also in
-// the token response), and "call me" (POST /rooms/{id}/dial-out with the member's user_id, so the call
-// keeps their attendance record). Dial-out is a host control in the API: other people are told to ask.
+// the token response), and "call me" (POST /rooms/{id}/dial-out with the member's own user_id, so the call
+// joins as them and keeps their attendance record; the attempt's outcome is polled at GET …/dial-outs/{id}).
+// The host may always; a participant where the room allows it (dial_in.call_me, the room's sip.call_me)
+// once admitted; everyone else is told to ask the host or dial in.
 import { useEffect, useState } from 'react';
-import type { DialIn, RoomsApi } from '../lib/api';
+import type { CallMeOffer, DialIn, RoomsApi } from '../lib/api';
 import { ApiError, describeDialOut } from '../lib/api';
 import { describeError, type Problem } from '../lib/errors';
 
-export function PhoneFallback({ api, roomId, dialIn: initial, isHost, userId }: {
-  api: RoomsApi; roomId: string; dialIn?: DialIn | null; isHost: boolean; userId?: string;
+const FINAL = new Set(['answered', 'busy', 'no_answer', 'failed']);
+
+export function PhoneFallback({ api, roomId, dialIn: initial, offer, userId }: {
+  api: RoomsApi; roomId: string; dialIn?: DialIn | null; offer: CallMeOffer; userId?: string;
 }) {
   const [dialIn, setDialIn] = useState<DialIn | null | undefined>(initial);
   const [phone, setPhone] = useState('');
@@ -30,14 +34,19 @@ export function PhoneFallback({ api, roomId, dialIn: initial, isHost, userId }: 
     try {
       const accepted = await api.dialOut(roomId, { phone_number: phone, user_id: userId });
       setStatus(`Calling ${phone}: answer your phone to join by audio.`);
-      const last = await api.followDialOut(roomId, accepted, () => {});
-      if (last.status !== 'answered') setStatus(describeDialOut(last));
+      const last = await api.followDialOut(roomId, accepted, (d) => {
+        if (FINAL.has(d.status)) setStatus(describeDialOut(d));
+      });
+      if (!FINAL.has(last.status)) setStatus(`${describeDialOut(last)} (still waiting for an answer)`);
     } catch (err) {
       setStatus(null);
       setProblem(err instanceof ApiError && err.field === 'phone_number'
         ? { ...describeError(err), title: 'That number cannot be called', message: err.message,
             nextStep: 'Enter the number with its country code, e.g. +44 20 7946 0000.' }
-        : describeError(err));
+        : err instanceof ApiError && err.status === 403 && err.code.startsWith('call_me_')
+          ? { ...describeError(err), title: 'We cannot call you in this session', message: err.message,
+              nextStep: 'Dial the number above and enter the PIN, or ask your host to call you.' }
+          : describeError(err));
     }
   }
 
@@ -54,14 +63,14 @@ export function PhoneFallback({ api, roomId, dialIn: initial, isHost, userId }: 
           <p className="rooms-muted">{dialIn.instructions}</p>
         </>
       ) : <p className="rooms-muted">This session has no phone access.</p>}
-      {dialIn && (isHost ? (
+      {dialIn && (offer !== 'ask_host' ? (
         <form onSubmit={callMe} className="rooms-inline-form">
           <label>Call me at <input value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+1 202 555 0123"
             type="tel" required /></label>
           <button className="lk-button" type="submit">Call me</button>
         </form>
       ) : (
-        <button className="lk-button" disabled title="Only the host can place calls into the room (POST /rooms/{id}/dial-out is a host control): ask your host to call you, or dial the number above.">
+        <button className="lk-button" disabled title="This session does not let members ask to be called: ask your host to call you, or dial the number above.">
           Call me
         </button>
       ))}

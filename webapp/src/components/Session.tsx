@@ -11,6 +11,7 @@ import {
 } from 'livekit-client';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RoomsApi, RoomView, TokenResponse } from '../lib/api';
+import { callMeOffer } from '../lib/api';
 import { describeDeviceFailure, describeDisconnect, describeError, problem, type Problem } from '../lib/errors';
 import { describeHostNotice, HOST_MESSAGE_TOPIC, HOST_REQUEST_TOPIC, type HostNotice, parseHostData } from '../lib/hostData';
 import { isPoor, PoorStreak, QualitySampler } from '../lib/quality';
@@ -122,7 +123,8 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
     }} />
   );
 
-  const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} isHost={props.isHost} userId={grant.identity} />;
+  const offer = callMeOffer({ isHost: props.isHost, role: grant.role, dialIn: grant.dial_in, admitted });
+  const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} offer={offer} userId={grant.identity} />;
   // On demand (the seed's "fallback to phone" without waiting for video to fail): rooms with dial-in
   // always offer it, unless a problem card or the poor-quality banner shows it already.
   const phoneOnDemand = grant.dial_in && !current?.offerPhone && !poor && (

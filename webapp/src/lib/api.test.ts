@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiError, describeDialOut, NetworkError, parseRoomPath, RoomsApi, roomApiPath } from './api';
+import { ApiError, callMeOffer, describeDialOut, NetworkError, parseRoomPath, RoomsApi, roomApiPath } from './api';
 
 function fakeFetch(status: number, body: unknown) {
   return vi.fn(async (_url: string, _init?: RequestInit) =>
@@ -94,5 +94,36 @@ describe('RoomsApi', () => {
   it('a failed fetch (offline, CORS) is a NetworkError', async () => {
     const api = new RoomsApi('', async () => 't', async () => { throw new TypeError('Failed to fetch'); });
     await expect(api.getRoom({ kind: 'room', id: 'x' })).rejects.toBeInstanceOf(NetworkError);
+  });
+});
+
+describe('"Call me" in the phone fallback', () => {
+  const dialIn = { numbers: [], pin: '1234', instructions: '' };
+  it('the host always may; a participant only where the room allows it and once admitted', () => {
+    expect(callMeOffer({ isHost: true, role: 'host', dialIn, admitted: true })).toBe('host');
+    expect(callMeOffer({ isHost: false, role: 'participant', dialIn: { ...dialIn, call_me: true }, admitted: true }))
+      .toBe('member');
+  });
+  it.each([
+    ['the room does not allow it', { role: 'participant', dialIn: { ...dialIn, call_me: false }, admitted: true }],
+    ['an older API says nothing', { role: 'participant', dialIn, admitted: true }],
+    ['a viewer', { role: 'viewer', dialIn: { ...dialIn, call_me: true }, admitted: true }],
+    ['still in the waiting room', { role: 'participant', dialIn: { ...dialIn, call_me: true }, admitted: false }],
+    ['no phone access', { role: 'participant', dialIn: null, admitted: true }],
+  ])('%s: ask the host', (_why, rest) => {
+    expect(callMeOffer({ isHost: false, ...rest })).toBe('ask_host');
+  });
+  it("a member's call goes to our API with their own user_id, and its outcome is polled", async () => {
+    const states = [{ dial_out_id: 'd1', status: 'requested' }, { dial_out_id: 'd1', status: 'answered' }];
+    const fetch = vi.fn(async (_url: string, _init?: RequestInit) =>
+      new Response(JSON.stringify({ room_id: 'r1', participant_identity: 'cl-1', phone_number: '+44*******456',
+        ...states.shift() }), { status: states.length ? 202 : 200 }));
+    const api = new RoomsApi('', async () => 't', fetch);
+    const accepted = await api.dialOut('r1', { phone_number: '+447700900456', user_id: 'cl-1' });
+    const last = await api.followDialOut('r1', accepted, () => {}, { sleep: async () => {} });
+    expect(fetch.mock.calls.map(([u, i]) => `${i?.method ?? 'GET'} ${u}`))
+      .toEqual(['POST /rooms/r1/dial-out', 'GET /rooms/r1/dial-outs/d1']);
+    expect(fetch.mock.calls[0][1]?.body).toBe(JSON.stringify({ phone_number: '+447700900456', user_id: 'cl-1' }));
+    expect(describeDialOut(last)).toBe('+44*******456 answered and joined by audio.');
   });
 });

@@ -4,7 +4,19 @@
 export type Role = 'host' | 'participant' | 'viewer' | string;
 
 export interface DialInNumber { region: string; number: string; formatted: string }
-export interface DialIn { numbers: DialInNumber[]; pin: string; instructions: string }
+/** `call_me`: the room lets its participants ask to be called themselves (`sip.call_me`). */
+export interface DialIn { numbers: DialInNumber[]; pin: string; instructions: string; call_me?: boolean }
+
+/** Who may press "Call me" in the phone fallback, as the API decides it (rooms.access.require_may_dial_out):
+ * the host always; a participant (not a viewer) once admitted, in a room whose dial-in says `call_me`;
+ * everyone else is told to ask the host or dial in. */
+export type CallMeOffer = 'host' | 'member' | 'ask_host';
+export function callMeOffer({ isHost, role, dialIn, admitted }: {
+  isHost: boolean; role?: string; dialIn?: DialIn | null; admitted: boolean;
+}): CallMeOffer {
+  if (isHost) return 'host';
+  return dialIn?.call_me && role === 'participant' && admitted ? 'member' : 'ask_host';
+}
 
 export interface RoomView {
   room_id: string;

@@ -17,6 +17,7 @@ describe('describeError: the troubleshooting list, each with a next step', () =>
     [api(404, 'room_not_found'), 'not_found'],
     [api(401), 'signed_out'],
     [api(429, 'dial_out_rate_limited'), 'rate_limited'],
+    [api(429, 'dial_out_member_rate_limited'), 'rate_limited'],
     [api(503, 'livekit_unavailable'), 'cannot_connect'],
     [api(502), 'cannot_connect'],
     [api(403), 'not_a_member'],

@@ -144,6 +144,7 @@ const API_CODES: Record<string, ProblemKind> = {
   rate_limited: 'rate_limited',
   recording_not_active: 'not_recording',
   dial_out_rate_limited: 'rate_limited',
+  dial_out_member_rate_limited: 'rate_limited',
   livekit_unavailable: 'cannot_connect',
   upstream_unavailable: 'cannot_connect',
 };

@@ -8,6 +8,8 @@ Every rule of the API is a function of this module; the capabilities call them, 
   recordings when the room lets clients access them (until its access end date).
 - host: the member with role ``host`` runs the session (participants, admit, mute, remove, dial-out),
   starts and stops recordings, reads attendance, and deletes recordings (compliance ones: admin only).
+- "call me": in a room with ``sip.call_me`` a participant (not a viewer, and not while waiting to be
+  admitted) may have the room dial out to them, as themselves only, and read their own attempts.
 """
 
 from __future__ import annotations
@@ -78,6 +80,53 @@ def require_host_or_admin(caller: Caller, room: RoomItem, member: Member | None)
     if caller.is_admin:
         return member
     return require_host(caller, room, member)
+
+
+# --- dial-out ("call me") --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DialOutPermit:
+    """Who a dial-out may be for: ``user_id`` (the member whose identity the call joins as, or None for
+    a number that is nobody's) and whether it is a member's own "call me" (which takes their own slot)."""
+
+    user_id: str | None
+    call_me: bool
+
+
+def room_allows_call_me(room: RoomItem) -> bool:
+    sip = room.sip
+    if sip is None:
+        return False
+    sip = sip.as_dict() if hasattr(sip, "as_dict") else dict(sip)
+    return bool(sip.get("enabled") and sip.get("call_me"))
+
+
+def require_may_dial_out(caller: Caller, room: RoomItem, member: Member | None, *,
+                         user_id: str | None) -> DialOutPermit:
+    """The host dials anyone (a member, as themself, or any number). A participant of a room with
+    ``sip.call_me`` may ask only for themselves: ``user_id`` omitted or their own, so the phone leg joins
+    as their identity and their attendance stays one record. Viewers may not: a phone leg publishes
+    audio, which their join never may. A participant still waiting to be admitted may not either: the
+    call would walk past the waiting room."""
+    member = require_member(caller, room, member)
+    if member.role == "host":
+        return DialOutPermit(user_id=user_id, call_me=False)
+    if member.role != "participant" or not room_allows_call_me(room):
+        raise Forbidden("only the host can place calls into this room; ask the host, or dial in",
+                        code="call_me_not_allowed")
+    if user_id is not None and user_id != caller.user_id:
+        raise Forbidden("you can ask a call only for yourself", code="call_me_self_only")
+    if room.waiting_room and not member.admitted_at:
+        raise Forbidden("the host has not admitted you yet", code="call_me_waiting")
+    return DialOutPermit(user_id=caller.user_id, call_me=True)
+
+
+def require_may_see_dial_out(caller: Caller, room: RoomItem, member: Member | None, *, requested_by: str) -> None:
+    """The host sees every dial-out of the room; another member only the ones they asked for."""
+    member = require_member(caller, room, member)
+    if member.role != "host" and requested_by != caller.user_id:
+        raise Forbidden("this call was not asked for by you", code="dial_out_not_yours")
 
 
 # --- recordings ------------------------------------------------------------------------------------------

@@ -159,6 +159,12 @@ ERROR_CODES: dict[str, ErrorCode] = _catalogue(
     ("dial_out_unavailable", (503,), "The dial-out could not be queued (the event bus refused it); retry."),
     ("dial_out_rate_limited", (429,), "The room reached its dial-out limit; see retry_after_seconds."),
     ("dial_out_not_configured", (503,), "Dial-out is not configured in this deployment."),
+    ("call_me_not_allowed", (403,), "Only the host dials out: the room does not let members ask to be called "
+                                    "(sip.call_me), or the caller is a viewer."),
+    ("call_me_self_only", (403,), "A member may ask a call only for themselves: user_id must be the caller's."),
+    ("call_me_waiting", (403,), "The member is still in the waiting room: the host admits them before a call."),
+    ("dial_out_member_rate_limited", (429,), "The member asked to be called too often; see retry_after_seconds."),
+    ("dial_out_not_yours", (403,), "A member sees only the calls they asked for; the host sees all."),
     # evidence
     ("legal_hold", (409,), "The room is under a legal hold: nothing of it may be deleted."),
     ("signing_key_missing", (503,), "No evidence signing key is configured."),

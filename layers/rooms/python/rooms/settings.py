@@ -102,6 +102,8 @@ class Settings(BaseModel):
     )
     sip_dial_out_limit: int = Field(5, ge=1, description="Dial-outs allowed per room per window")
     sip_dial_out_window_seconds: int = Field(600, ge=10)
+    sip_call_me_limit: int = Field(2, ge=1, description="Calls a member may ask for themselves (sip.call_me) per "
+                                                        "window, besides the room's limit (toll-fraud guard)")
     sip_ringing_timeout_seconds: int = Field(30, ge=1, le=80)
 
     # Evidence. Retention periods count from the room's end; the sweeper enforces them

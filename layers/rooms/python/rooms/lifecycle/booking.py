@@ -200,6 +200,13 @@ def _changes(room: store.RoomItem, request: UpdateRoomRequest) -> dict[str, Any]
             raise InvalidInput(f"the {room.template} template records for compliance; recording cannot be "
                                f"{request.recording!r}", code="recording_policy_locked", field="recording")
         changes["recording"] = request.recording
+    if "sip" in given:
+        sip = room.sip.as_dict() if room.sip is not None and hasattr(room.sip, "as_dict") else dict(room.sip or {})
+        if not sip.get("enabled"):
+            raise InvalidInput("sip.call_me needs a room with phone access (sip.enabled at creation)",
+                               code="invalid_input", field="sip.call_me")
+        if request.sip.call_me != bool(sip.get("call_me")):
+            changes["sip.call_me"] = request.sip.call_me
     return changes
 
 

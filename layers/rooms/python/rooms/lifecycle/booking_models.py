@@ -12,6 +12,12 @@ from rooms.room.models import ID_PATTERN, CreateRoomRequest, RoomView, ScheduleT
 from rooms.room.templates import MemberRole, RecordingPolicy
 
 
+class SipUpdate(_In):
+    """The phone settings PATCH may change: ``call_me`` (the number and PIN stay the room's)."""
+
+    call_me: bool = Field(description="Participants may ask to be called themselves (needs a SIP-enabled room)")
+
+
 class UpdateRoomRequest(_In):
     """Body of PATCH /rooms/{room_id}: only the fields given change."""
 
@@ -22,12 +28,13 @@ class UpdateRoomRequest(_In):
     waiting_room: bool | None = None
     recording: RecordingPolicy | None = None
     metadata: dict[str, Any] | None = Field(None, description="Replaces the room's metadata; null clears it")
+    sip: SipUpdate | None = Field(None, description="sip.call_me; changes live too (read on each dial-out)")
 
     @model_validator(mode="after")
     def _something_and_not_null(self) -> UpdateRoomRequest:
         if not self.model_fields_set:
             raise ValueError("give at least one field to change")
-        for name in ("scheduled_start", "scheduled_end", "max_participants", "waiting_room", "recording"):
+        for name in ("scheduled_start", "scheduled_end", "max_participants", "waiting_room", "recording", "sip"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self

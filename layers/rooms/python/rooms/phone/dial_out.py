@@ -1,13 +1,14 @@
 """Dial-out, asynchronously and honestly.
 
-``POST /rooms/{room_id}/dial-out`` opens the LiveKit room if it is not open yet (as a join-token request
-does), records the attempt (``requested``), takes a slot of the room's rate
-limit and publishes ``Dial-Out Requested``; it answers 202 at once. The ``dial_out_worker`` function (an
-EventBridge rule on that event, asynchronous with retries and a failure queue) places the call with
-``CreateSIPParticipant(wait_until_answered=True)``, which returns only once the callee answered or the call
-failed (an HTTP request could not outlast the ringing). The outcome (answered, busy, no_answer, failed, with
-the SIP status) is recorded on the attempt (``GET …/dial-outs/{dial_out_id}``) and published as
-``Dial-Out Answered`` / ``Dial-Out Failed``.
+``POST /rooms/{room_id}/dial-out`` (the host; or, in a room with ``sip.call_me``, a participant asking to be
+called themselves: ``rooms.access.require_may_dial_out``) opens the LiveKit room if it is not open yet (as a
+join-token request does), records the attempt (``requested``), takes a slot of the room's rate limit (and, for
+a member's own call, of theirs) and publishes ``Dial-Out Requested``; it answers 202 at once. The
+``dial_out_worker`` function (an EventBridge rule on that event, asynchronous with retries and a failure
+queue) places the call with ``CreateSIPParticipant(wait_until_answered=True)``, which returns only once the
+callee answered or the call failed (an HTTP request could not outlast the ringing). The outcome (answered,
+busy, no_answer, failed, with the SIP status) is recorded on the attempt (``GET …/dial-outs/{dial_out_id}``)
+and published as ``Dial-Out Answered`` / ``Dial-Out Failed``.
 
 Honest attendance: LiveKit connects the SIP participant to the room *before* it rings (``sip.callStatus``
 ``dialing`` → ``ringing`` → ``active``), so its ``participant_joined`` is not attendance
@@ -22,7 +23,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rooms import metric_names, notify, store
-from rooms.access import Caller, require_host, require_room
+from rooms.access import (
+    Caller,
+    require_host,
+    require_may_dial_out,
+    require_may_see_dial_out,
+    require_member,
+    require_room,
+)
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
 from rooms.livekit_gateway import sip_service as livekit_sip
@@ -55,11 +63,12 @@ def view(item: DialOutItem) -> DialOutResponse:
 
 def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, now: datetime,
                      settings: Settings) -> DialOutResponse:
-    """The host asks for a phone to be called into the room: the attempt is recorded and queued."""
+    """The host asks for a phone to be called into the room, or (``sip.call_me``) a participant asks to be
+    called themselves: the attempt is recorded and queued."""
     wanted = [caller.user_id] + ([request.user_id] if request.user_id else [])
     room, members = store.get_room_and_members(room_id, *wanted)
     room = require_room(room, room_id)
-    require_host(caller, room, members.get(caller.user_id))
+    permit = require_may_dial_out(caller, room, members.get(caller.user_id), user_id=request.user_id)
     if not is_live(room.status):
         raise Conflict(f"room {room_id} is {room.status}", code="room_ended")
     if not sip_of(room).get("enabled"):
@@ -69,10 +78,10 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
     if not room.livekit_created_at:
         room = _open_just_in_time(room, caller=caller, now=now, settings=settings)
 
-    if request.user_id:
-        target = members.get(request.user_id)
+    if permit.user_id:
+        target = members.get(permit.user_id)
         if target is None or target.status != MemberStatus.ACTIVE:
-            raise InvalidInput(f"{request.user_id} is not a member of room {room_id}", code="not_a_member",
+            raise InvalidInput(f"{permit.user_id} is not a member of room {room_id}", code="not_a_member",
                                field="user_id")
         identity, name = target.user_id, request.participant_name or target.name or target.user_id
     else:
@@ -81,23 +90,37 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
     window = settings.sip_dial_out_window_seconds
     start = int(now.timestamp()) // window * window
     window_start = iso(datetime.fromtimestamp(start, now.tzinfo))
-    count = store.take_dial_out_slot(room_id, window_start=window_start, limit=settings.sip_dial_out_limit,
-                                     expires_at=parse_iso(window_start) + timedelta(seconds=window, days=1))
-    if count is None:
+    expires_at = parse_iso(window_start) + timedelta(seconds=window, days=1)
+    retry_after = start + window - int(now.timestamp())
+    if permit.call_me:  # the member's own slot too (toll-fraud guard), both or neither
+        count = None
+        reached = store.take_member_dial_out_slots(
+            room_id, caller.user_id, window_start=window_start, limit=settings.sip_dial_out_limit,
+            member_limit=settings.sip_call_me_limit, expires_at=expires_at)
+        if reached == "member":
+            raise TooManyRequests(f"you asked for {settings.sip_call_me_limit} calls in {window} s",
+                                  code="dial_out_member_rate_limited", retry_after_seconds=retry_after)
+    else:
+        count = store.take_dial_out_slot(room_id, window_start=window_start, limit=settings.sip_dial_out_limit,
+                                         expires_at=expires_at)
+        reached = "room" if count is None else None
+    if reached == "room":
         raise TooManyRequests(f"room {room_id} reached {settings.sip_dial_out_limit} dial-outs per {window} s",
-                              code="dial_out_rate_limited", retry_after_seconds=start + window - int(now.timestamp()))
+                              code="dial_out_rate_limited", retry_after_seconds=retry_after)
 
     masked = mask_phone_number(request.phone_number)
     item = DialOutItem(
         *DialOutItem.key(room_id, uuid.uuid4().hex), room_id=room_id, status="requested",
         requested_by=caller.user_id, requested_at=iso(now), window_start=window_start, identity=identity,
-        name=name, user_id=request.user_id, phone_number=request.phone_number, phone_number_masked=masked,
+        name=name, user_id=permit.user_id, phone_number=request.phone_number, phone_number_masked=masked,
+        slot_user_id=caller.user_id if permit.call_me else None,
     )
     item.dial_out_id = item.sk.removeprefix("DIALCALL#")
     item.ttl = now + timedelta(days=settings.attendance_retention_days)
     store.create_dial_out(item)
     log = {"action": "phone.dial_out.request", "actor": caller.user_id, "room_id": room_id, "target": identity,
-           "phone_number": masked, "dial_out_id": item.dial_out_id, "dial_outs_in_window": count}
+           "phone_number": masked, "dial_out_id": item.dial_out_id, "dial_outs_in_window": count,
+           "call_me": permit.call_me}
     try:
         notify.publish(REQUESTED_DETAIL_TYPE, {"room_id": room_id, "dial_out_id": item.dial_out_id})
     except Exception:
@@ -121,12 +144,15 @@ def _open_just_in_time(room, *, caller: Caller, now: datetime, settings: Setting
 
 
 def get_dial_out(room_id: str, dial_out_id: str, *, caller: Caller) -> DialOutResponse:
+    """The host reads any attempt; a member ("call me") only their own."""
     room, members = store.get_room_and_members(room_id, caller.user_id)
     room = require_room(room, room_id)
-    require_host(caller, room, members.get(caller.user_id))
+    member = members.get(caller.user_id)
+    require_member(caller, room, member)  # (before the item: a stranger learns nothing of its ids)
     item = store.get_dial_out(room_id, dial_out_id)
     if item is None:
         raise NotFound(f"no dial-out {dial_out_id} in room {room_id}", code="dial_out_not_found")
+    require_may_see_dial_out(caller, room, member, requested_by=item.requested_by)
     return view(item)
 
 
@@ -204,6 +230,8 @@ def _fail(item: DialOutItem, *, status: str, at: datetime, sip_status_code: int 
                                          livekit_code=livekit_code, error=error):
         return  # already recorded (a redelivery)
     store.give_back_dial_out_slot(item.room_id, window_start=item.window_start)
+    if item.slot_user_id:
+        store.give_back_dial_out_slot(item.room_id, window_start=item.window_start, user_id=item.slot_user_id)
     metrics.add_metric(name=metric_names.PHONE_DIAL_OUT_FAILURES, unit="Count", value=1)
     if not publish:
         return

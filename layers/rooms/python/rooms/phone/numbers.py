@@ -70,6 +70,7 @@ def dial_in_details(room: RoomItem) -> DialIn | None:
         numbers=[DialInNumber(region=sip["region"], number=sip["number"], formatted=formatted)],
         pin=sip["pin"],
         instructions=f"Call {formatted} and enter PIN {sip['pin']} followed by #.",
+        call_me=bool(sip.get("call_me")),
     )
 
 

@@ -44,7 +44,7 @@ def create_room_with_dial_in(
     number = number_for_region(sip.region, settings)
     for attempt, pin in enumerate(pin_candidates(settings.sip_pin_length), start=1):
         item.sip = {"enabled": True, "region": sip.region, "number": number.number, "trunk_id": number.trunk_id,
-                    "pin": pin}
+                    "pin": pin, "call_me": sip.call_me}
         lock = store.new_pin_lock(number.number, pin, room_id=item.room_id, now=item.created_at)
         try:
             room, created = store.create_room_with_members(item, members, pin_lock=lock)

@@ -96,6 +96,14 @@ class MemberIn(_In):
 class SipIn(_In):
     enabled: bool = False
     region: Literal["US", "UK", "AU"] = "US"
+    call_me: bool = Field(False, description="Members (participants, not viewers) may ask to be called: POST "
+                                             "…/dial-out to their own number, as themselves (needs enabled)")
+
+    @model_validator(mode="after")
+    def _call_me_needs_phone(self) -> SipIn:
+        if self.call_me and not self.enabled:
+            raise ValueError("sip.call_me needs sip.enabled")
+        return self
 
 
 class CreateRoomRequest(_In):
@@ -166,6 +174,8 @@ class DialIn(BaseModel):
     numbers: list[DialInNumber]
     pin: str
     instructions: str = Field(description="One line for the booking confirmation")
+    call_me: bool = Field(False, description="The room lets its participants ask to be called (POST …/dial-out "
+                                             "with their own user_id, or none); otherwise only the host dials out")
 
 
 class RoomView(BaseModel):
@@ -250,7 +260,8 @@ class DialOutRequest(_In):
     user_id: str | None = Field(
         None, min_length=1, max_length=128, pattern=ID_PATTERN,
         description="A member being called (e.g. after video failed): the call joins as their identity, "
-                    "so their attendance stays one record",
+                    "so their attendance stays one record. A participant of a room with sip.call_me may only "
+                    "give their own (or none: the call is for them)",
     )
 
     @field_validator("phone_number", mode="before")

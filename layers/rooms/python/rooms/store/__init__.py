@@ -12,7 +12,7 @@ GSI read; nothing here ever Scans.
 | TemplateOverride  | TEMPLATE           | {name}                              | -                                   | GET /templates (one Query); one GetItem when a room is created |
 | WebhookEventItem  | EVENT#{event_id}   | EVENT                               | -                                   | at-least-once webhooks: the marker is written in the same transaction as the event's effects; TTL 7 days |
 | SipPinLock        | SIPPIN#{number}    | PIN#{pin}                           | -                                   | a dial-in PIN unique among live rooms on one number: put with attribute_not_exists in the room's creation transaction, deleted when the room ends; pins held on a number (Query) |
-| DialOutWindow     | ROOM#{room_id}     | DIALOUT#{window_start}              | -                                   | dial-out rate limit per room: conditional ADD count < limit per fixed window; TTL after the window |
+| DialOutWindow     | ROOM#{room_id}     | DIALOUT#{window_start}[#USER#{u}]   | -                                   | dial-out rate limit per room: conditional ADD count < limit per fixed window; TTL after the window |
 | DialOutItem       | ROOM#{room_id}     | DIALCALL#{dial_out_id}              | -                                   | one dial-out attempt and its outcome (GET …/dial-outs/{id}; the room's list: Query begins_with DIALCALL#); status moves requested → dialing → answered/busy/no_answer/failed by conditional updates, so a redelivered request never dials twice; TTL with the room's attendance |
 | SegmentItem       | ROOM#{room_id}     | ATTEND#{identity}#SEG#{participant_sid} | -                               | one connection of a participant (attendance for billing); the attendance view is one Query begins_with ATTEND# |
 | TrackItem         | ROOM#{room_id}     | ATTEND#{identity}#TRACK#{track_sid} | -                                   | media tracking: who published audio / video / screen, when (same Query) |
@@ -66,6 +66,7 @@ from rooms.store.phone import (
     record_dispatch_rule,
     release_pin,
     take_dial_out_slot,
+    take_member_dial_out_slots,
 )
 from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
 from rooms.store.retention import RetentionItem
@@ -164,6 +165,7 @@ __all__ = [
     "retention",
     "revoke_member",
     "take_dial_out_slot",
+    "take_member_dial_out_slots",
     "unavailable",
     "users",
 ]

@@ -46,7 +46,7 @@ class RoomChanged(Exception):
 
 def update_room(room: RoomItem, changes: dict[str, Any], *, due: datetime | object | None, now: str,
                 version: str, livekit_open: bool, audit: list | None = None) -> RoomItem:
-    """Write ``changes`` (attribute name → value, None removes it) to a live room, with its new due key
+    """Write ``changes`` (attribute name, or ``map.key``, → value; None removes it) to a live room, with its new due key
     (``due``: when the sweeper should look at it next; None: out of the index; ``KEEP_DUE``), and its
     ``audit`` entries in the same transaction (store.audit).
 
@@ -59,7 +59,8 @@ def update_room(room: RoomItem, changes: dict[str, Any], *, due: datetime | obje
     bind()
     actions = []
     for name, value in changes.items():
-        attr = getattr(RoomItem, name)
+        top, _, inner = name.partition(".")  # "sip.call_me": one key of a map attribute
+        attr = getattr(RoomItem, top)[inner] if inner else getattr(RoomItem, top)
         actions.append(attr.remove() if value is None else attr.set(value))
     actions += [RoomItem.schedule_version.set(version), RoomItem.updated_at.set(now)]
     if due is None:

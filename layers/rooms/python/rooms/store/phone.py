@@ -11,7 +11,7 @@ from pynamodb.transactions import TransactWrite
 
 from rooms.room.status import LIVE_STATUSES
 from rooms.store.conditions import cancelled_by_condition, condition_failed
-from rooms.store.rooms import Member, PinTaken, RoomItem, room_pk
+from rooms.store.rooms import Member, PinTaken, RoomItem, _retrying_conflicts, room_pk
 from rooms.store.table import TableItem, bind
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "record_dispatch_rule",
     "release_pin",
     "take_dial_out_slot",
+    "take_member_dial_out_slots",
 ]
 
 
@@ -51,13 +52,16 @@ class SipPinLock(TableItem, discriminator="sip_pin"):
 
 
 class DialOutWindow(TableItem, discriminator="dial_out_window"):
-    """How many dial-outs a room made in one fixed window (a conditional counter)."""
+    """How many dial-outs a room made in one fixed window (a conditional counter); with ``user_id``, how
+    many calls that member asked for themselves ("call me") in it."""
 
     room_id = UnicodeAttribute()
     count = NumberAttribute(default=0)
 
     @staticmethod
-    def key(room_id: str, window_start: str) -> tuple[str, str]:
+    def key(room_id: str, window_start: str, user_id: str | None = None) -> tuple[str, str]:
+        if user_id:
+            return room_pk(room_id), f"DIALOUT#{window_start}#USER#{user_id}"
         return room_pk(room_id), f"DIALOUT#{window_start}"
 
 
@@ -71,6 +75,7 @@ class DialOutItem(TableItem, discriminator="dial_out"):
     requested_by = UnicodeAttribute()
     requested_at = UnicodeAttribute()
     window_start = UnicodeAttribute()  # the rate-limit window whose slot it took (given back on failure)
+    slot_user_id = UnicodeAttribute(null=True)  # a member's own call ("call me"): it took their slot too
     identity = UnicodeAttribute()
     name = UnicodeAttribute(null=True)
     user_id = UnicodeAttribute(null=True)
@@ -252,11 +257,39 @@ def take_dial_out_slot(room_id: str, *, window_start: str, limit: int, expires_a
     return int(window.count)
 
 
-def give_back_dial_out_slot(room_id: str, *, window_start: str) -> bool:
-    """A dial-out that did not connect does not count against the room's limit: one conditional ADD -1
-    (never below zero; a window already expired and gone stays gone)."""
+def take_member_dial_out_slots(room_id: str, user_id: str, *, window_start: str, limit: int, member_limit: int,
+                               expires_at: datetime) -> str | None:
+    """A member's call to themselves counts against the room's window and the member's own, both or
+    neither: one transaction of two conditional ADDs. None when both were taken; otherwise the limit that
+    was reached, ``"room"`` or ``"member"``."""
     bind()
-    window = DialOutWindow(*DialOutWindow.key(room_id, window_start))
+    windows = [(DialOutWindow(*DialOutWindow.key(room_id, window_start)), limit),
+               (DialOutWindow(*DialOutWindow.key(room_id, window_start, user_id)), member_limit)]
+
+    def attempt() -> None:
+        with TransactWrite(connection=DialOutWindow._get_connection().connection) as tx:
+            for window, most in windows:
+                tx.update(window, actions=[
+                    DialOutWindow.count.add(1), DialOutWindow.room_id.set(room_id),
+                    DialOutWindow.kind.set(DialOutWindow), DialOutWindow.ttl.set(expires_at),
+                ], condition=DialOutWindow.count.does_not_exist() | (DialOutWindow.count < most))
+
+    try:
+        _retrying_conflicts(attempt)
+    except TransactWriteError as err:
+        if cancelled_by_condition(err, 0):
+            return "room"
+        if cancelled_by_condition(err, 1):
+            return "member"
+        raise
+    return None
+
+
+def give_back_dial_out_slot(room_id: str, *, window_start: str, user_id: str | None = None) -> bool:
+    """A dial-out that did not connect does not count against the room's limit (or, with ``user_id``, the
+    member's own): one conditional ADD -1 (never below zero; a window already expired and gone stays gone)."""
+    bind()
+    window = DialOutWindow(*DialOutWindow.key(room_id, window_start, user_id))
     try:
         window.update(actions=[DialOutWindow.count.add(-1)], condition=DialOutWindow.count > 0)
     except UpdateError as err:
