@@ -68,6 +68,16 @@ def track_info(t: Any) -> LiveTrackInfo:
     return LiveTrackInfo(sid=t.sid, type=_enum_name(t, "type"), source=_enum_name(t, "source"), muted=t.muted)
 
 
+# Participant kinds LiveKit calls dependent (``IsDependent``): never counted against, nor refused by, a
+# room's max participants. Everyone else is: people, phone callers (sip), ingress, hidden ones.
+DEPENDENT_KINDS = ("agent", "egress")
+
+
+def counts_toward_max(p: LiveParticipantInfo) -> bool:
+    """Whether LiveKit counts this participant against the room's max participants."""
+    return p.kind not in DEPENDENT_KINDS
+
+
 def list_live_participants(room: str) -> list[LiveParticipantInfo]:
     """Everyone connected to the LiveKit room (empty when it does not exist)."""
     return [participant_info(p) for p in _list_participants(room)]
