@@ -69,3 +69,45 @@ def test_a_drifted_hint_refuses_nobody(api, stack, ids, booking_room, drain):
     client = _token(api, rid, ids["client"])
     assert client.status_code == 200, client.text  # LiveKit was asked: one person connected
     control.join(lk, client.json()["token"])
+    drain()
+    assert _hint(rid) == 3  # the drift stays until a reconcile (next test)
+
+
+def test_the_reconcile_makes_a_drifted_hint_livekit_count_again(api, stack, ids, booking_room, drain):
+    from datetime import UTC, datetime
+
+    from rooms import store
+    from rooms.attendance.reconcile import reconcile_attendance
+    from rooms.store import attendance as attendance_store
+
+    lk, rid = stack.config.livekit_url, booking_room["room_id"]
+    control.join(lk, _token(api, rid, ids["host"]).json()["token"])
+    drain()
+    assert attendance_store.correct_connected_hint(rid, 7, seen=_hint(rid))  # lost leaves
+    reconcile_attendance(store.get_room(rid, consistent=True), now=datetime.now(UTC))
+    assert _hint(rid) == 1  # the sweeper's check of an open room, or the room's end, corrects it
+    # a join or a leave applied since the reconcile read the room wins over its correction
+    assert attendance_store.correct_connected_hint(rid, 5, seen=0) is False and _hint(rid) == 1
+
+
+def test_a_finished_livekit_room_leaves_nobody_counted(api, stack, ids, drain):
+    from datetime import UTC, datetime, timedelta
+
+    from rooms.livekit_gateway import room_service
+    from rooms.store import attendance as attendance_store
+
+    lk = stack.config.livekit_url
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    room = api.admin("POST", "/rooms", json={
+        "booking_id": ids["booking"], "service_type": "therapy", "host": {"user_id": ids["host"]},
+        "members": [{"user_id": ids["client"]}], "scheduled_start": start.isoformat(),
+        "scheduled_end": (start + timedelta(hours=8)).isoformat(),
+    }).json()
+    rid, name = room["room_id"], room["livekit_room"]
+    control.join(lk, _token(api, rid, ids["host"]).json()["token"])
+    drain()
+    assert attendance_store.correct_connected_hint(rid, 4, seen=_hint(rid))  # leaves that will be lost
+    room_service.delete_room(name)  # LiveKit's departure timeout, long before the scheduled end
+    drain()
+    assert _hint(rid) == 0  # room_finished: the LiveKit room is gone, and with it everyone
+    assert _token(api, rid, ids["client"]).status_code == 200  # the next token opens it again
