@@ -43,6 +43,11 @@ def test_dependent_participants_do_not_take_seats_phone_callers_and_hidden_ones_
     hidden = LiveParticipantInfo(sid="PA_h", identity="h", name="", kind="standard", joined_at=1, can_publish=False,
                                  can_subscribe=True, can_publish_data=False, hidden=True)
     assert counts_toward_max(hidden)
+    recorder = LiveParticipantInfo(sid="PA_r", identity="r", name="", kind="standard", joined_at=1,
+                                   can_publish=False, can_subscribe=True, can_publish_data=False, recorder=True)
+    agent = LiveParticipantInfo(sid="PA_a", identity="a", name="", kind="standard", joined_at=1, can_publish=True,
+                                can_subscribe=True, can_publish_data=True, agent=True)
+    assert not counts_toward_max(recorder) and not counts_toward_max(agent)  # the permissions make them dependent
 
 
 def test_the_callers_own_connection_is_not_a_taken_seat():
