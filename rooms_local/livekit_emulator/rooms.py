@@ -334,9 +334,13 @@ class Rooms:
         room_config: proto_room.RoomConfiguration | None = None,
     ) -> LiveRoom:
         live = self._get_or_open(room_name, room_config)
-        others = [p for identity, p in live.participants.items() if identity != participant.identity]
-        if live.info.max_participants and len(others) >= live.info.max_participants:
-            raise TwirpError("resource_exhausted", "room has exceeded its max participants", status=409)
+        # As livekit-server's Room.Join: dependent participants (egress, agents, recorders) are neither counted against
+        # max participants nor refused by it; a rejoin of the same identity replaces its connection.
+        if live.info.max_participants and not _dependent(participant):
+            others = [p for identity, p in live.participants.items()
+                      if identity != participant.identity and not _dependent(p)]
+            if len(others) >= live.info.max_participants:
+                raise TwirpError("resource_exhausted", "room has exceeded its max participants", status=409)
         if participant.identity in live.participants:
             # Duplicate identity: LiveKit disconnects the older session before the new one joins.
             self._remove(live, participant.identity, Reason.DUPLICATE_IDENTITY)
@@ -473,6 +477,14 @@ def _apply_room_fields(info: Room, fields) -> None:
     for name in ("empty_timeout", "departure_timeout", "max_participants", "metadata"):
         if getattr(fields, name):
             setattr(info, name, getattr(fields, name))
+
+
+_DEPENDENT_KINDS = (ParticipantInfo.EGRESS, ParticipantInfo.AGENT)
+
+
+def _dependent(p: ParticipantInfo) -> bool:
+    """livekit-server's ``IsDependent``: kind egress or agent, or the recorder or agent permission."""
+    return p.kind in _DEPENDENT_KINDS or p.permission.recorder or p.permission.agent
 
 
 def _kind(kind: str) -> int:

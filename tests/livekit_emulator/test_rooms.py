@@ -109,6 +109,20 @@ def test_a_full_room_refuses_the_next_participant(server):
     assert err.value.status == 409
 
 
+def test_egress_and_agents_take_no_place_in_a_full_room(server):
+    def token(identity: str, kind: str) -> str:
+        grant = api.VideoGrants(room_join=True, room="pair2")
+        return api.AccessToken(KEY, SECRET).with_identity(identity).with_kind(kind).with_grants(grant).to_jwt()
+
+    create(server, "pair2", max_participants=2)
+    control.join(server.url, token("EG_1", "egress"))
+    control.join(server.url, join_token("a", "pair2"))
+    control.join(server.url, join_token("b", "pair2"))  # the recorder does not count
+    control.join(server.url, token("agent-1", "agent"))  # nor is a dependent participant refused
+    with pytest.raises(LiveKitEmulatorRefused):
+        control.join(server.url, join_token("c", "pair2"))
+
+
 def test_a_duplicate_identity_replaces_the_older_session(server, sink):
     first = control.join(server.url, join_token("a", "dup"))
     second = control.join(server.url, join_token("a", "dup"))

@@ -184,6 +184,23 @@ test('room full: the host calling a phone into a full room is told the session i
   await expect(panel.getByTestId('dial-out-status')).toContainText('This session is full', { timeout: 20_000 });
 });
 
+test('room full: a third member pressing "Join" in a full room is told the session is full (the API\'s 409 room_full)', async ({ page }) => {
+  const id = ids();
+  const room = await createBookingRoom(id); // therapy: 2 seats
+  expect((await admin('PUT', `/rooms/${room.room_id}/members/${id.other}`, { role: 'participant' })).status).toBeLessThan(300);
+  await emulatedJoin(await signIn(id.host), `/rooms/${room.room_id}`);
+  await emulatedJoin(await signIn(id.client), `/rooms/${room.room_id}`);
+  const other = await signIn(id.other);
+  // once the two joins' webhooks are applied, the API answers room_full (before, it still gives a token)
+  await expect.poll(async () => (await call('POST', `/rooms/${room.room_id}/token`, other, {})).body.code,
+    { timeout: 20_000 }).toBe('room_full');
+  await openAs(page, `/room/booking/${id.booking}/`, id.other);
+  await page.getByRole('button', { name: 'Join' }).click();
+  const card = page.locator('[data-problem="room_full"]');
+  await expect(card.getByRole('heading', { name: 'This session is full' })).toBeVisible({ timeout: 20_000 });
+  await page.screenshot({ path: `${SHOTS}error-room-full.png`, fullPage: true });
+});
+
 test('the session and direct Room URLs work, and an unknown path says so', async ({ page }) => {
   const id = ids();
   const created = await admin('POST', '/rooms', {

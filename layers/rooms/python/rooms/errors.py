@@ -118,6 +118,9 @@ ERROR_CODES: dict[str, ErrorCode] = _catalogue(
     ("not_changeable_live", (409,), "This setting cannot change while the LiveKit room is open."),
     ("recording_not_active", (409,), "The room must be recorded (recording_mandatory) and LiveKit has no egress "
      "running for it; `outcome` says whether a start is in flight (retry) or failed. Viewers are not refused."),
+    ("room_full", (409,), "Every place in the room (max_participants, counted by LiveKit: phone callers too, "
+     "recorders and agents not) is taken by someone else; a join token would be refused by LiveKit. Retry when "
+     "someone leaves. The caller's own connection never counts: they may rejoin."),
     ("token_race", (409,), "Token issuance kept racing other requests of this member; retry after "
                            "retry_after_seconds (rare: races are retried inside first)."),
     ("invalid_schedule", (422,), "scheduled_end needs scheduled_start and must come after it."),

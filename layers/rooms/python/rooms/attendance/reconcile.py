@@ -47,7 +47,8 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
     ``participant_joined`` was lost, so the join's membership check never ran) is removed from LiveKit and
     is not attendance: their connection is recorded as ``not_attendance`` instead of a segment."""
     connected = {}
-    if room.livekit_created_at:
+    listed = bool(room.livekit_created_at)
+    if listed:
         from rooms.livekit_gateway.room_service import list_live_participants
 
         connected = {p.sid: p for p in list_live_participants(room.livekit_room)}
@@ -81,7 +82,24 @@ def reconcile_attendance(room: store.RoomItem, *, now: datetime, reason: str = "
         logger.info("attendance reconciled: missed join", extra={
             "action": "attendance.reconcile", "actor": "rooms", "room_id": room.room_id, "target": p.identity,
             "participant_sid": sid})
+    if listed:
+        _correct_connected_hint(room, connected.values())
     return items
+
+
+def _correct_connected_hint(room: store.RoomItem, connected) -> None:
+    """The room's ``connected_hint`` made LiveKit's count again (a lost webhook drifts it): one write,
+    only when it differs."""
+    from rooms.livekit_gateway.room_service import counts_toward_max
+
+    count = sum(1 for p in connected if counts_toward_max(p))
+    seen = None if room.connected_hint is None else int(room.connected_hint)
+    if seen == count:
+        return
+    corrected = attendance_store.correct_connected_hint(room.room_id, count, seen=seen)
+    logger.info("connected hint reconciled", extra={
+        "action": "attendance.reconcile_hint", "actor": "rooms", "room_id": room.room_id, "hint": seen,
+        "connected": count, "corrected": corrected})
 
 
 def _facts(room: store.RoomItem, p) -> attendance_store.SegmentFacts:

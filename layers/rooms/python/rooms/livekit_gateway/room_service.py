@@ -35,6 +35,7 @@ class LiveParticipantInfo:
     tracks: tuple[LiveTrackInfo, ...] = ()
     hidden: bool = False
     recorder: bool = False
+    agent: bool = False  # the (deprecated) agent permission: a dependent participant, like kind agent
     disconnect_reason: str = "unknown"  # DisconnectReason, lower case (webhooks: why they left)
 
 
@@ -59,6 +60,7 @@ def participant_info(p: Any) -> LiveParticipantInfo:
         tracks=tuple(track_info(t) for t in p.tracks),
         hidden=p.permission.hidden,
         recorder=p.permission.recorder,
+        agent=p.permission.agent,
         disconnect_reason=_enum_name(p, "disconnect_reason"),
     )
 
@@ -66,6 +68,17 @@ def participant_info(p: Any) -> LiveParticipantInfo:
 def track_info(t: Any) -> LiveTrackInfo:
     """Our view of a ``livekit.TrackInfo``."""
     return LiveTrackInfo(sid=t.sid, type=_enum_name(t, "type"), source=_enum_name(t, "source"), muted=t.muted)
+
+
+# Participant kinds LiveKit calls dependent (livekit-server's ``IsDependent``: these kinds, or the recorder
+# or agent permission): never counted against, nor refused by, a room's max participants. Everyone else
+# is: people, phone callers (sip), ingress, hidden ones.
+DEPENDENT_KINDS = ("agent", "egress")
+
+
+def counts_toward_max(p: LiveParticipantInfo) -> bool:
+    """Whether LiveKit counts this participant against the room's max participants."""
+    return p.kind not in DEPENDENT_KINDS and not p.recorder and not p.agent
 
 
 def list_live_participants(room: str) -> list[LiveParticipantInfo]:

@@ -74,6 +74,8 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         # Just in time: the LiveKit room exists from the first token request on, not from booking time.
         room_updates = open_livekit_room(room, now=now, settings=settings)
         room_condition = OPENABLE
+    elif may_be_full(room):
+        _require_seat(room, member.user_id)
 
     if room.recording_mandatory and role != "viewer":
         _require_recording(room, now=now, settings=settings)
@@ -140,6 +142,37 @@ def _issue(room: RoomItem, member: Member, *, caller: Caller, now: datetime, nam
         livekit_room=room.livekit_room,
         dial_in=phone_numbers.dial_in_details(room),
     )
+
+
+def may_be_full(room: RoomItem) -> bool:
+    """The room's ``connected_hint`` (kept by the participant webhooks, from the room item this request
+    already read: no round trip) says every seat may be taken. Only then is LiveKit asked."""
+    return int(room.connected_hint or 0) >= int(room.max_participants)
+
+
+def seats_taken(participants, identity: str) -> int:
+    """The seats LiveKit counts against max participants that ``identity`` would not take back: every
+    participant but the dependent ones (egress, agents) and ``identity``'s own connection, which LiveKit
+    replaces when the same identity joins again (a reload, a second tab)."""
+    from rooms.livekit_gateway.room_service import counts_toward_max
+
+    return sum(1 for p in participants if p.identity != identity and counts_toward_max(p))
+
+
+def _require_seat(room: RoomItem, identity: str) -> None:
+    """409 room_full when LiveKit confirms the room is full for ``identity`` (LiveKit itself would refuse
+    the join with an error the browser cannot read); a hint that drifted only costs this one
+    ListParticipants, never a refusal. Hosts too: LiveKit refuses them alike."""
+    from rooms.livekit_gateway.room_service import list_live_participants
+
+    taken = seats_taken(list_live_participants(room.livekit_room), identity)
+    if taken >= int(room.max_participants):
+        logger.info("join refused: room full", extra={"action": "token.room_full", "actor": identity,
+                                                      "room_id": room.room_id, "connected": taken,
+                                                      "max_participants": int(room.max_participants)})
+        raise Conflict(f"room {room.room_id} is full: all {int(room.max_participants)} places are taken; "
+                       "try again when someone leaves", code="room_full",
+                       max_participants=int(room.max_participants))
 
 
 def _require_recording(room: RoomItem, *, now: datetime, settings: Settings) -> None:

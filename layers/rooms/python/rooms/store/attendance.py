@@ -162,7 +162,8 @@ def add_join(
         actions.append(SegmentItem.waiting.set(True))
     tx.update(seg, actions=actions)
 
-    room_actions = [RoomItem.attendee_ids.add({facts.identity}), RoomItem.updated_at.set(at)]
+    room_actions = [RoomItem.attendee_ids.add({facts.identity}), RoomItem.connected_hint.add(1),
+                    RoomItem.updated_at.set(at)]
     condition = None
     if started_at:
         room_actions.append(RoomItem.started_at.set(started_at))
@@ -183,16 +184,19 @@ def add_join(
 
 def add_leave(tx: TransactWrite, room: RoomItem, facts: SegmentFacts, *, left_at: int, reason: str,
               at: str) -> None:
-    """The writes of a participant_left: the exact leave time (it overrides a close at the room's end)
-    and, if the join was never seen, the join time the leave event carries."""
+    """The writes of a participant_left: the exact leave time (it overrides a close at the room's end),
+    if the join was never seen, the join time the leave event carries, and one fewer connected on the
+    room's hint (its join, whenever it is applied, counts one more: the sum is order-free)."""
     seg = SegmentItem(*SegmentItem.key(room.room_id, facts.identity, facts.participant_sid))
     actions = [*_describe(facts, room.room_id), SegmentItem.left_at.set(left_at),
                SegmentItem.left_reason.set(reason)]
     if facts.joined_at:
         actions.append(SegmentItem.joined_at.set(SegmentItem.joined_at | facts.joined_at))
     tx.update(seg, actions=actions)
+    room_actions = [RoomItem.connected_hint.add(-1), RoomItem.updated_at.set(at)]
     if facts.joined_at:  # someone did connect, even if their participant_joined never reaches us
-        tx.update(room, actions=[RoomItem.attendee_ids.add({facts.identity}), RoomItem.updated_at.set(at)])
+        room_actions.append(RoomItem.attendee_ids.add({facts.identity}))
+    tx.update(room, actions=room_actions)
 
 
 def exclude_connection(room_id: str, facts: SegmentFacts, *, at: int, reason: str) -> None:
@@ -261,6 +265,21 @@ def upsert_connected_segment(room_id: str, facts: SegmentFacts) -> None:
     item.update(actions=actions)
     RoomItem(*RoomItem.key(room_id)).update(actions=[RoomItem.attendee_ids.add({facts.identity})],
                                             condition=RoomItem.pk.exists())
+
+
+def correct_connected_hint(room_id: str, count: int, *, seen: int | None) -> bool:
+    """Set the room's ``connected_hint`` to ``count`` (LiveKit's, from a reconcile) unless a join or a
+    leave changed it since it was read as ``seen``: then that event's own +1 / -1 stands. True if set."""
+    bind()
+    expected = RoomItem.connected_hint.does_not_exist() if seen is None else RoomItem.connected_hint == seen
+    try:
+        RoomItem(*RoomItem.key(room_id)).update(actions=[RoomItem.connected_hint.set(count)],
+                                                condition=RoomItem.pk.exists() & expected)
+    except UpdateError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True
 
 
 def mark_segment_admitted(room_id: str, identity: str, participant_sid: str, *, at: int) -> None:

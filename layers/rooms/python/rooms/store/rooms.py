@@ -81,6 +81,11 @@ class RoomItem(TableItem, discriminator="room"):
     # last one happened (unix s): written with the join, read from the room the webhook already loaded.
     reconnect_burst = NumberAttribute(null=True)
     last_reconnect_at = NumberAttribute(null=True)
+    # How many people LiveKit has connected, as a hint only (rooms.room.join's room_full check): +1 / -1
+    # in the same transaction as each participant_joined / participant_left's segment write (exactly once
+    # by the event marker, in any order), 0 when the LiveKit room finishes, set to LiveKit's count by a
+    # reconcile. It may drift (a lost webhook); it is never the reason anyone is refused.
+    connected_hint = NumberAttribute(null=True)
     # Attendance summary, written when the room ends (rooms.attendance; the attendance view recomputes it).
     participant_count = NumberAttribute(null=True)
     peak_concurrent = NumberAttribute(null=True)
@@ -318,7 +323,8 @@ def livekit_room_opened(*, sid: str | None, at: str, status: str | None = None) 
 
 def livekit_room_gone(*, at: str, status: str | None = None) -> list:
     """The LiveKit room finished but ours lives on: the next join token creates the LiveKit room again."""
-    updates = [RoomItem.livekit_created_at.remove(), RoomItem.livekit_sid.remove(), RoomItem.updated_at.set(at)]
+    updates = [RoomItem.livekit_created_at.remove(), RoomItem.livekit_sid.remove(), RoomItem.updated_at.set(at),
+               RoomItem.connected_hint.set(0)]
     if status:
         updates.append(RoomItem.status.set(status))
     return updates
