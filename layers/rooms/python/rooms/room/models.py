@@ -100,7 +100,7 @@ class SipIn(_In):
                                              "…/dial-out to their own number, as themselves (needs enabled)")
 
     @model_validator(mode="after")
-    def _call_me_needs_phone(self) -> SipIn:
+    def _call_me_needs_phone(self) -> "SipIn":
         if self.call_me and not self.enabled:
             raise ValueError("sip.call_me needs sip.enabled")
         return self
