@@ -64,7 +64,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"\nRoutes served (API Gateway HTTP API route → Lambda function):\n{_routes_table()}\n")
         print(f"Rooms local stack is up:\n"
               f"  API (HTTP API + JWT authorizer)  {config.api_url}   (Swagger UI: {config.api_url}/docs)\n"
-              f"  LiveKit webhook function URL     {real.webhook_url if real else config.webhook_url}\n"
+              f"  LiveKit webhook (no authorizer)  {real.webhook_url if real else config.webhook_url}\n"
               f"  LiveKit                          {config.livekit_url}  ({kind}"
               f"{'' if kind.startswith('outside') else f', {config.livekit_api_key}/{config.livekit_api_secret}'})\n"
               f"  moto (DynamoDB, S3, EventBridge) {config.moto_url}\n"
@@ -97,7 +97,7 @@ def _routes_table() -> str:
     from rooms_local.gateway import WEBHOOK_FUNCTION, WEBHOOK_PATH, load_routes
 
     rows = sorted((r.template, r.method, r.function) for r in load_routes())
-    rows.append((WEBHOOK_PATH, "POST", f"{WEBHOOK_FUNCTION} (function URL, LiveKit-signed)"))
+    rows.append((WEBHOOK_PATH, "POST", f"{WEBHOOK_FUNCTION} (no authorizer: LiveKit-signed)"))
     rows.append(("/docs", "GET", "Swagger UI (/openapi.json: the document)"))
     width = max(len(path) for path, _, _ in rows)
     return "\n".join(f"  {method:<7}{path:<{width}}  {function}" for path, method, function in rows)
@@ -213,7 +213,7 @@ def _event_path(name: str) -> Path:
 
 
 def function_for_event(event: dict) -> str:
-    from rooms_local.gateway import WEBHOOK_FUNCTION
+    from rooms_local.gateway import WEBHOOK_FUNCTION, WEBHOOK_PATH
     from rooms_local.lambda_runtime import routes_manifest
     from rooms_local.schedules import SWEEPER_FUNCTION
 
@@ -221,7 +221,7 @@ def function_for_event(event: dict) -> str:
     for function, keys in routes_manifest().items():
         if route in keys:
             return function
-    if route == "$default":  # the function URL
+    if route == f"POST {WEBHOOK_PATH}":  # LiveKit's route, outside functions/routes.json (no authorizer)
         return WEBHOOK_FUNCTION
     if event.get("source") == "aws.events":
         return SWEEPER_FUNCTION

@@ -1,6 +1,6 @@
-"""The local HTTP API: API Gateway HTTP API (payload 2.0 + JWT authorizer) and the webhook function URL.
+"""The local HTTP API: API Gateway HTTP API (payload 2.0 + JWT authorizer), LiveKit's webhook route included.
 
-Requests become the same events API Gateway and Lambda function URLs send, and go to the same
+Requests become the same events API Gateway sends, and go to the same
 ``handler`` entry points Lambda calls. Also serves the merged OpenAPI document and Swagger UI.
 """
 
@@ -120,31 +120,11 @@ def http_api_event(request: Request, route: Route, path_params: dict[str, str],
     return event
 
 
-def function_url_event(request: Request, request_id: str | None = None) -> dict[str, Any]:
-    """A Lambda function URL event. The body is base64-encoded, as function URLs may do, so the
-    webhook handler's raw-body path is always exercised."""
-    body = request.get_data()
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": request.path,
-        "rawQueryString": request.query_string.decode(),
-        "headers": {k.lower(): v for k, v in request.headers.items()},
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "local-webhook-url",
-            "domainName": request.host,
-            "http": {"method": request.method, "path": request.path, "protocol": "HTTP/1.1",
-                     "sourceIp": request.remote_addr or "127.0.0.1",
-                     "userAgent": request.headers.get("user-agent", "")},
-            "requestId": request_id or str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
-            **_now_fields(),
-        },
-        "body": base64.b64encode(body).decode() if body else None,
-        "isBase64Encoded": True,
-    }
+def webhook_event(request: Request, request_id: str | None = None) -> dict[str, Any]:
+    """LiveKit's webhook as the HTTP API hands it to webhook_handler: the route ``POST /livekit/webhook``
+    with no authorizer (LiveKit's signature is the check), the body as ``event_body`` puts it (LiveKit's
+    ``application/webhook+json`` arrives as text; a body that is not UTF-8 arrives base64-encoded)."""
+    return http_api_event(request, Route.parse(f"POST {WEBHOOK_PATH}", WEBHOOK_FUNCTION), {}, None, request_id)
 
 
 def lambda_result_to_response(result: Any) -> Response:
@@ -170,7 +150,7 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 @dataclass(frozen=True)
 class WebhookDelivery:
-    """One POST to the webhook function URL, as the gateway saw it (what LiveKit sent, what we said)."""
+    """One POST to the webhook route, as the gateway saw it (what LiveKit sent, what we said)."""
 
     received_at: float  # unix seconds
     remote_addr: str
@@ -251,7 +231,7 @@ class Gateway:
 
     def _webhook(self, request: Request, request_id: str | None) -> Response:
         received_at = time.time()
-        event = function_url_event(request, request_id)
+        event = webhook_event(request, request_id)
         response = lambda_result_to_response(self.runner.invoke(WEBHOOK_FUNCTION, event))
         self.webhook_deliveries.append(WebhookDelivery(received_at, request.remote_addr or "",
                                                        request.headers.get("authorization"), request.get_data(),

@@ -156,7 +156,7 @@ def _workers_for(module: ModuleType, workers: int) -> int:
 
 
 class FunctionRunner:
-    """Invoke functions by name: synchronously (API, function URL) or fire-and-forget (S3, schedules)."""
+    """Invoke functions by name: synchronously (API routes, the webhook route) or fire-and-forget (S3, schedules)."""
 
     def __init__(self, workers_per_function: int = 4) -> None:
         self._workers = workers_per_function

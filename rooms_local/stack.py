@@ -286,7 +286,7 @@ class LocalStack:
 
     @property
     def webhook_deliveries(self) -> list:
-        """What reached the webhook function URL so far (gateway.WebhookDelivery), oldest first."""
+        """What reached the webhook route so far (gateway.WebhookDelivery), oldest first."""
         return list(self._gateway.webhook_deliveries) if self._gateway else []
 
     def _make_netns(self) -> None:

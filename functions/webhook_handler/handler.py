@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 
-from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 
 from rooms import metric_names
 from rooms.clock import utcnow
@@ -24,7 +24,7 @@ from rooms.settings import get_settings
 from rooms.webhooks import process_webhook, verify_webhook
 
 
-def _raw_body(event: LambdaFunctionUrlEvent) -> str:
+def _raw_body(event: APIGatewayProxyEventV2) -> str:
     raw = event.body or ""
     data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
     return data.decode("utf-8")
@@ -37,10 +37,10 @@ def _reply(status: int, body: dict) -> dict:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_source(data_class=LambdaFunctionUrlEvent)
-def handler(event: LambdaFunctionUrlEvent, context):
+@event_source(data_class=APIGatewayProxyEventV2)
+def handler(event: APIGatewayProxyEventV2, context):
     settings = get_settings()
-    # The raw body exactly as LiveKit signed it (function URLs may base64-encode it); never re-serialized.
+    # The raw body exactly as LiveKit signed it (base64 when API Gateway deems it binary); never re-serialized.
     try:
         body = _raw_body(event)
     except (UnicodeDecodeError, binascii.Error, ValueError):

@@ -1,5 +1,5 @@
 """DynamoDB round trips per LiveKit participant event (target: 2 per join / leave), measured on the
-webhook function URL of the local stack, plus the attendance view and a full simulated session."""
+webhook route of the local stack, plus the attendance view and a full simulated session."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Redis + the real livekit-server, inside a namespace of ours (``netns.Netns``), with a generated
-config: the stack's keys, our webhook function URL, the stack's room timeouts, node_ip = the namespace
+config: the stack's keys, our webhook route, the stack's room timeouts, node_ip = the namespace
 address, and no public STUN server anywhere.
 
 Why ``rtc.stun_servers`` is set (livekit-server v1.13.5, ``pkg/service/roommanager.go``

@@ -1,4 +1,5 @@
-"""Webhook function URL: signature checks over the raw body, dedupe by event id, room lifecycle."""
+"""Webhook route (POST /livekit/webhook, no authorizer): signature checks over the raw body, dedupe by
+event id, room lifecycle."""
 
 from __future__ import annotations
 

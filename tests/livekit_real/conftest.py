@@ -66,7 +66,7 @@ def pytest_collection_modifyitems(config, items):
 
 @dataclass
 class WebhookSeen:
-    """A webhook delivery at our function URL, parsed for tests: event name, room name, and our answer."""
+    """A webhook delivery at our webhook route, parsed for tests: event name, room name, and our answer."""
 
     event: str
     room: str | None

@@ -1,5 +1,5 @@
 """What the real-LiveKit tests share: the stack's HTTP API as a caller, LiveKit's own API (Twirp through
-livekit-api, as the server sees things), the webhooks the real server posted to our function URL with
+livekit-api, as the server sees things), the webhooks the real server posted to our webhook route with
 our answers, and real clients in the namespace."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def wait_until(check: Callable[[], Any], *, timeout: float = 20.0, every: float 
 
 @dataclass
 class Webhook:
-    """One POST of the real server to our function URL, and our answer."""
+    """One POST of the real server to our webhook route, and our answer."""
 
     event: str
     id: str
@@ -51,7 +51,7 @@ class Webhook:
 
 @dataclass
 class WebhookLog:
-    """The webhooks the real server posted to our function URL, with our answers, parsed: a view over
+    """The webhooks the real server posted to our webhook route, with our answers, parsed: a view over
     what the harness's gateway records (``LocalStack.webhook_deliveries``)."""
 
     deliveries: Callable[[], list]
@@ -99,7 +99,7 @@ class Real:
                 if "dropped webhook" in line and f'"room": "{livekit_room}"' in line]
 
     def webhook_answer_times(self, livekit_room: str) -> str:
-        """How long our function URL took to answer the room's webhooks, as the server measured it
+        """How long our webhook route took to answer the room's webhooks, as the server measured it
         (``sendDuration`` of its "sent webhook" lines), with the machine's load: tells a slow machine
         (every answer slow) from a slow handler when LiveKit dropped webhooks."""
         import os

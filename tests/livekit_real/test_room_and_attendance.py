@@ -1,5 +1,5 @@
 """The LiveKit room appears at the first token request with our config; the server enforces our max
-participants; its webhooks reach our function URL signed, and attendance over HTTP matches the
+participants; its webhooks reach our webhook route signed, and attendance over HTTP matches the
 script to the second by the server's own clock (``joined_at`` of ListParticipants and of the
 participant events, ``created_at`` of participant_left)."""
 
