@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -163,6 +164,40 @@ def test_duplicated_and_shuffled_delivery_gives_identical_attendance(api, stack,
     stack.webhook_work.drain()  # the summary is saved by room_finished's follow-up (the room's release)
     summary = api.admin("GET", f"/rooms/{room['room_id']}").json()
     assert (summary["participant_count"], summary["peak_concurrent"], summary["duration_seconds"]) == (2, 2, 1815)
+
+
+def test_a_summary_computed_before_a_late_leave_never_overwrites_the_one_after_it(api, stack):
+    """The race the shuffled test above found: room_finished's release (in the worker) reads the segments,
+    a late participant_left is applied and saves the summary, then the release saves what it computed
+    from the older segments. The save is conditioned on the room's attendance version, so the stale one
+    is refused and the summary after the leave stands."""
+    from rooms import store
+    from rooms.attendance.reconcile import save_room_summary
+    from rooms.attendance.view import attendance_view
+    from rooms.store import attendance as attendance_store
+
+    room = _room(api)
+    name, url, rid = room["livekit_room"], stack.config.webhook_url, room["room_id"]
+    host, client = participant(room["host"], "PA_h", T0, role="host"), participant(room["client"], "PA_c", T0 + 10)
+    for ev in [lw.event("room_started", room_name=name, created_at=T0 - 60), joined(name, host),
+               joined(name, client), left(name, host, T0 + 600)]:
+        assert lw.deliver(url, ev).status_code == 200
+    assert lw.deliver(url, lw.event("room_finished", room_name=name, created_at=T0 + 900)).status_code == 200
+    # the release as the worker runs it, cut in two: what it reads now (the client's segment still open) ...
+    before = store.get_room(rid, consistent=True)
+    stale = attendance_view(before, attendance_store.get_room_attendance(rid),
+                            now=datetime.fromtimestamp(T0 + 900, UTC))
+    assert stale.duration_seconds == 900
+    assert lw.deliver(url, left(name, client, T0 + 300)).status_code == 200  # ... then the late leave ...
+    stack.webhook_work.drain()
+    # ... then its save: refused, the room's attendance changed since it read it
+    assert not attendance_store.save_room_attendance_summary(
+        rid, participant_count=stale.participant_count, peak_concurrent=stale.peak_concurrent,
+        duration_seconds=stale.duration_seconds, attendance_version=before.attendance_version)
+    summary = api.admin("GET", f"/rooms/{rid}").json()
+    assert (summary["status"], summary["participant_count"], summary["duration_seconds"]) == ("ended", 2, 600)
+    save_room_summary(store.get_room(rid, consistent=True), now=datetime.fromtimestamp(T0 + 900, UTC))
+    assert api.admin("GET", f"/rooms/{rid}").json()["duration_seconds"] == 600  # read again, it agrees
 
 
 def test_a_burst_of_reconnects_is_reported_once_as_a_reconnect_storm(api, stack, capsys):

@@ -141,13 +141,26 @@ def _remove_unwelcome(room: store.RoomItem, connected: dict, *, now: datetime) -
 def close_room_attendance(room: store.RoomItem, *, now: datetime) -> None:
     """The attendance step of ``release_room_resources``: reconcile, close what is open, and keep the
     summary (participant count, peak concurrent, duration) on the room."""
-    items = reconcile_attendance(room, now=now, reason="room_ended")
-    view = attendance_view(room, items, now=now)
-    attendance_store.save_room_attendance_summary(room.room_id, participant_count=view.participant_count,
-                                       peak_concurrent=view.peak_concurrent, duration_seconds=view.duration_seconds)
+    reconcile_attendance(room, now=now, reason="room_ended")
+    save_room_summary(room, now=now)
+
+
+# A join or leave landing between reading the segments and saving the summary makes the save fail; each
+# attempt reads again. More than this many in a row for one ended room is not a real workload.
+_SUMMARY_ATTEMPTS = 5
 
 
 def save_room_summary(room: store.RoomItem, *, now: datetime) -> None:
-    view = attendance_view(room, attendance_store.get_room_attendance(room.room_id), now=now)
-    attendance_store.save_room_attendance_summary(room.room_id, participant_count=view.participant_count,
-                                       peak_concurrent=view.peak_concurrent, duration_seconds=view.duration_seconds)
+    """Keep the room's attendance summary, from its segments as they are now (also after a join or leave
+    that arrived once the room had ended)."""
+    for _ in range(_SUMMARY_ATTEMPTS):
+        fresh = store.get_room(room.room_id, consistent=True)
+        if fresh is None:
+            return
+        view = attendance_view(fresh, attendance_store.get_room_attendance(room.room_id), now=now)
+        if attendance_store.save_room_attendance_summary(
+                room.room_id, participant_count=view.participant_count, peak_concurrent=view.peak_concurrent,
+                duration_seconds=view.duration_seconds, attendance_version=fresh.attendance_version):
+            return
+    logger.warning("room summary not saved: attendance kept changing", extra={
+        "action": "room.summary", "room_id": room.room_id, "attempts": _SUMMARY_ATTEMPTS})

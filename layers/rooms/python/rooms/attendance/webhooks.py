@@ -118,7 +118,7 @@ def participant_joined(event: WebhookEvent, ctx: WebhookContext) -> None:
                     tx, room, facts, at=iso(ctx.event_time),
                     activate=room.status in (RoomStatus.SCHEDULED, RoomStatus.OPEN),
                     started_at=started, member_jti=jti if check_member else None,
-                    member_not_admitted=facts.waiting, reconnect_burst=burst,
+                    member_not_admitted=facts.waiting, reconnect_burst=burst, while_live=is_live(room.status),
                 )
                 audit_store.add(tx, audit.entry(
                     room, at=joined_iso or iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.joined",
@@ -310,12 +310,26 @@ def participant_left(event: WebhookEvent, ctx: WebhookContext) -> None:
     left_at = unix_seconds(ctx.event_time)
     if dial_out_id:
         store.record_dial_out_ended(ctx.room.room_id, dial_out_id, at=iso(ctx.event_time))
-    with ctx.transaction() as tx:
-        attendance_store.add_leave(tx, ctx.room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time))
-        audit_store.add(tx, audit.entry(
-            ctx.room, at=iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.left", target=facts.identity,
-            entry_id=event.id, details={"participant_sid": facts.participant_sid, "reason": reason},
-            settings=ctx.settings))
+    for attempt in range(_MAX_ATTEMPTS):
+        room = ctx.room
+        try:
+            with ctx.transaction() as tx:
+                # read live: the write holds only while it still is, so that a room ending meanwhile (its
+                # summary computed without this leave) is read again and its summary saved below
+                attendance_store.add_leave(tx, room, facts, left_at=left_at, reason=reason, at=iso(ctx.event_time),
+                                           while_live=is_live(room.status))
+                audit_store.add(tx, audit.entry(
+                    room, at=iso(ctx.event_time), actor=audit.LIVEKIT, action="participant.left",
+                    target=facts.identity, entry_id=event.id,
+                    details={"participant_sid": facts.participant_sid, "reason": reason}, settings=ctx.settings))
+            break
+        except store.StaleEvent as stale:
+            if attempt == _MAX_ATTEMPTS - 1 or store.RoomItem.key(room.room_id) not in stale.failed_keys:
+                raise
+            fresh = store.get_room(room.room_id, consistent=True)
+            if fresh is None:
+                raise
+            ctx.room = fresh
     metrics.add_metric(name=metric_names.PARTICIPANT_LEAVES, unit="Count", value=1)
     _log("participant.leave", ctx.room, facts.identity, event.participant, participant_sid=facts.participant_sid,
          reason=reason, left_at=iso_of_unix(left_at))

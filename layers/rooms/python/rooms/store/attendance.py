@@ -149,10 +149,13 @@ def add_join(
     member_jti: str | None = None,
     member_not_admitted: bool = False,
     reconnect_burst: tuple[int, int] | None = None,
+    while_live: bool = False,
 ) -> None:
     """The writes of a participant_joined: the segment, the room (attendee ids; ``active`` on the first
     join) and, for a participant who joined with one of our tokens, a check that the membership is
     active and the token is the member's live one (a failure tells the caller to enforce revocation).
+    ``while_live``: the room must still be live (the caller read it live; if it ended meanwhile, the
+    caller reads it again and saves the ended room's summary after its join).
     """
     seg = SegmentItem(*SegmentItem.key(room.room_id, facts.identity, facts.participant_sid))
     actions = _describe(facts, room.room_id)
@@ -163,12 +166,13 @@ def add_join(
     tx.update(seg, actions=actions)
 
     room_actions = [RoomItem.attendee_ids.add({facts.identity}), RoomItem.connected_hint.add(1),
-                    RoomItem.updated_at.set(at)]
+                    RoomItem.attendance_version.add(1), RoomItem.updated_at.set(at)]
     condition = None
     if started_at:
         room_actions.append(RoomItem.started_at.set(started_at))
     if activate:
         room_actions.append(RoomItem.status.set(RoomStatus.ACTIVE))
+    if activate or while_live:
         condition = RoomItem.status.is_in(*LIVE_STATUSES)  # never revive a room that ended meanwhile
     if reconnect_burst is not None:
         burst, last_at = reconnect_burst
@@ -183,20 +187,22 @@ def add_join(
 
 
 def add_leave(tx: TransactWrite, room: RoomItem, facts: SegmentFacts, *, left_at: int, reason: str,
-              at: str) -> None:
+              at: str, while_live: bool = False) -> None:
     """The writes of a participant_left: the exact leave time (it overrides a close at the room's end),
     if the join was never seen, the join time the leave event carries, and one fewer connected on the
-    room's hint (its join, whenever it is applied, counts one more: the sum is order-free)."""
+    room's hint (its join, whenever it is applied, counts one more: the sum is order-free).
+    ``while_live``: as for ``add_join``."""
     seg = SegmentItem(*SegmentItem.key(room.room_id, facts.identity, facts.participant_sid))
     actions = [*_describe(facts, room.room_id), SegmentItem.left_at.set(left_at),
                SegmentItem.left_reason.set(reason)]
     if facts.joined_at:
         actions.append(SegmentItem.joined_at.set(SegmentItem.joined_at | facts.joined_at))
     tx.update(seg, actions=actions)
-    room_actions = [RoomItem.connected_hint.add(-1), RoomItem.updated_at.set(at)]
+    room_actions = [RoomItem.connected_hint.add(-1), RoomItem.attendance_version.add(1), RoomItem.updated_at.set(at)]
     if facts.joined_at:  # someone did connect, even if their participant_joined never reaches us
         room_actions.append(RoomItem.attendee_ids.add({facts.identity}))
-    tx.update(room, actions=room_actions)
+    tx.update(room, actions=room_actions,
+              condition=RoomItem.status.is_in(*LIVE_STATUSES) if while_live else None)
 
 
 def exclude_connection(room_id: str, facts: SegmentFacts, *, at: int, reason: str) -> None:
@@ -296,16 +302,27 @@ def mark_segment_admitted(room_id: str, identity: str, participant_sid: str, *, 
 
 
 def save_room_attendance_summary(room_id: str, *, participant_count: int, peak_concurrent: int,
-                                 duration_seconds: int) -> None:
+                                 duration_seconds: int, attendance_version: int | None) -> bool:
+    """Keep the summary on the room, computed from segments read when the room's ``attendance_version``
+    was this: False (nothing written) when a join or leave came in since, so the caller reads again
+    (last writer wins would let a summary of older segments overwrite a newer one)."""
     bind()
-    RoomItem(*RoomItem.key(room_id)).update(
-        actions=[
-            RoomItem.participant_count.set(participant_count),
-            RoomItem.peak_concurrent.set(peak_concurrent),
-            RoomItem.duration_seconds.set(duration_seconds),
-        ],
-        condition=RoomItem.pk.exists(),
-    )
+    unchanged = (RoomItem.attendance_version.does_not_exist() if attendance_version is None
+                 else RoomItem.attendance_version == attendance_version)
+    try:
+        RoomItem(*RoomItem.key(room_id)).update(
+            actions=[
+                RoomItem.participant_count.set(participant_count),
+                RoomItem.peak_concurrent.set(peak_concurrent),
+                RoomItem.duration_seconds.set(duration_seconds),
+            ],
+            condition=RoomItem.pk.exists() & unchanged,
+        )
+    except UpdateError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True
 
 
 def append_quality_sample(room_id: str, identity: str, sample: dict) -> bool:

@@ -86,6 +86,9 @@ class RoomItem(TableItem, discriminator="room"):
     # by the event marker, in any order), 0 when the LiveKit room finishes, set to LiveKit's count by a
     # reconcile. It may drift (a lost webhook); it is never the reason anyone is refused.
     connected_hint = NumberAttribute(null=True)
+    # +1 on every participant join and leave, in their own transactions: the attendance summary kept on
+    # the room is saved only if none came in since its segments were read (store.attendance)
+    attendance_version = NumberAttribute(null=True)
     # Attendance summary, written when the room ends (rooms.attendance; the attendance view recomputes it).
     participant_count = NumberAttribute(null=True)
     peak_concurrent = NumberAttribute(null=True)
