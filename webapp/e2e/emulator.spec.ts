@@ -301,6 +301,8 @@ test('compliance recording: the host sees it always on and cannot stop it; the p
   const panel = page.getByTestId('host-panel');
   await expect(panel.getByTestId('compliance')).toHaveText(/Always recorded \(compliance\): it cannot be stopped/);
   await expect(panel.getByRole('button', { name: /recording/i })).toHaveCount(0);
+  // a room without phone access: nothing to call a phone in with (the API would answer phone_not_enabled)
+  await expect(panel.getByRole('region', { name: 'Dial out' })).toHaveCount(0);
   await page.screenshot({ path: `${SHOTS}host-bar-compliance.png`, fullPage: true });
 
   await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');

@@ -14,8 +14,10 @@ import type { LiveParticipant, ParticipantsView, RecordingView, RoomsApi, RoomVi
 import { ApiError, describeDialOut } from '../lib/api';
 import { describeError, type Problem } from '../lib/errors';
 
-export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, onEnded }: {
+export function HostPanel({ api, room, selfIdentity, pollSeconds, canDialOut, endSession, onEnded }: {
   api: RoomsApi; room: RoomView; selfIdentity: string; pollSeconds: number;
+  /** the room has phone access (the token response's `dial_in`): only then can a phone be called in */
+  canDialOut: boolean;
   endSession?: (roomId: string) => Promise<void>; onEnded: () => void;
 }) {
   const [view, setView] = useState<ParticipantsView | null>(null);
@@ -132,12 +134,12 @@ export function HostPanel({ api, room, selfIdentity, pollSeconds, endSession, on
         )}
       </section>
 
-      <DialOut busy={busy !== null} status={dialOutStatus} onDial={(phone) => act('dial', async () => {
+      {canDialOut && <DialOut busy={busy !== null} status={dialOutStatus} onDial={(phone) => act('dial', async () => {
         const accepted = await api.dialOut(roomId, { phone_number: phone });
         // placed asynchronously: follow it without holding the other controls
         void api.followDialOut(roomId, accepted, (d) => setDialOutStatus(describeDialOut(d)))
           .catch((err) => setProblem(describeError(err)));
-      })} />
+      })} />}
 
       <section aria-label="End the session" className="rooms-end">
         <button className="lk-button lk-disconnect-button" disabled={!endSession || busy !== null}

@@ -69,6 +69,7 @@ export function Session(props: SessionProps) {
       </LiveKitRoom>
       {isHost && (
         <HostPanel api={props.api} room={room} selfIdentity={grant.identity} pollSeconds={props.hostPollSeconds}
+          canDialOut={Boolean(grant.dial_in)}
           endSession={props.endSession} onEnded={() => props.onLeft(problem('room_ended'))} />
       )}
     </div>
