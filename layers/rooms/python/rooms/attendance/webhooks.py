@@ -230,6 +230,13 @@ def _enforce_membership(ctx: WebhookContext, facts: attendance_store.SegmentFact
         revoked = parse_iso(member.revoked_at) if member and member.revoked_at else ctx.event_time
         ctx.defer("remove_revoked", identity=facts.identity, revoke_token_ts=unix_seconds(revoked) + 1)
         return facts
+    if member.token_jti is None:
+        # The host removed them (attendance.forget_session) and no token was issued since: whatever
+        # token this connection used is stale, even one issued in the same second as this join
+        # (LiveKit's joined_at has whole seconds), so the comparison below cannot decide it.
+        ctx.defer("remove_superseded", identity=facts.identity, jti=jti,
+                  revoke_token_ts=unix_seconds(ctx.event_time) + 1)
+        return facts
     if member.token_jti != jti:
         issued = parse_iso(member.token_issued_at) if member.token_issued_at else None
         # Only a token that was already superseded when this connection started is refused: a member
