@@ -7,9 +7,9 @@ reason, naming the field). A success means applied, kept for a room that does no
 duplicate or stale delivery that changes nothing.
 """
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
 from rooms.clock import utcnow
+from rooms.event_sources import EventBridgeEvent, event_source
 from rooms.lifecycle.booking_events import handle_booking_event
 from rooms.observability import logger, metrics, tracer
 from rooms.settings import get_settings

@@ -2,13 +2,11 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.access import require_admin
 from rooms.clock import utcnow
-from rooms.http import build_resolver, current_caller
+from rooms.http import Body, Response, build_resolver, current_caller
 from rooms.lifecycle.booking_events import confirm_room
 from rooms.observability import logger, metrics, tracer
 from rooms.room.models import CreateRoomRequest, RoomView

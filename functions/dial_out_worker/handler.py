@@ -6,9 +6,9 @@ redelivered event never rings the phone twice (the attempt is claimed conditiona
 the invocation, Lambda retries it, then the event goes to this function's failure queue.
 """
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
 from rooms.clock import utcnow
+from rooms.event_sources import EventBridgeEvent, event_source
 from rooms.observability import logger, metrics, tracer
 from rooms.phone.dial_out import place_dial_out
 from rooms.settings import get_settings

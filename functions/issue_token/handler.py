@@ -2,11 +2,10 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.clock import utcnow
-from rooms.http import build_resolver, current_caller
+from rooms.http import Body, build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 from rooms.room.ids import room_id_for_booking, room_id_for_session
 from rooms.room.join import issue_join_token

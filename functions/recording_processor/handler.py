@@ -4,9 +4,8 @@ URL-encoded. An error fails the invocation so that S3's asynchronous retries red
 
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
-
 from rooms.clock import utcnow
+from rooms.event_sources import S3Event, event_source
 from rooms.observability import logger, metrics, tracer
 from rooms.recordings.upload import process_uploaded_object
 from rooms.settings import get_settings

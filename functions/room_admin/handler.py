@@ -2,8 +2,6 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.access import require_admin
@@ -16,7 +14,7 @@ from rooms.evidence.retention import (
     read_legal_hold,
     release_legal_hold,
 )
-from rooms.http import build_resolver, current_caller
+from rooms.http import Body, Path, Response, build_resolver, current_caller
 from rooms.lifecycle.booking import cancel_room, update_room
 from rooms.lifecycle.booking_models import CancelRoomRequest, CancelRoomResponse, UpdateRoomRequest
 from rooms.lifecycle.ending import end_room

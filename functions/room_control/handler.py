@@ -2,8 +2,6 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.attendance import host_controls
@@ -21,7 +19,7 @@ from rooms.attendance.service import read_attendance, record_quality_sample
 from rooms.audit import AuditView, read_audit
 from rooms.clock import utcnow
 from rooms.evidence.export import AttendanceExport, export_attendance
-from rooms.http import build_resolver, current_caller
+from rooms.http import Body, Response, build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 from rooms.settings import get_settings
 

@@ -4,9 +4,9 @@ The time is the schedule event's own ``time``, not the clock: a delayed or retri
 work of the minute it was scheduled for (and tests freeze time by choosing it).
 """
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
 from rooms.clock import parse_iso
+from rooms.event_sources import EventBridgeEvent, event_source
 from rooms.lifecycle.sweeper import sweep
 from rooms.observability import logger, metrics, tracer
 from rooms.settings import get_settings

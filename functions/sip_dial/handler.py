@@ -5,12 +5,10 @@ A dial-out is answered 202 with its ``dial_out_id``: the call is placed by the `
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.clock import utcnow
-from rooms.http import build_resolver, current_caller
+from rooms.http import Body, Response, build_resolver, current_caller
 from rooms.observability import logger, metrics, tracer
 from rooms.phone.dial_out import get_dial_out, list_dial_outs, request_dial_out
 from rooms.phone.service import get_dial_in

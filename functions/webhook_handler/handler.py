@@ -14,11 +14,10 @@ import base64
 import binascii
 import json
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
-
 from rooms import metric_names
 from rooms.clock import utcnow
 from rooms.errors import RoomsError, Unauthorized
+from rooms.event_sources import APIGatewayProxyEventV2, event_source
 from rooms.observability import logger, metrics, tracer
 from rooms.settings import get_settings
 from rooms.webhooks import process_webhook, verify_webhook

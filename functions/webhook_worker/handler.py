@@ -9,10 +9,8 @@ dead-letter queue, whose depth is alarmed. The others of the batch are done and 
 
 import json
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from rooms.clock import utcnow
+from rooms.event_sources import BatchProcessor, EventType, SQSRecord, process_partial_response
 from rooms.observability import logger, metrics, tracer
 from rooms.settings import get_settings
 from rooms.webhooks import run_follow_up

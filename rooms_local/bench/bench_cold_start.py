@@ -6,7 +6,10 @@ Two measures of each: instructions executed (Valgrind Ir; load-independent and r
 held against it) and the median wall time of fresh interpreters (what init waits for, as noisy as the
 machine). From source: our modules are compiled at every import. With bytecode: the layer's ``rooms``
 package is compiled first, as the layer build does. Third-party packages are compiled in both, as in the
-layer. Goals: issue_token ≤ 1.25x, every other user-facing function ≤ 1.35x.
+layer. Goals: issue_token ≤ 1.25x, every other user-facing function ≤ 1.35x, held against the form
+that is deployed: with bytecode (``infra.layer_build`` compiles the layer, and ``/opt`` is read-only, so
+a layer shipped without it would compile at every cold start). From source is reported beside it: what
+that compilation would cost.
 
 Alone: ``python -m rooms_local.bench cold_start`` (no local stack), or ``make bench BENCH=cold_start``.
 ROOMS_BENCH_RUNS sets the wall-clock runs (default 7).
@@ -39,6 +42,7 @@ USER_FACING_GOAL = 1.35
 BACKGROUND = {"room_sweeper", "recording_processor"}
 RUNS = int(os.environ.get("ROOMS_BENCH_RUNS", "7"))
 MODES = ("source", "bytecode")
+DEPLOYED = "bytecode"  # what the goals are held against: the layer ships compiled
 
 
 def functions() -> list[str]:
@@ -85,15 +89,15 @@ def report(figures: dict[str, dict[str, dict[str, float]]], elapsed: float | Non
     lines.append("baseline: " + ", ".join(f"{m} {secs[m]['baseline'] * 1000:.0f} ms" for m in MODES)
                  + f" wall (median of {RUNS} fresh interpreters)")
     lines.append(f"{'':<20} {'instructions':^15} {'wall':^15}")
-    lines.append(f"{'function':<20} {'source':>7} {'bytec':>7} {'source':>7} {'bytec':>7}  goal")
+    lines.append(f"{'function':<20} {'source':>7} {'bytec':>7} {'source':>7} {'bytec':>7}  goal (bytecode)")
     judged = instr or secs
     for name in functions():
         ratio = {(k, m): fig[m][name] / fig[m]["baseline"] for k, fig in (("i", instr), ("s", secs)) if fig
                  for m in MODES}
         cells = [f"{ratio[(k, m)]:6.2f}x" if (k, m) in ratio else f"{'-':>7}" for k in "is" for m in MODES]
         goal = goal_of(name)
-        worst = max(judged[m][name] / judged[m]["baseline"] for m in MODES)
-        verdict = "-" if goal is None else f"≤{goal:.2f} " + ("ok" if worst <= goal else "MISSED")
+        deployed = judged[DEPLOYED][name] / judged[DEPLOYED]["baseline"]
+        verdict = "-" if goal is None else f"≤{goal:.2f} " + ("ok" if deployed <= goal else "MISSED")
         lines.append(f"{name:<20} {' '.join(cells)}  {verdict}")
     if elapsed is not None:
         lines.append(f"({elapsed:.0f} s)")

@@ -11,17 +11,27 @@ import binascii
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
+from rooms.lazy_imports import POWERTOOLS_DATA_CLASSES, POWERTOOLS_EVENT_HANDLER, lazy_package
+
+# Before any Powertools event-handler import: only the submodules the resolver uses are imported.
+lazy_package(POWERTOOLS_EVENT_HANDLER)
+lazy_package(POWERTOOLS_DATA_CLASSES)
+
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response  # noqa: E402
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (  # noqa: E402
+    OpenAPIRequestValidationMiddleware,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: E402
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Body as Body  # noqa: E402 (handlers' parameters)
+from aws_lambda_powertools.event_handler.openapi.params import Path as Path  # noqa: E402
 
-from rooms import store
-from rooms.access import Caller
-from rooms.errors import RoomsError, Unauthorized
-from rooms.observability import logger
+from rooms import store  # noqa: E402
+from rooms.access import Caller  # noqa: E402
+from rooms.errors import RoomsError, Unauthorized  # noqa: E402
+from rooms.observability import logger  # noqa: E402
 
 OPENAPI_TITLE = "Rooms API"
 OPENAPI_VERSION = "1.0.0"

@@ -1,24 +1,27 @@
 """The LiveKit API client: credentials, and a blocking facade over livekit-api's async client.
 
 ``livekit.api`` is imported lazily: it costs ~0.5 s (aiohttp + every protocol module) and most
-requests never call LiveKit. The client is async; this module gives the synchronous Lambda code a
-small blocking facade that keeps one event loop and one ``LiveKitAPI`` (with its HTTP keep-alive
+requests never call LiveKit. So is ``asyncio``, which only a LiveKit call needs (36 M instructions of
+the token path's cold start, `make bench BENCH=cold_start`). The client is async; this module gives
+the synchronous Lambda code a small blocking facade that keeps one event loop and one ``LiveKitAPI`` (with its HTTP keep-alive
 session) per thread, so warm invocations reuse connections. ``LiveKitAPI`` must be created inside a
 running loop (its aiohttp session binds to it), which is why it is built in ``_client()`` under ``run_until_complete``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rooms import metric_names
 from rooms.errors import UpstreamUnavailable
 from rooms.observability import logger, metrics
 from rooms.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -57,6 +60,8 @@ _opened: list[tuple[asyncio.AbstractEventLoop, Any]] = []  # every (loop, client
 def run(call: Callable[[Any, Any], Awaitable[T]], *, timeout: float | None = None) -> T:
     """Run ``call(lkapi, api_module)`` on this thread's loop with this thread's client, bounded by
     ``timeout`` seconds (default: the settings' LiveKit timeout)."""
+    import asyncio
+
     from livekit import api
 
     settings = get_settings()
