@@ -3,9 +3,10 @@
 ``livekit.api`` is imported lazily: it costs ~0.5 s (aiohttp + every protocol module) and most
 requests never call LiveKit. So is ``asyncio``, which only a LiveKit call needs (36 M instructions of
 the token path's cold start, `make bench BENCH=cold_start`). The client is async; this module gives
-the synchronous Lambda code a small blocking facade that keeps one event loop and one ``LiveKitAPI`` (with its HTTP keep-alive
-session) per thread, so warm invocations reuse connections. ``LiveKitAPI`` must be created inside a
-running loop (its aiohttp session binds to it), which is why it is built in ``_client()`` under ``run_until_complete``.
+the synchronous Lambda code a small blocking facade that keeps one event loop and one ``LiveKitAPI``
+(with its HTTP keep-alive session) per thread, so warm invocations reuse connections. ``LiveKitAPI``
+must be created inside a running loop (its aiohttp session binds to it), which is why it is built
+under ``run_until_complete``.
 """
 
 from __future__ import annotations
