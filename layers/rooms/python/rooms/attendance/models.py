@@ -4,6 +4,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+# (re-exported: their home is verdict_models)
+from rooms.attendance.verdict_models import SessionVerdict as SessionVerdict
+from rooms.attendance.verdict_models import VerdictNoShow as VerdictNoShow
+
 
 class AttendanceSegment(BaseModel):
     model_config = ConfigDict(defer_build=True)
@@ -68,30 +72,6 @@ class AttendanceEntry(BaseModel):
     late_seconds: int = Field(0, description="First join after scheduled_start (0 when on time or unscheduled)")
     attended: bool = Field(False, description="billable_seconds reached the template's attended_min_seconds")
     billing_band: str | None = Field(None, description="The template's billing band of billable_seconds")
-
-
-class VerdictNoShow(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    kind: Literal["nobody", "host_absent", "client_absent", "attendees_absent"]
-    host_absent: bool
-    absent: list[str]
-    attendees: list[str]
-
-
-class SessionVerdict(BaseModel):
-    """What the session was, for billing (once the room has ended)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    outcome: Literal["held", "no_show", "cancelled", "ended_early", "overran"]
-    no_show: VerdictNoShow | None = None
-    attended: list[str] = Field(description="Identities that attended (the attended rule)")
-    billable_seconds: int = Field(description="Time the host and at least one other attendee were both there")
-    billing_band: str | None = None
-    session_ended_at: str | None = Field(None, description="When the attended session ended")
-    reasons: list[str] = Field(default_factory=list)
-    policy: dict = Field(default_factory=dict, description="The evidence policy the room was judged by")
 
 
 class AttendanceView(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rooms.attendance.models import SessionVerdict
+from rooms.attendance.verdict_models import SessionVerdict
 from rooms.room.templates import (
     MemberRole,
     RecordingPolicy,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rooms.attendance.models import SessionVerdict
+from rooms.attendance.verdict_models import SessionVerdict
 from rooms.phone.numbers import dial_in_details
 from rooms.room.models import MemberView, NoShowView, RoomUrls, RoomView
 from rooms.store import Member, RoomItem

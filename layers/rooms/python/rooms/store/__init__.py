@@ -36,136 +36,44 @@ The item type is stored in ``kind`` (pynamodb discriminator), so one BatchGetIte
 typed items of several entities.
 """
 
-from rooms.store import audit, booking, recordings, retention, users
-from rooms.store.attendance import (
-    QualityItem,
-    RoomAttendance,
-    SegmentFacts,
-    SegmentItem,
-    TrackItem,
-    get_member,
-    get_room_attendance,
-)
-from rooms.store.conditions import STORE_ERRORS, unavailable
-from rooms.store.due import Claim, claim_due, due_items, finish_due, release_due
-from rooms.store.phone import (
-    DialOutItem,
-    DialOutWindow,
-    PinTaken,
-    SipPinLock,
-    claim_dial_out,
-    create_dial_out,
-    get_dial_out,
-    get_room_and_members,
-    give_back_dial_out_slot,
-    list_dial_outs,
-    move_pin,
-    new_pin_lock,
-    record_dial_out_ended,
-    record_dial_out_outcome,
-    record_dispatch_rule,
-    release_pin,
-    take_dial_out_slot,
-    take_member_dial_out_slots,
-)
-from rooms.store.recordings import ActiveRecording, EgressLookup, RecordingConsent, RecordingItem
-from rooms.store.retention import RetentionItem
-from rooms.store.rooms import (
-    CLEANUP_END,
-    JoinTokenRecord,
-    Member,
-    RoomItem,
-    TemplateOverride,
-    cleanup_done,
-    cleanup_owed,
-    cleanup_participant,
-    create_room_with_members,
-    delete_template_override,
-    end_room,
-    get_room,
-    get_room_and_member,
-    get_template_override,
-    list_members,
-    list_template_overrides,
-    participant_cleanup,
-    put_member,
-    put_template_override,
-    record_issued_token,
-    revoke_member,
-)
-from rooms.store.table import TableItem, bind, create_table, due_keys
-from rooms.store.webhook_events import DuplicateEvent, StaleEvent, WebhookEventItem, applying_event
+import importlib
+from typing import Any
 
-__all__ = [
-    "CLEANUP_END",
-    "STORE_ERRORS",
-    "ActiveRecording",
-    "Claim",
-    "DialOutItem",
-    "DialOutWindow",
-    "DuplicateEvent",
-    "EgressLookup",
-    "JoinTokenRecord",
-    "Member",
-    "PinTaken",
-    "QualityItem",
-    "RecordingConsent",
-    "RecordingItem",
-    "RetentionItem",
-    "RoomAttendance",
-    "RoomItem",
-    "SegmentFacts",
-    "SegmentItem",
-    "SipPinLock",
-    "StaleEvent",
-    "TableItem",
-    "TemplateOverride",
-    "TrackItem",
-    "WebhookEventItem",
-    "applying_event",
-    "audit",
-    "bind",
-    "booking",
-    "claim_dial_out",
-    "claim_due",
-    "cleanup_done",
-    "cleanup_owed",
-    "cleanup_participant",
-    "create_dial_out",
-    "create_room_with_members",
-    "create_table",
-    "delete_template_override",
-    "due_items",
-    "due_keys",
-    "end_room",
-    "finish_due",
-    "get_dial_out",
-    "get_member",
-    "get_room",
-    "get_room_and_member",
-    "get_room_and_members",
-    "get_room_attendance",
-    "get_template_override",
-    "give_back_dial_out_slot",
-    "list_dial_outs",
-    "list_members",
-    "list_template_overrides",
-    "move_pin",
-    "new_pin_lock",
-    "participant_cleanup",
-    "put_member",
-    "put_template_override",
-    "record_dial_out_ended",
-    "record_dial_out_outcome",
-    "record_dispatch_rule",
-    "record_issued_token",
-    "recordings",
-    "release_due",
-    "release_pin",
-    "retention",
-    "revoke_member",
-    "take_dial_out_slot",
-    "take_member_dial_out_slots",
-    "unavailable",
-    "users",
-]
+# Loaded on first use (PEP 562): a function imports only the entities and verbs its routes touch (the
+# token path needs rooms, members, tokens, audit and PINs, not recordings, retention, users or the due
+# index; `make bench BENCH=cold_start`). A query that can return entities of other modules imports
+# those modules itself (``due``, ``users``), so pynamodb knows every kind it may read.
+SUBMODULES = ("attendance", "audit", "booking", "conditions", "due", "phone", "recordings", "retention", "rooms",
+              "table", "users", "webhook_events")
+EXPORTS = {
+    "attendance": ("QualityItem", "RoomAttendance", "SegmentFacts", "SegmentItem", "TrackItem", "get_member",
+        "get_room_attendance"),
+    "conditions": ("STORE_ERRORS", "unavailable"),
+    "due": ("Claim", "claim_due", "due_items", "finish_due", "release_due"),
+    "phone": ("DialOutItem", "DialOutWindow", "PinTaken", "SipPinLock", "claim_dial_out", "create_dial_out",
+        "get_dial_out", "get_room_and_members", "give_back_dial_out_slot", "list_dial_outs", "move_pin",
+        "new_pin_lock", "record_dial_out_ended", "record_dial_out_outcome", "record_dispatch_rule", "release_pin",
+        "take_dial_out_slot", "take_member_dial_out_slots"),
+    "recordings": ("ActiveRecording", "EgressLookup", "RecordingConsent", "RecordingItem"),
+    "retention": ("RetentionItem",),
+    "rooms": ("CLEANUP_END", "JoinTokenRecord", "Member", "RoomItem", "TemplateOverride", "cleanup_done",
+        "cleanup_owed", "cleanup_participant", "create_room_with_members", "delete_template_override", "end_room",
+        "get_room", "get_room_and_member", "get_template_override", "list_members", "list_template_overrides",
+        "participant_cleanup", "put_member", "put_template_override", "record_issued_token", "revoke_member"),
+    "table": ("TableItem", "bind", "create_table", "due_keys"),
+    "webhook_events": ("DuplicateEvent", "StaleEvent", "WebhookEventItem", "applying_event"),
+}
+_HOME = {name: module for module, names in EXPORTS.items() for name in names}
+
+__all__ = sorted([*_HOME, "audit", "booking", "recordings", "retention", "users"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    elif name in SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -24,6 +24,10 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
 from rooms.clock import iso
+
+# What the due index can hold, so pynamodb knows every kind a due Query returns (the store package loads
+# its modules lazily): rooms (open, end, settle) and their retention deadlines.
+from rooms.store import retention, rooms  # noqa: F401
 from rooms.store.conditions import condition_failed
 from rooms.store.table import TableItem, bind, due_bucket, due_keys
 

@@ -22,6 +22,9 @@ from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
 
+# room_items reads a whole room partition: every kind must be known to pynamodb (the store package loads
+# its modules lazily).
+from rooms.store import attendance, audit, booking, phone, recordings, retention, webhook_events  # noqa: F401
 from rooms.store.rooms import room_pk
 from rooms.store.table import TableItem, bind
 
