@@ -6,7 +6,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from rooms.access import require_admin
 from rooms.clock import utcnow
-from rooms.evidence.erasure import ErasureReport, erase_user_data
+from rooms.evidence.models import ErasureReport
 from rooms.evidence.retention import (
     LegalHoldRequest,
     LegalHoldView,
@@ -41,6 +41,10 @@ app = build_resolver()
 def delete_user_data(
     user_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$")],
 ) -> ErasureReport:
+    # imported on use: an erasure reaches attendance, recordings and the evidence export, which this
+    # function's other routes never need (its cold start: `make bench BENCH=cold_start`)
+    from rooms.evidence.erasure import erase_user_data
+
     return erase_user_data(user_id, caller=current_caller(app), now=utcnow(), settings=get_settings())
 
 

@@ -9,8 +9,9 @@ dead-letter queue, whose depth is alarmed. The others of the batch are done and 
 
 import json
 
+from rooms.batch import BatchProcessor, EventType, process_partial_response
 from rooms.clock import utcnow
-from rooms.event_sources import BatchProcessor, EventType, SQSRecord, process_partial_response
+from rooms.event_sources import SQSRecord
 from rooms.observability import logger, metrics, tracer
 from rooms.settings import get_settings
 from rooms.webhooks import run_follow_up

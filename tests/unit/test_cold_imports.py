@@ -20,7 +20,13 @@ FUNCTIONS = ROOT / "functions"
 # are imported by the LiveKit gateway on the first call that needs them; the X-Ray SDK only when tracing
 # is turned on (ROOMS_TRACING_SDK); pydantic-settings (and python-dotenv) are no longer shipped at all
 # (rooms.settings reads the environment itself).
-NEVER_AT_INIT = ("livekit", "aiohttp", "google.protobuf", "aws_xray_sdk", "pydantic_settings", "dotenv")
+NEVER_AT_INIT = ("livekit", "aiohttp", "google.protobuf", "aws_xray_sdk", "pydantic_settings", "dotenv",
+                 # Powertools' other resolvers and event classes (rooms.lazy_imports)
+                 "aws_lambda_powertools.event_handler.appsync", "aws_lambda_powertools.event_handler.bedrock_agent",
+                 "aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event")
+# Only the queue consumer (webhook_worker) reads its events with Powertools' batch utility, which imports
+# asyncio; elsewhere asyncio comes with the first LiveKit call.
+ONLY_THE_QUEUE_CONSUMER = ("aws_lambda_powertools.utilities.batch", "asyncio")
 # What a function's routes never use, so its init must not import it either (capabilities whose models a
 # route's response carries, e.g. attendance's SessionVerdict in RoomView, are imported for those models).
 _SERVICES = ("rooms.attendance.service", "rooms.attendance.webhooks", "rooms.attendance.host_controls",
@@ -31,7 +37,8 @@ NOT_FOR = {
                     "rooms.recordings", "rooms.room.membership", "rooms.room.catalog", "rooms.notify"),
     "room_query": (*_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.recordings", "rooms.evidence",
                    "rooms.room.join", "rooms.room.tokens", "rooms.room.membership", "rooms.audit", "rooms.notify"),
-    "create_room": (*_SERVICES, "rooms.webhooks", "rooms.room.join", "rooms.room.tokens", "rooms.evidence"),
+    "create_room": (*_SERVICES, "rooms.webhooks", "rooms.room.join", "rooms.room.tokens", "rooms.evidence",
+                    "rooms.lifecycle.ending"),  # (a pending cancel imports it when applied)
     "sip_dial": (*_SERVICES, "rooms.lifecycle", "rooms.webhooks", "rooms.recordings", "rooms.attendance.view",
                  "rooms.evidence", "rooms.room.join", "rooms.room.tokens", "rooms.room.membership",
                  "rooms.room.catalog", "rooms.audit"),  # (notify: a dial-out request is an event)
@@ -47,7 +54,8 @@ NOT_FOR = {
                           "rooms.room.membership", "rooms.room.catalog"),
     "room_admin": ("rooms.attendance.service", "rooms.attendance.webhooks", "rooms.attendance.host_controls",
                    "rooms.attendance.reconcile", "rooms.lifecycle.sweeper", "rooms.lifecycle.booking_events",
-                   "rooms.webhooks", "rooms.room.join", "rooms.room.tokens"),
+                   "rooms.webhooks", "rooms.room.join", "rooms.room.tokens",
+                   "rooms.evidence.erasure", "rooms.evidence.export"),  # (the erasure route imports them)
     "webhook_handler": (*_NOT_HTTP, "rooms.attendance.service", "rooms.attendance.host_controls",
                         "rooms.recordings.service", "rooms.lifecycle.sweeper", "rooms.lifecycle.booking_events",
                         "rooms.room.join", "rooms.room.tokens", "rooms.evidence", "rooms.room.membership",
@@ -99,6 +107,11 @@ def test_a_function_imports_only_what_its_routes_use(function):
     assert "handler" in modules and "rooms.observability" in modules  # the probe did import the function
     assert heavy_in(modules, NEVER_AT_INIT) == []
     assert heavy_in(modules, NOT_FOR[function]) == []
+
+
+@pytest.mark.parametrize("function", sorted(set(NOT_FOR) - {"webhook_worker"}))
+def test_only_the_queue_consumer_imports_the_batch_utility_and_asyncio(function):
+    assert heavy_in(modules_after_import(function), ONLY_THE_QUEUE_CONSUMER) == []
 
 
 def test_the_check_sees_a_heavy_import():

@@ -6,9 +6,6 @@ from rooms.lazy_imports import POWERTOOLS_DATA_CLASSES, lazy_package
 
 lazy_package(POWERTOOLS_DATA_CLASSES)
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor as BatchProcessor  # noqa: E402
-from aws_lambda_powertools.utilities.batch import EventType as EventType  # noqa: E402
-from aws_lambda_powertools.utilities.batch import process_partial_response as process_partial_response  # noqa: E402
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (  # noqa: E402
     APIGatewayProxyEventV2 as APIGatewayProxyEventV2,
 )

@@ -27,12 +27,11 @@ import hmac
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from rooms import audit, metric_names, store
 from rooms.access import Caller, require_admin
 from rooms.clock import iso
-from rooms.evidence.export import ExportSignature, canonical_bytes, sign, signing_key
+from rooms.evidence.export import canonical_bytes, sign, signing_key
+from rooms.evidence.models import ErasureReport, RoomErasure
 from rooms.observability import logger, metrics
 from rooms.settings import Settings
 from rooms.store import users as user_index
@@ -40,29 +39,6 @@ from rooms.store.attendance import QualityItem
 from rooms.store.booking import PendingBookingEvent
 from rooms.store.recordings import RecordingConsent, RecordingItem
 from rooms.store.rooms import JoinTokenRecord, Member
-
-
-class RoomErasure(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    room_id: str
-    outcome: str = Field(description="erased | held (legal hold: untouched) | missing (no room, or "
-                         "not yet: the booking events kept for it about the person deleted)")
-    deleted: dict[str, int] = Field(default_factory=dict, description="Items deleted, by kind")
-    pseudonymised: dict[str, int] = Field(default_factory=dict, description="Items pseudonymised, by kind")
-    recordings: list[str] = Field(default_factory=list, description="Recordings of the room (not deleted)")
-
-
-class ErasureReport(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    erasure_id: str
-    at: str
-    subject_digest: str = Field(description="HMAC-SHA256(evidence key, user_id), hex")
-    rooms: list[RoomErasure]
-    complete: bool = Field(description="False when a legal hold kept some room's data")
-    sha256: str = Field(description="Of the proof's canonical JSON (erasure_id, at, actor, subject_digest, rooms)")
-    signature: ExportSignature
 
 
 def _own_item(user_id: str):

@@ -36,6 +36,7 @@ from rooms.access import Caller, require_host_or_admin, require_room
 from rooms.attendance.view import attendance_view
 from rooms.clock import iso
 from rooms.errors import UpstreamUnavailable
+from rooms.evidence.models import ExportSignature
 from rooms.observability import logger
 from rooms.recordings.service import consent_ledger
 from rooms.room.status import is_over
@@ -44,15 +45,6 @@ from rooms.store import attendance as attendance_store
 from rooms.store import audit as audit_store
 
 SCHEMA = "rooms.attendance-export/1"
-ALGORITHM = "HMAC-SHA256"
-
-
-class ExportSignature(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    alg: str = Field(ALGORITHM, description="HMAC-SHA256 over the canonical bytes of `document`")
-    key_id: str
-    value: str = Field(description="Hex")
 
 
 class AttendanceExport(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rooms import audit, metric_names, store
 from rooms.access import Caller
@@ -132,16 +131,3 @@ def converge_room(room: store.RoomItem, *, now: datetime, settings: Settings) ->
     return outcomes
 
 
-def room_event_detail(room: store.RoomItem) -> dict[str, Any]:
-    """What every room event of ours carries: which room, what it belongs to, its status and schedule."""
-    return {
-        "room_id": room.room_id,
-        "livekit_room": room.livekit_room,
-        "room_type": room.room_type,
-        "booking_id": room.booking_id,
-        "service_session_id": room.service_session_id,
-        "status": room.status,
-        "scheduled_start": room.scheduled_start,
-        "scheduled_end": room.scheduled_end,
-        "host_user_id": room.host_user_id,
-    }

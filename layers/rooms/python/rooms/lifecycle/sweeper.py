@@ -44,13 +44,14 @@ from rooms.attendance.models import SessionVerdict
 from rooms.attendance.view import attendance_view
 from rooms.clock import iso
 from rooms.evidence.retention import retention_due
-from rooms.lifecycle.ending import close_room, converge_room, room_event_detail
+from rooms.lifecycle.ending import close_room, converge_room
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
 from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config
 from rooms.room.schedule import DueWork, due_work, session_was_due
 from rooms.room.status import RoomStatus, is_live
+from rooms.room.views import room_event_detail
 from rooms.settings import Settings
 from rooms.store import Claim, RetentionItem, RoomItem
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rooms.attendance.verdict_models import SessionVerdict
 from rooms.phone.numbers import dial_in_details
 from rooms.room.models import MemberView, NoShowView, RoomUrls, RoomView
@@ -59,3 +61,18 @@ def member_view(member: Member) -> MemberView:
         revoked_at=member.revoked_at,
         admitted_at=member.admitted_at,
     )
+
+
+def room_event_detail(room: RoomItem) -> dict[str, Any]:
+    """What every room event of ours carries: which room, what it belongs to, its status and schedule."""
+    return {
+        "room_id": room.room_id,
+        "livekit_room": room.livekit_room,
+        "room_type": room.room_type,
+        "booking_id": room.booking_id,
+        "service_session_id": room.service_session_id,
+        "status": room.status,
+        "scheduled_start": room.scheduled_start,
+        "scheduled_end": room.scheduled_end,
+        "host_user_id": room.host_user_id,
+    }
