@@ -243,9 +243,14 @@ def test_dial_out_is_rate_limited_per_room_and_failed_calls_give_their_slot_back
     _open(api, sip_room, ids["host"])
     limit = get_settings().sip_dial_out_limit
     url = f"/rooms/{sip_room['room_id']}/dial-out"
-    busy = [_dial_out(api, sip_room, ids["host"], phone_number=f"+1202{i}550486") for i in range(limit + 1)]
-    assert [_outcome(api, stack, sip_room, ids["host"], b["dial_out_id"])["status"] for b in busy] == \
-        ["busy"] * (limit + 1)  # refused calls do not lock the host out
+    # one more busy call than the limit, each after the last one's outcome: the refused calls gave their
+    # slots back, so the host is not locked out (the outcome is the worker's, after the 202: dialing the
+    # next before it was recorded would race the worker, not test the slot)
+    busy = []
+    for i in range(limit + 1):
+        call = _dial_out(api, sip_room, ids["host"], phone_number=f"+1202{i}550486")
+        busy.append(_outcome(api, stack, sip_room, ids["host"], call["dial_out_id"])["status"])
+    assert busy == ["busy"] * (limit + 1)
     answered = [api.call("POST", url, as_user=ids["host"], json={"phone_number": f"+1202555{1000 + i}"})
                 for i in range(limit + 1)]
     assert [r.status_code for r in answered] == [202] * limit + [429]
@@ -370,3 +375,49 @@ def test_two_withheld_callers_both_stay_and_are_two_attendees(api, stack, ids, s
     connected = {p["sid"] for p in _participants(stack, sip_room["livekit_room"])}
     assert {first["sid"], second["sid"]} <= connected
     assert len([e for e in _attendance(api, sip_room).values() if e["via"] == "phone"]) == 2
+
+
+def test_a_failed_call_gives_its_slots_back_with_its_outcome_once(stack):
+    """The outcome of a call that did not connect and the rate-limit slots it took are one transaction:
+    a redelivery gives nothing back twice, and a window already gone does not keep the outcome out."""
+    from datetime import UTC, datetime, timedelta
+
+    from rooms import store
+
+    room_id, window_start = str(uuid.uuid4()), "2026-12-02T10:00:00Z"
+    expires = datetime.now(UTC) + timedelta(hours=1)
+
+    def call(user_id: str | None) -> store.DialOutItem:
+        item = store.DialOutItem(*store.DialOutItem.key(room_id, uuid.uuid4().hex), room_id=room_id,
+                                 status="dialing", requested_by="host", requested_at=window_start,
+                                 window_start=window_start, identity="phone-x", phone_number="+12025550486",
+                                 phone_number_masked="+1202*****86", slot_user_id=user_id)
+        item.dial_out_id = item.sk.removeprefix("DIALCALL#")
+        store.create_dial_out(item)
+        return item
+
+    def count(user_id: str | None = None) -> int | None:
+        try:
+            return int(store.DialOutWindow.get(*store.DialOutWindow.key(room_id, window_start, user_id),
+                                               consistent_read=True).count)
+        except store.DialOutWindow.DoesNotExist:
+            return None
+
+    assert store.take_member_dial_out_slots(room_id, "cl-1", window_start=window_start, limit=5, member_limit=2,
+                                            expires_at=expires) is None
+    assert store.take_dial_out_slot(room_id, window_start=window_start, limit=5, expires_at=expires) == 2
+    mine = call("cl-1")
+    assert (count(), count("cl-1")) == (2, 1)
+    assert store.record_dial_out_failure(mine, status="busy", at=window_start, sip_status_code=486) is True
+    assert (count(), count("cl-1")) == (1, 0)
+    assert store.record_dial_out_failure(mine, status="busy", at=window_start) is False  # a redelivery
+    assert (count(), count("cl-1")) == (1, 0)
+    recorded = store.get_dial_out(room_id, mine.dial_out_id)
+    assert recorded.status == "busy" and recorded.sip_status_code == 486 and recorded.phone_number is None
+
+    # the member's window is already at zero and the room's is gone: the outcome is recorded all the same
+    store.DialOutWindow(*store.DialOutWindow.key(room_id, window_start)).delete()
+    late = call("cl-1")
+    assert store.record_dial_out_failure(late, status="failed", at=window_start, error="x") is True
+    assert (count(), count("cl-1")) == (None, 0)
+    assert store.get_dial_out(room_id, late.dial_out_id).status == "failed"

@@ -225,13 +225,9 @@ def _fail(item: DialOutItem, *, status: str, at: datetime, sip_status_code: int 
           sip_status: str | None = None, livekit_code: str | None = None, error: str | None = None,
           publish: bool = True) -> None:
     """Record a call that did not connect, give its rate-limit slot back, and say so."""
-    if not store.record_dial_out_outcome(item.room_id, item.dial_out_id, status=status, at=iso(at),
-                                         sip_status_code=sip_status_code, sip_status=sip_status,
-                                         livekit_code=livekit_code, error=error):
+    if not store.record_dial_out_failure(item, status=status, at=iso(at), sip_status_code=sip_status_code,
+                                         sip_status=sip_status, livekit_code=livekit_code, error=error):
         return  # already recorded (a redelivery)
-    store.give_back_dial_out_slot(item.room_id, window_start=item.window_start)
-    if item.slot_user_id:
-        store.give_back_dial_out_slot(item.room_id, window_start=item.window_start, user_id=item.slot_user_id)
     metrics.add_metric(name=metric_names.PHONE_DIAL_OUT_FAILURES, unit="Count", value=1)
     if not publish:
         return

@@ -23,11 +23,11 @@ __all__ = [
     "create_dial_out",
     "get_dial_out",
     "get_room_and_members",
-    "give_back_dial_out_slot",
     "list_dial_outs",
     "move_pin",
     "new_pin_lock",
     "record_dial_out_ended",
+    "record_dial_out_failure",
     "record_dial_out_outcome",
     "record_dispatch_rule",
     "release_pin",
@@ -137,28 +137,68 @@ def claim_dial_out(room_id: str, dial_out_id: str, *, now: str) -> DialOutItem |
     return item
 
 
-def record_dial_out_outcome(room_id: str, dial_out_id: str, *, status: str, at: str,
-                            participant_id: str | None = None, sip_call_id: str | None = None,
-                            sip_status_code: int | None = None, sip_status: str | None = None,
-                            livekit_code: str | None = None, error: str | None = None) -> bool:
-    """dialing → the outcome, once; the full number is dropped. False when it was already recorded."""
-    bind()
-    item = DialOutItem(*DialOutItem.key(room_id, dial_out_id))
+def _outcome_actions(status: str, at: str, **facts: str | int | None) -> list:
     actions = [DialOutItem.status.set(status), DialOutItem.finished_at.set(at), DialOutItem.phone_number.remove()]
     if status == "answered":
         actions.append(DialOutItem.answered_at.set(at))
-    for attr, value in ((DialOutItem.participant_id, participant_id), (DialOutItem.sip_call_id, sip_call_id),
-                        (DialOutItem.sip_status_code, sip_status_code), (DialOutItem.sip_status, sip_status),
-                        (DialOutItem.livekit_code, livekit_code), (DialOutItem.error, error)):
+    for name, value in facts.items():
         if value is not None and value != "":
-            actions.append(attr.set(value))
+            actions.append(getattr(DialOutItem, name).set(value))
+    return actions
+
+
+_NOT_FINISHED = ("requested", "dialing")
+
+
+def record_dial_out_outcome(room_id: str, dial_out_id: str, *, status: str, at: str,
+                            participant_id: str | None = None, sip_call_id: str | None = None) -> bool:
+    """dialing → answered, once; the full number is dropped. False when an outcome was already recorded."""
+    bind()
+    item = DialOutItem(*DialOutItem.key(room_id, dial_out_id))
     try:
-        item.update(actions=actions, condition=DialOutItem.status.is_in("requested", "dialing"))
+        item.update(actions=_outcome_actions(status, at, participant_id=participant_id, sip_call_id=sip_call_id),
+                    condition=DialOutItem.status.is_in(*_NOT_FINISHED))
     except UpdateError as err:
         if not condition_failed(err):
             raise
         return False
     return True
+
+
+def record_dial_out_failure(item: DialOutItem, *, status: str, at: str, sip_status_code: int | None = None,
+                            sip_status: str | None = None, livekit_code: str | None = None,
+                            error: str | None = None) -> bool:
+    """A call that did not connect: its outcome (the full number dropped) and its rate-limit slots given
+    back (the room's, and for a member's "call me" their own) in one transaction, so a worker that dies
+    in between cannot keep a slot taken: its redelivery finds the outcome recorded and does nothing.
+    A window that is already gone, or at zero, has nothing to give back; the transaction is written
+    again without it. False when an outcome was already recorded."""
+    bind()
+    call = DialOutItem(*DialOutItem.key(item.room_id, item.dial_out_id))
+    actions = _outcome_actions(status, at, sip_status_code=sip_status_code, sip_status=sip_status,
+                               livekit_code=livekit_code, error=error)
+    windows = [DialOutWindow(*DialOutWindow.key(item.room_id, item.window_start))]
+    if item.slot_user_id:
+        windows.append(DialOutWindow(*DialOutWindow.key(item.room_id, item.window_start, item.slot_user_id)))
+    for _ in range(len(windows) + 1):
+        def attempt(slots: list[DialOutWindow] = windows) -> None:
+            with TransactWrite(connection=DialOutItem._get_connection().connection) as tx:
+                tx.update(call, actions=actions, condition=DialOutItem.status.is_in(*_NOT_FINISHED))
+                for window in slots:  # never below zero (a window expired and gone stays gone)
+                    tx.update(window, actions=[DialOutWindow.count.add(-1)],
+                              condition=DialOutWindow.count > 0)
+
+        try:
+            _retrying_conflicts(attempt)
+            return True
+        except TransactWriteError as err:
+            if cancelled_by_condition(err, 0):
+                return False
+            kept = [w for i, w in enumerate(windows, start=1) if not cancelled_by_condition(err, i)]
+            if len(kept) == len(windows):
+                raise
+            windows = kept
+    raise AssertionError("unreachable: each round drops at least one window")
 
 
 def record_dial_out_ended(room_id: str, dial_out_id: str, *, at: str) -> bool:
@@ -283,20 +323,6 @@ def take_member_dial_out_slots(room_id: str, user_id: str, *, window_start: str,
             return "member"
         raise
     return None
-
-
-def give_back_dial_out_slot(room_id: str, *, window_start: str, user_id: str | None = None) -> bool:
-    """A dial-out that did not connect does not count against the room's limit (or, with ``user_id``, the
-    member's own): one conditional ADD -1 (never below zero; a window already expired and gone stays gone)."""
-    bind()
-    window = DialOutWindow(*DialOutWindow.key(room_id, window_start, user_id))
-    try:
-        window.update(actions=[DialOutWindow.count.add(-1)], condition=DialOutWindow.count > 0)
-    except UpdateError as err:
-        if not condition_failed(err):
-            raise
-        return False
-    return True
 
 
 def get_room_and_members(room_id: str, *user_ids: str) -> tuple[RoomItem | None, dict[str, Member]]:
