@@ -7,7 +7,6 @@ reason, naming the field). A success means applied, kept for a room that does no
 duplicate or stale delivery that changes nothing.
 """
 
-
 from rooms.clock import utcnow
 from rooms.event_sources import EventBridgeEvent, event_source
 from rooms.lifecycle.booking_events import handle_booking_event

@@ -6,7 +6,6 @@ redelivered event never rings the phone twice (the attempt is claimed conditiona
 the invocation, Lambda retries it, then the event goes to this function's failure queue.
 """
 
-
 from rooms.clock import utcnow
 from rooms.event_sources import EventBridgeEvent, event_source
 from rooms.observability import logger, metrics, tracer

@@ -4,7 +4,6 @@ The time is the schedule event's own ``time``, not the clock: a delayed or retri
 work of the minute it was scheduled for (and tests freeze time by choosing it).
 """
 
-
 from rooms.clock import parse_iso
 from rooms.event_sources import EventBridgeEvent, event_source
 from rooms.lifecycle.sweeper import sweep
