@@ -227,6 +227,7 @@ test('phone fallback: when video fails, the dial-in number and PIN from the API,
   const card = page.locator('[data-problem="cannot_connect"]');
   const phone = card.getByRole('region', { name: 'Join by phone' });
   await expect(phone.getByTestId('dial-in-pin')).toHaveText(dialIn.pin);
+  await expect(card.locator('.rooms-next-step')).toContainText('Or join by phone below.');
   for (const n of dialIn.numbers) await expect(phone.getByRole('link', { name: n.formatted })).toHaveAttribute('href', `tel:${n.number}`);
   // a room without sip.call_me: dial-out is the host's, and a member is told to ask the host, or to dial in
   expect(dialIn.call_me).toBe(false);
@@ -273,6 +274,17 @@ test('call me: in a room with sip.call_me a member whose video failed asks to be
   await phone.getByLabel('Call me at').fill('+1 202 555 0486');
   await phone.getByRole('button', { name: 'Call me' }).click();
   await expect(phone.getByRole('status')).toHaveText('+12******486 is busy (SIP 486).', { timeout: 30_000 });
+});
+
+test('cannot connect in a room without phone access: the next step never says to join by phone', async ({ page }) => {
+  const id = ids();
+  await createBookingRoom(id, { waiting_room: false });
+  await openAs(page, `/room/booking/${id.booking}/`, id.client, 'Jane Doe');
+  await page.getByRole('button', { name: 'Join' }).click();
+  const next = page.locator('[data-problem="cannot_connect"] .rooms-next-step');
+  await expect(next).toContainText('turn off the VPN');
+  await expect(next).not.toContainText('by phone');
+  await expect(page.getByTestId('dial-in-pin')).toHaveCount(0);
 });
 
 test('phone on demand: a room with dial-in offers "Join by phone" before anything fails', async ({ page }) => {

@@ -12,7 +12,7 @@ import {
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RoomsApi, RoomView, TokenResponse } from '../lib/api';
 import { callMeOffer } from '../lib/api';
-import { describeDeviceFailure, describeDisconnect, describeError, problem, type Problem } from '../lib/errors';
+import { describeDeviceFailure, describeDisconnect, describeError, nextStepOf, problem, type Problem } from '../lib/errors';
 import { describeHostNotice, HOST_MESSAGE_TOPIC, HOST_REQUEST_TOPIC, type HostNotice, parseHostData } from '../lib/hostData';
 import { isPoor, PoorStreak, QualitySampler } from '../lib/quality';
 import { capVideoQuality, roomOptions, type VideoQualityLimits } from '../lib/video';
@@ -140,7 +140,7 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
           and will let you in; this page updates by itself.</p>
         {!current && <p className="rooms-muted" role="status">{connectionLabel(state)}</p>}
         {hostBanner && <div className="rooms-inline-notices">{hostBanner}</div>}
-        {current && <ProblemCard problem={current} onRetry={props.onRetry}>{current.offerPhone && phone}</ProblemCard>}
+        {current && <ProblemCard problem={current} onRetry={props.onRetry} phone={Boolean(grant.dial_in)}>{current.offerPhone && phone}</ProblemCard>}
         {phoneOnDemand}
       </main>
     );
@@ -149,12 +149,12 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
     <>
       {current ? (
         <div className="rooms-stage-problem">
-          <ProblemCard problem={current} onRetry={props.onRetry}>{current.offerPhone && phone}</ProblemCard>
+          <ProblemCard problem={current} onRetry={props.onRetry} phone={Boolean(grant.dial_in)}>{current.offerPhone && phone}</ProblemCard>
         </div>
       ) : props.isViewer ? <ViewerLayout /> : <VideoConference />}
       {poor && !current && (
         <div className="rooms-banner" role="status" data-problem="poor_quality">
-          <strong>{problem('poor_quality').title}.</strong> {problem('poor_quality').nextStep}
+          <strong>{problem('poor_quality').title}.</strong> {nextStepOf(problem('poor_quality'), Boolean(grant.dial_in))}
           {grant.dial_in && <details><summary>Join by phone</summary>{phone}</details>}
         </div>
       )}

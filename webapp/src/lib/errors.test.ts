@@ -1,7 +1,7 @@
 import { ConnectionError, DisconnectReason, MediaDeviceFailure } from 'livekit-client';
 import { describe, expect, it } from 'vitest';
 import { ApiError, NetworkError } from './api';
-import { describeDisconnect, describeError } from './errors';
+import { describeDeviceFailure, describeDisconnect, describeError, nextStepOf, problem } from './errors';
 
 const api = (status: number, code?: string) => new ApiError(status, code ? { code, message: code } : { message: 'x' });
 
@@ -41,7 +41,17 @@ describe('describeError: the troubleshooting list, each with a next step', () =>
   it('LiveKit unreachable (firewall, WebRTC blocked) offers the phone', () => {
     const p = describeError(ConnectionError.serverUnreachable('could not establish signal connection'));
     expect(p).toMatchObject({ kind: 'cannot_connect', offerPhone: true });
-    expect(p.nextStep).toMatch(/phone/);
+    expect(nextStepOf(p, true)).toMatch(/join by phone/);
+  });
+
+  it('a room without phone access is never told to join by phone', () => {
+    for (const kind of ['cannot_connect', 'no_media', 'poor_quality', 'not_recording', 'unknown'] as const) {
+      expect(nextStepOf(problem(kind), false)).not.toMatch(/by phone|to phone/);
+      expect(nextStepOf(problem(kind), true)).toMatch(/by phone|to phone/);
+    }
+    const missing = describeDeviceFailure(MediaDeviceFailure.NotFound);
+    expect(nextStepOf(missing, false)).not.toMatch(/phone/);
+    expect(nextStepOf(missing, true)).toMatch(/join by phone/);
   });
 
   it("LiveKit's max-participants message is 'room full'", () => {

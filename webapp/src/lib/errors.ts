@@ -24,6 +24,9 @@ export interface Problem {
   title: string;
   message: string;
   nextStep: string;
+  /** What to add to ``nextStep`` where the room has phone access (``nextStepOf``): a room without
+   * dial-in must not tell anyone to join by phone. */
+  phoneStep?: string;
   /** Show the dial-in number and "call me": the seed's fallback when video fails. */
   offerPhone: boolean;
   /** Trying again can help (a fresh token, the network back). */
@@ -35,7 +38,8 @@ const P = {
   cannot_connect: {
     title: "We can't reach the video service",
     message: 'Your browser could not open a video connection (a firewall, VPN or proxy may block WebRTC).',
-    nextStep: 'Try another network (for example your phone hotspot), turn off the VPN, or join by phone below.',
+    nextStep: 'Try another network (for example your phone hotspot), or turn off the VPN.',
+    phoneStep: 'Or join by phone below.',
     offerPhone: true,
     retry: true,
   },
@@ -44,13 +48,15 @@ const P = {
     message: 'The browser did not give this page access to your camera or microphone.',
     nextStep:
       'Click the camera icon in the address bar, allow camera and microphone, then reload. Close other apps that use the camera.',
+    phoneStep: 'Or join by phone below.',
     offerPhone: true,
     retry: true,
   },
   poor_quality: {
     title: 'Your connection is poor',
     message: 'Video may freeze or sound choppy (low bandwidth or a busy computer).',
-    nextStep: 'Turn off your camera, close other tabs and downloads, move closer to the Wi-Fi router, or switch to phone.',
+    nextStep: 'Turn off your camera, close other tabs and downloads, or move closer to the Wi-Fi router.',
+    phoneStep: 'Or switch to phone.',
     offerPhone: true,
     retry: false,
   },
@@ -113,18 +119,25 @@ const P = {
   not_recording: {
     title: 'Waiting for the recording to start',
     message: 'This session must be recorded, and the recording is not running yet.',
-    nextStep: 'Try again in a few seconds. If it keeps failing, tell your host or join by phone.',
+    nextStep: 'Try again in a few seconds. If it keeps failing, tell your host.',
+    phoneStep: 'You can also join by phone.',
     offerPhone: true,
     retry: true,
   },
   unknown: {
     title: 'Something went wrong',
     message: 'An unexpected error stopped this action.',
-    nextStep: 'Try again. If it keeps happening, join by phone and tell your host.',
+    nextStep: 'Try again. If it keeps happening, tell your host.',
+    phoneStep: 'You can also join by phone.',
     offerPhone: true,
     retry: true,
   },
 } satisfies Record<ProblemKind, Omit<Problem, 'kind' | 'detail'>>;
+
+/** The next step to show: with its phone step only where the room has phone access (dial-in). */
+export function nextStepOf(p: Problem, phone: boolean): string {
+  return phone && p.phoneStep ? `${p.nextStep} ${p.phoneStep}` : p.nextStep;
+}
 
 export function problem(kind: ProblemKind, detail?: string): Problem {
   return { kind, ...P[kind], detail };
@@ -194,7 +207,7 @@ export function describeDeviceFailure(failure: MediaDeviceFailure, err?: unknown
   const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(failure);
   if (failure === MediaDeviceFailure.NotFound) {
     return { ...problem('no_media', detail), message: 'No camera or microphone was found on this device.',
-      nextStep: 'Plug in a headset or webcam and reload, or join by phone.' };
+      nextStep: 'Plug in a headset or webcam and reload.' };
   }
   if (failure === MediaDeviceFailure.DeviceInUse) {
     return { ...problem('no_media', detail), message: 'Another app is using your camera or microphone.',
