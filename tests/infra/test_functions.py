@@ -192,3 +192,11 @@ def test_function_roles_use_no_managed_policies(dev):
     assert len(function_roles) == len(DESIGN)  # one role each
     for role_id in function_roles:
         assert "ManagedPolicyArns" not in roles[role_id]["Properties"]
+
+
+def test_a_dial_out_counts_as_stale_only_after_its_worker_can_no_longer_be_running():
+    """The sweeper settles an attempt still without an outcome ``STALE_AFTER`` past its last step
+    (rooms.phone.dial_out): by then the worker that claimed it must have timed out, with room to spare."""
+    from rooms.phone.dial_out import STALE_AFTER
+
+    assert 2 * SPECS_BY_NAME["dial_out_worker"].timeout_seconds <= STALE_AFTER.total_seconds()

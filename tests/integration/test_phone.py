@@ -393,7 +393,7 @@ def test_a_failed_call_gives_its_slots_back_with_its_outcome_once(stack):
                                  window_start=window_start, identity="phone-x", phone_number="+12025550486",
                                  phone_number_masked="+1202*****86", slot_user_id=user_id)
         item.dial_out_id = item.sk.removeprefix("DIALCALL#")
-        store.create_dial_out(item)
+        store.create_dial_out(item, stale_at=expires)
         return item
 
     def count(user_id: str | None = None) -> int | None:

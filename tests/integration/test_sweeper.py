@@ -444,3 +444,67 @@ def test_a_crashed_claim_is_retried_after_its_lease(api, stack, ids, start, monk
     retried = sweep(stack, start - 10 * MINUTE)  # the 5-minute lease ran out
     assert retried.get("opened") == 1 and get(api, room)["status"] == "open"
 
+
+
+def _dial_out_attempt(room_id: str, *, at: datetime, status: str, window_start: str, identity: str = "phone-lost"):
+    """An attempt as sip_dial records it (and, for ``dialing``, as the worker claims it), whose worker then
+    never finished: nothing but the store, so nothing else settles it."""
+    from rooms import store
+    from rooms.phone.dial_out import STALE_AFTER
+
+    item = store.DialOutItem(*store.DialOutItem.key(room_id, uuid.uuid4().hex), room_id=room_id, status="requested",
+                             requested_by="dr-lost", requested_at=iso(at), window_start=window_start, identity=identity,
+                             phone_number="+12025550100", phone_number_masked="+1202*****00", name="Phone")
+    item.dial_out_id = item.sk.removeprefix("DIALCALL#")
+    store.create_dial_out(item, stale_at=at + STALE_AFTER)
+    if status == "dialing":
+        assert store.claim_dial_out(room_id, item.dial_out_id, now=iso(at), stale_at=at + STALE_AFTER)
+    return item
+
+
+def test_a_dial_out_whose_worker_never_finished_fails_and_gives_its_slot_back(stack, start):
+    from rooms import store
+    from rooms.phone.dial_out import STALE_AFTER, WORKER_LOST
+
+    room_id, window = str(uuid.uuid4()), iso(start)
+    for _ in range(2):
+        assert store.take_dial_out_slot(room_id, window_start=window, limit=5, expires_at=start + HOUR)
+    lost = [_dial_out_attempt(room_id, at=start, status=s, window_start=window) for s in ("requested", "dialing")]
+    assert "dial_out_failed_stale" not in sweep(stack, start + STALE_AFTER - SECOND)  # its worker may still run
+    report = sweep(stack, start + STALE_AFTER + SECOND)
+    assert report["dial_out_failed_stale"] == 2, report
+    for attempt in lost:
+        item = store.get_dial_out(room_id, attempt.dial_out_id)
+        assert (item.status, item.error, item.phone_number, item.gsi1pk) == ("failed", WORKER_LOST, None, None)
+    window_item = store.DialOutWindow.get(*store.DialOutWindow.key(room_id, window), consistent_read=True)
+    assert int(window_item.count) == 0  # both slots back
+    assert "dial_out_failed_stale" not in sweep(stack, start + 2 * STALE_AFTER)  # settled once
+
+
+def test_a_dial_out_answered_after_its_worker_died_is_answered_with_attendance(api, stack, ids, start):
+    """The worker placed the call and died before it recorded the answer: LiveKit shows the callee
+    connected (its dial-out id in the attributes), so the sweeper records it answered, with attendance."""
+    from rooms import store
+    from rooms.livekit_gateway import sip_service
+    from rooms.phone.dial_out import STALE_AFTER
+    from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE
+    from rooms.settings import get_settings
+
+    room = api.admin("POST", "/rooms", json={"booking_id": ids["booking"], "room_type": "individual",
+                                             "host": {"user_id": ids["host"]}, "members": [{"user_id": ids["client"]}],
+                                             "waiting_room": False, "sip": {"enabled": True, "region": "US"}}).json()
+    assert api.call("POST", f"/rooms/{room['room_id']}/token", as_user=ids["host"]).status_code == 200  # opens it
+    attempt = _dial_out_attempt(room["room_id"], at=start, status="dialing", window_start=iso(start),
+                                identity="phone-answered")
+    placed = sip_service.create_sip_participant(
+        trunk_id=get_settings().sip_outbound_trunk_id, call_to="+12025550100", room_name=room["livekit_room"],
+        identity="phone-answered", name="Phone", attributes={DIAL_OUT_ID_ATTRIBUTE: attempt.dial_out_id},
+        hide_phone_number=True, ringing_timeout_seconds=30, wait_until_answered=True)
+    control.drain_webhooks(stack.config.livekit_url)
+    report = sweep(stack, start + STALE_AFTER + SECOND)
+    assert report["dial_out_answered_late"] == 1, report
+    item = store.get_dial_out(room["room_id"], attempt.dial_out_id)
+    assert item.status == "answered" and item.participant_id == placed.participant_id and item.gsi1pk is None
+    attendance = api.admin("GET", f"/rooms/{room['room_id']}/attendance").json()
+    phone = next(p for p in attendance["participants"] if p["identity"] == "phone-answered")
+    assert phone["via"] == "phone" and phone["segments"][0]["participant_sid"] == placed.participant_id

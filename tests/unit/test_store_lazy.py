@@ -39,7 +39,7 @@ def test_a_room_partition_read_knows_every_kind():
 
 
 def test_a_due_index_read_knows_what_the_index_holds():
-    assert {"room", "retention"} <= _kinds_after_importing("rooms.store.due")
+    assert {"room", "retention", "dial_out"} <= _kinds_after_importing("rooms.store.due")
 
 
 def test_the_token_path_loads_only_the_store_modules_it_uses():

@@ -48,12 +48,13 @@ from rooms.lifecycle.ending import close_room, converge_room
 from rooms.livekit_gateway import room_service
 from rooms.observability import logger, metrics
 from rooms.phone import service as phone
+from rooms.phone.dial_out import dial_out_due
 from rooms.room.livekit_room import OPENABLE, open_livekit_room, room_config
 from rooms.room.schedule import DueWork, due_work, session_was_due
 from rooms.room.status import RoomStatus, is_live
 from rooms.room.views import room_event_detail
 from rooms.settings import Settings
-from rooms.store import Claim, RetentionItem, RoomItem
+from rooms.store import Claim, DialOutItem, RetentionItem, RoomItem
 
 SWEEPER = "sweeper"  # the actor recorded on what the sweeper does
 ENDED_DETAIL_TYPE = "Room Ended"
@@ -218,4 +219,5 @@ def _int_or_none(value: Any) -> int | None:
 DUE_HANDLERS: dict[type, DueHandler] = {
     RoomItem: room_due,
     RetentionItem: retention_due,  # retention periods and legal holds (rooms.evidence.retention)
+    DialOutItem: dial_out_due,  # dial-outs whose worker never finished (rooms.phone.dial_out)
 }

@@ -14,6 +14,11 @@ Honest attendance: LiveKit connects the SIP participant to the room *before* it 
 ``dialing`` → ``ringing`` → ``active``), so its ``participant_joined`` is not attendance
 (``rooms.phone.numbers.call_not_answered``); the segment starts when the callee answered, written here by
 the worker. A call that did not connect gives its rate-limit slot back.
+
+No attempt stays ``requested`` or ``dialing``: until it has an outcome it is in the due index at
+``STALE_AFTER`` past its last step, and the sweeper settles one whose worker never finished (the event lost,
+a crash, the function's timeout): answered if LiveKit shows its callee connected, otherwise failed with
+its slot given back (``dial_out_due``).
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ from rooms.access import (
 from rooms.clock import iso, parse_iso
 from rooms.errors import Conflict, InvalidInput, NotFound, TooManyRequests, UpstreamUnavailable
 from rooms.livekit_gateway import sip_service as livekit_sip
+from rooms.livekit_gateway.room_service import get_participant
 from rooms.observability import logger, metrics
 from rooms.phone.masking import mask_phone_number
-from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, dial_out_outcome, phone_identity, sip_of
+from rooms.phone.numbers import DIAL_OUT_ID_ATTRIBUTE, call_not_answered, dial_out_outcome, phone_identity, sip_of
 from rooms.room.models import DialOutList, DialOutRequest, DialOutResponse
 from rooms.room.status import MemberStatus, is_live
 from rooms.settings import Settings
@@ -45,6 +51,12 @@ from rooms.store import DialOutItem
 REQUESTED_DETAIL_TYPE = "Dial-Out Requested"
 ANSWERED_DETAIL_TYPE = "Dial-Out Answered"
 FAILED_DETAIL_TYPE = "Dial-Out Failed"
+
+# Past the longest a worker can take over one attempt: the dial_out_worker function's timeout (120 s,
+# infra/constructs/functions.py; tests/infra hold it below this) covers the ringing (at most 80 s) and
+# LiveKit's connect time. An attempt still without an outcome then is settled by the sweeper.
+STALE_AFTER = timedelta(minutes=5)
+WORKER_LOST = "the dial-out worker did not finish (its request lost, a crash or a timeout)"
 
 
 def view(item: DialOutItem) -> DialOutResponse:
@@ -117,7 +129,7 @@ def request_dial_out(room_id: str, request: DialOutRequest, *, caller: Caller, n
     )
     item.dial_out_id = item.sk.removeprefix("DIALCALL#")
     item.ttl = now + timedelta(days=settings.attendance_retention_days)
-    store.create_dial_out(item)
+    store.create_dial_out(item, stale_at=now + STALE_AFTER)
     log = {"action": "phone.dial_out.request", "actor": caller.user_id, "room_id": room_id, "target": identity,
            "phone_number": masked, "dial_out_id": item.dial_out_id, "dial_outs_in_window": count,
            "call_me": permit.call_me}
@@ -177,7 +189,8 @@ def place_dial_out(room_id: str, dial_out_id: str, *, clock: Callable[[], dateti
     if room is None or not is_live(room.status):
         _fail(item, status="failed", at=clock(), error="room ended before the call was placed")
         return "failed"
-    if store.claim_dial_out(room_id, dial_out_id, now=iso(clock())) is None:
+    started = clock()
+    if store.claim_dial_out(room_id, dial_out_id, now=iso(started), stale_at=started + STALE_AFTER) is None:
         return "duplicate"
     log = {"action": "phone.dial_out", "actor": item.requested_by, "room_id": room_id, "target": item.identity,
            "phone_number": item.phone_number_masked, "dial_out_id": dial_out_id}
@@ -206,19 +219,54 @@ def place_dial_out(room_id: str, dial_out_id: str, *, clock: Callable[[], dateti
     except Exception as err:
         _fail(item, status="failed", at=clock(), error=type(err).__name__)
         raise
-    answered = clock()
-    store.record_dial_out_outcome(room_id, dial_out_id, status="answered", at=iso(answered),
-                                  participant_id=placed.participant_id, sip_call_id=placed.sip_call_id)
+    _answered(item, room, identity=placed.participant_identity, participant_id=placed.participant_id,
+              sip_call_id=placed.sip_call_id, at=clock(), settings=settings)
+    logger.info("dial-out answered", extra={**log, "sip_call_id": placed.sip_call_id})
+    return "answered"
+
+
+def _answered(item: DialOutItem, room, *, identity: str, participant_id: str, sip_call_id: str | None,
+              at: datetime, settings: Settings) -> None:
+    """The callee answered: the outcome, their attendance from ``at``, and the event (each once)."""
+    store.record_dial_out_outcome(item.room_id, item.dial_out_id, status="answered", at=iso(at),
+                                  participant_id=participant_id, sip_call_id=sip_call_id)
     # (imported here: the worker's answer opens attendance; sip_dial's routes do not load attendance)
     from rooms.attendance.webhooks import record_phone_answered
 
-    record_phone_answered(room, identity=placed.participant_identity, participant_sid=placed.participant_id,
-                          user_id=item.user_id, name=item.name, answered_at=answered, event_id=f"dialout-{dial_out_id}",
-                          settings=settings)
+    record_phone_answered(room, identity=identity, participant_sid=participant_id, user_id=item.user_id,
+                          name=item.name, answered_at=at, event_id=f"dialout-{item.dial_out_id}", settings=settings)
     metrics.add_metric(name=metric_names.PHONE_DIAL_OUTS, unit="Count", value=1)
-    logger.info("dial-out answered", extra={**log, "sip_call_id": placed.sip_call_id})
-    notify.publish(ANSWERED_DETAIL_TYPE, _event_detail(store.get_dial_out(room_id, dial_out_id) or item, room))
-    return "answered"
+    notify.publish(ANSWERED_DETAIL_TYPE, _event_detail(store.get_dial_out(item.room_id, item.dial_out_id) or item,
+                                                       room))
+
+
+def dial_out_due(seen: DialOutItem, now: datetime, settings: Settings) -> list[str]:
+    """The sweeper's handler of an attempt still without an outcome ``STALE_AFTER`` past its last step
+    (``lifecycle.sweeper.DUE_HANDLERS``): its worker is gone. If LiveKit shows the callee connected (the
+    call was answered and the worker died before it said so), it is answered, with attendance from now
+    (when it is known; never more than was there); otherwise it failed, and its slots are given back."""
+    claim = store.claim_due(seen, now=now, lease_seconds=settings.sweep_lease_seconds)
+    if claim is None:
+        return ["taken"]
+    item: DialOutItem = claim.item
+    if item.status not in ("requested", "dialing"):
+        store.finish_due(claim, next_due=None)
+        return ["dial_out_done"]
+    room = store.get_room(item.room_id, consistent=True)
+    live = None
+    if room is not None and is_live(room.status) and item.status == "dialing":
+        live = get_participant(room.livekit_room, item.identity)
+    log = {"action": "phone.dial_out.stale", "actor": "sweeper", "room_id": item.room_id, "target": item.identity,
+           "dial_out_id": item.dial_out_id, "status": item.status}
+    if (live is not None and live.attributes.get(DIAL_OUT_ID_ATTRIBUTE) == item.dial_out_id
+            and not call_not_answered(live)):
+        _answered(item, room, identity=live.identity, participant_id=live.sid, sip_call_id=None, at=now,
+                  settings=settings)
+        logger.warning("dial-out answered, its worker lost", extra=log)
+        return ["dial_out_answered_late"]
+    _fail(item, status="failed", at=now, error=WORKER_LOST)
+    logger.warning("dial-out settled as failed: its worker never finished", extra=log)
+    return ["dial_out_failed_stale"]
 
 
 def _fail(item: DialOutItem, *, status: str, at: datetime, sip_status_code: int | None = None,

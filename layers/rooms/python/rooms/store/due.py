@@ -26,8 +26,9 @@ from pynamodb.expressions.condition import Condition
 from rooms.clock import iso
 
 # What the due index can hold, so pynamodb knows every kind a due Query returns (the store package loads
-# its modules lazily): rooms (open, end, settle) and their retention deadlines.
-from rooms.store import retention, rooms  # noqa: F401
+# its modules lazily): rooms (open, end, settle), their retention deadlines, and dial-outs still
+# without an outcome.
+from rooms.store import phone, retention, rooms  # noqa: F401
 from rooms.store.conditions import condition_failed
 from rooms.store.table import TableItem, bind, due_bucket, due_keys
 

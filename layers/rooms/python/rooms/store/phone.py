@@ -12,7 +12,7 @@ from pynamodb.transactions import TransactWrite
 from rooms.room.status import LIVE_STATUSES
 from rooms.store.conditions import cancelled_by_condition, condition_failed
 from rooms.store.rooms import Member, PinTaken, RoomItem, _retrying_conflicts, room_pk
-from rooms.store.table import TableItem, bind
+from rooms.store.table import TableItem, bind, due_keys
 
 __all__ = [
     "DialOutItem",
@@ -97,9 +97,16 @@ class DialOutItem(TableItem, discriminator="dial_out"):
         return room_pk(room_id), f"DIALCALL#{dial_out_id}"
 
 
-def create_dial_out(item: DialOutItem) -> None:
-    """Put a new attempt (its id is fresh: attribute_not_exists guards against a collision)."""
+def _stale_keys(item: DialOutItem, stale_at: datetime) -> tuple[str, str]:
+    return due_keys(stale_at, f"dialout:{item.room_id}:{item.dial_out_id}")
+
+
+def create_dial_out(item: DialOutItem, *, stale_at: datetime) -> None:
+    """Put a new attempt (its id is fresh: attribute_not_exists guards against a collision). It is in the
+    due index at ``stale_at``, while it has no outcome: an attempt whose worker never finished (its event
+    lost, a crash, a timeout) is settled by the sweeper then, and never stays ``requested`` or ``dialing``."""
     bind()
+    item.gsi1pk, item.gsi1sk = _stale_keys(item, stale_at)
     try:
         item.save(condition=DialOutItem.pk.does_not_exist())
     except PutError as err:
@@ -122,14 +129,18 @@ def list_dial_outs(room_id: str) -> list[DialOutItem]:
     return list(DialOutItem.query(room_pk(room_id), DialOutItem.sk.startswith("DIALCALL#"), consistent_read=True))
 
 
-def claim_dial_out(room_id: str, dial_out_id: str, *, now: str) -> DialOutItem | None:
+def claim_dial_out(room_id: str, dial_out_id: str, *, now: str, stale_at: datetime) -> DialOutItem | None:
     """requested → dialing, once: the attempt to place, or None when it was already claimed (a
-    redelivered request must never ring the phone twice)."""
+    redelivered request must never ring the phone twice). Due again at ``stale_at``, past the longest
+    a worker can run: if it dies while the phone rings, the sweeper settles the attempt."""
     bind()
     item = DialOutItem(*DialOutItem.key(room_id, dial_out_id))
+    item.room_id, item.dial_out_id = room_id, dial_out_id
+    pk, sk = _stale_keys(item, stale_at)
     try:
-        item.update(actions=[DialOutItem.status.set("dialing"), DialOutItem.dialing_at.set(now)],
-                    condition=DialOutItem.status == "requested")
+        item.update(actions=[DialOutItem.status.set("dialing"), DialOutItem.dialing_at.set(now),
+                             DialOutItem.gsi1pk.set(pk), DialOutItem.gsi1sk.set(sk)],
+                    condition=(DialOutItem.status == "requested") & DialOutItem.due_lease.does_not_exist())
     except UpdateError as err:
         if not condition_failed(err):
             raise
@@ -138,7 +149,10 @@ def claim_dial_out(room_id: str, dial_out_id: str, *, now: str) -> DialOutItem |
 
 
 def _outcome_actions(status: str, at: str, **facts: str | int | None) -> list:
-    actions = [DialOutItem.status.set(status), DialOutItem.finished_at.set(at), DialOutItem.phone_number.remove()]
+    # with its outcome the attempt leaves the due index (and a sweep's claim on it, if one was settling it)
+    actions = [DialOutItem.status.set(status), DialOutItem.finished_at.set(at), DialOutItem.phone_number.remove(),
+               DialOutItem.gsi1pk.remove(), DialOutItem.gsi1sk.remove(), DialOutItem.due_lease.remove(),
+               DialOutItem.due_lease_until.remove()]
     if status == "answered":
         actions.append(DialOutItem.answered_at.set(at))
     for name, value in facts.items():
