@@ -10,8 +10,9 @@ import { describeError, type Problem } from '../lib/errors';
 
 const FINAL = new Set(['answered', 'busy', 'no_answer', 'failed']);
 
-export function PhoneFallback({ api, roomId, dialIn: initial, offer, userId }: {
-  api: RoomsApi; roomId: string; dialIn?: DialIn | null; offer: CallMeOffer; userId?: string;
+/** ``onCalling``: a call to this person themselves was accepted (it will join the session as them). */
+export function PhoneFallback({ api, roomId, dialIn: initial, offer, userId, onCalling }: {
+  api: RoomsApi; roomId: string; dialIn?: DialIn | null; offer: CallMeOffer; userId?: string; onCalling?: () => void;
 }) {
   const [dialIn, setDialIn] = useState<DialIn | null | undefined>(initial);
   const [phone, setPhone] = useState('');
@@ -33,6 +34,7 @@ export function PhoneFallback({ api, roomId, dialIn: initial, offer, userId }: {
     setProblem(null);
     try {
       const accepted = await api.dialOut(roomId, { phone_number: phone, user_id: userId });
+      onCalling?.();
       setStatus(`Calling ${phone}: answer your phone to join by audio.`);
       const last = await api.followDialOut(roomId, accepted, (d) => {
         if (FINAL.has(d.status)) setStatus(describeDialOut(d));

@@ -38,6 +38,7 @@ export interface SessionProps {
 export function Session(props: SessionProps) {
   const { grant, choices, room } = props;
   const [problemNow, setProblem] = useState<Problem | null>(null);
+  const movedToPhone = useRef(false);  // "call me" accepted: the call joins as this person
   const isHost = grant.role === 'host';
   const isViewer = grant.role === 'viewer';
   const publishAtStart = canPublishAtStart(grant);
@@ -58,14 +59,15 @@ export function Session(props: SessionProps) {
         onError={(err) => setProblem(describeError(err))}
         onMediaDeviceFailure={(failure) => setProblem(describeDeviceFailure(failure ?? MediaDeviceFailure.Other))}
         onDisconnected={(reason) => {
-          const ended = describeDisconnect(reason);
+          const ended = describeDisconnect(reason, { movedToPhone: movedToPhone.current });
           if (reason === DisconnectReason.CLIENT_INITIATED) props.onLeft(null);
           else if (ended && !ended.retry) props.onLeft(ended);
           else if (ended) setProblem(ended);
         }}
         className="rooms-stage"
       >
-        <Stage {...props} problem={problemNow} setProblem={setProblem} isHost={isHost} isViewer={isViewer} />
+        <Stage {...props} problem={problemNow} setProblem={setProblem} isHost={isHost} isViewer={isViewer}
+          onCalling={() => { movedToPhone.current = true; }} />
       </LiveKitRoom>
       {isHost && (
         <HostPanel api={props.api} room={room} selfIdentity={grant.identity} pollSeconds={props.hostPollSeconds}
@@ -76,7 +78,8 @@ export function Session(props: SessionProps) {
   );
 }
 
-function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: Problem | null) => void; isHost: boolean; isViewer: boolean }) {
+function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: Problem | null) => void; isHost: boolean;
+  isViewer: boolean; onCalling: () => void }) {
   const { api, room, grant, choices, problem: current } = props;
   const state = useConnectionState();
   const permissions = useLocalParticipantPermissions();
@@ -125,7 +128,8 @@ function Stage(props: SessionProps & { problem: Problem | null; setProblem: (p: 
   );
 
   const offer = callMeOffer({ isHost: props.isHost, role: grant.role, dialIn: grant.dial_in, admitted });
-  const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} offer={offer} userId={grant.identity} />;
+  const phone = <PhoneFallback api={api} roomId={grant.room_id} dialIn={grant.dial_in ?? null} offer={offer}
+    userId={grant.identity} onCalling={props.onCalling} />;
   // On demand (the seed's "fallback to phone" without waiting for video to fail): rooms with dial-in
   // always offer it, unless a problem card or the poor-quality banner shows it already.
   const phoneOnDemand = grant.dial_in && !current?.offerPhone && !poor && (

@@ -79,4 +79,15 @@ describe('describeDisconnect', () => {
     expect(describeDisconnect(DisconnectReason.CLIENT_INITIATED)).toBeNull();
     expect(describeDisconnect(DisconnectReason.SIGNAL_CLOSE)?.kind).toBe('cannot_connect');
   });
+
+  it('after "call me", the browser leaving for the phone call is said so, not "another tab"', () => {
+    const tab = describeDisconnect(DisconnectReason.DUPLICATE_IDENTITY)!;
+    expect(tab.title).toMatch(/another tab/);
+    const phone = describeDisconnect(DisconnectReason.DUPLICATE_IDENTITY, { movedToPhone: true })!;
+    expect(phone.title).toMatch(/by phone now/);
+    expect(phone).toMatchObject({ offerPhone: false, retry: true });
+    expect(nextStepOf(phone, true)).toMatch(/ends the phone call/);
+    expect(nextStepOf(phone, true)).not.toMatch(/join by phone/);
+    expect(describeDisconnect(DisconnectReason.ROOM_DELETED, { movedToPhone: true })?.kind).toBe('room_ended');
+  });
 });

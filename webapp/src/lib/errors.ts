@@ -217,7 +217,16 @@ export function describeDeviceFailure(failure: MediaDeviceFailure, err?: unknown
 }
 
 /** Why LiveKit closed a session, as the person should hear it (null: they left themselves). */
-export function describeDisconnect(reason: DisconnectReason | undefined): Problem | null {
+/** ``movedToPhone``: this person asked to be called ("call me"), and the call joins as them: LiveKit keeps
+ * one connection per identity, so the browser's is the one that goes (reason DUPLICATE_IDENTITY). */
+export function describeDisconnect(reason: DisconnectReason | undefined,
+  context: { movedToPhone?: boolean } = {}): Problem | null {
+  if (reason === DisconnectReason.DUPLICATE_IDENTITY && context.movedToPhone) {
+    return { ...problem('unknown'), title: 'You are in the session by phone now',
+      message: 'Your phone call joined the session as you, so this window left it (one connection per person).',
+      nextStep: 'Keep talking on the phone. "Try again" brings you back by video, and ends the phone call.',
+      phoneStep: undefined, offerPhone: false };
+  }
   switch (reason) {
     case DisconnectReason.ROOM_DELETED:
     case DisconnectReason.ROOM_CLOSED:
@@ -227,7 +236,8 @@ export function describeDisconnect(reason: DisconnectReason | undefined): Proble
     case DisconnectReason.DUPLICATE_IDENTITY:
       return { ...problem('unknown'), title: 'You joined from another tab or device',
         message: 'This window was disconnected because you joined the session somewhere else.',
-        nextStep: 'Continue in the other window, or click "Try again" to move the session here.' };
+        nextStep: 'Continue in the other window, or click "Try again" to move the session here.',
+        phoneStep: undefined };
     case DisconnectReason.JOIN_FAILURE:
     case DisconnectReason.SIGNAL_CLOSE:
     case DisconnectReason.CONNECTION_TIMEOUT:
