@@ -243,8 +243,9 @@ def _answered(item: DialOutItem, room, *, identity: str, participant_id: str, si
 def dial_out_due(seen: DialOutItem, now: datetime, settings: Settings) -> list[str]:
     """The sweeper's handler of an attempt still without an outcome ``STALE_AFTER`` past its last step
     (``lifecycle.sweeper.DUE_HANDLERS``): its worker is gone. If LiveKit shows the callee connected (the
-    call was answered and the worker died before it said so), it is answered, with attendance from now
-    (when it is known; never more than was there); otherwise it failed, and its slots are given back."""
+    call was answered and the worker died before it said so), it is answered, with attendance from this
+    sweep (when the answer became known: never more time than the callee was there); otherwise it
+    failed, and its slots are given back."""
     claim = store.claim_due(seen, now=now, lease_seconds=settings.sweep_lease_seconds)
     if claim is None:
         return ["taken"]
