@@ -24,6 +24,10 @@ def session(real):
         proc.connect("client", client["server_url"], client["token"])
         published = proc.publish_audio("client", feed_seconds=30)
         assert published["published"] is True
+        # the client's publish is acknowledged before its media arrives; only then does the server list the
+        # track (and send track_published), so a host control sent earlier finds no track to act on
+        wait_until(lambda: (p := real.live_participants(room["livekit_room"]).get(ids["client"])) and p.tracks,
+                   what="the server listing the client's track")
         yield {"ids": ids, "room": room, "rid": room["room_id"], "name": room["livekit_room"], "proc": proc,
                "host": host, "client": client, "track_sid": published["track_sid"]}
 
