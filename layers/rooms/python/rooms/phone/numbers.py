@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rooms.phone.masking import mask_phone_number
+from rooms.room.models import DialIn, DialInNumber
 from rooms.room.status import is_live
 from rooms.store import RoomItem
-
-if TYPE_CHECKING:
-    from rooms.room.models import DialIn
 
 PIN_ATTEMPTS = 20  # random PINs tried per room creation; small PIN spaces are tried exhaustively
 # What a failed dial-out was, from its SIP response (livekit-sip returns the far end's final response) or,
@@ -67,10 +65,6 @@ def dial_in_details(room: RoomItem) -> DialIn | None:
     sip = sip_of(room)
     if not sip.get("pin") or not is_live(room.status):
         return None
-    # imported here: the webhook path reads this module for phone participants, never for this view,
-    # and the room's wire models are a tenth of its cold start (`make bench BENCH=cold_start`)
-    from rooms.room.models import DialIn, DialInNumber
-
     formatted = format_number(sip["number"])
     return DialIn(
         numbers=[DialInNumber(region=sip["region"], number=sip["number"], formatted=formatted)],
