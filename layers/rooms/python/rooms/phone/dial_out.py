@@ -228,8 +228,8 @@ def place_dial_out(room_id: str, dial_out_id: str, *, clock: Callable[[], dateti
 def _answered(item: DialOutItem, room, *, identity: str, participant_id: str, sip_call_id: str | None,
               at: datetime, settings: Settings) -> None:
     """The callee answered: the outcome, their attendance from ``at``, and the event (each once)."""
-    store.record_dial_out_outcome(item.room_id, item.dial_out_id, status="answered", at=iso(at),
-                                  participant_id=participant_id, sip_call_id=sip_call_id)
+    store.record_dial_out_answered(item.room_id, item.dial_out_id, at=iso(at),
+                                   participant_id=participant_id, sip_call_id=sip_call_id)
     # (imported here: the worker's answer opens attendance; sip_dial's routes do not load attendance)
     from rooms.attendance.webhooks import record_phone_answered
 

@@ -52,7 +52,7 @@ EXPORTS = {
     "due": ("Claim", "claim_due", "due_items", "finish_due", "release_due"),
     "phone": ("DialOutItem", "DialOutWindow", "PinTaken", "SipPinLock", "claim_dial_out", "create_dial_out",
         "get_dial_out", "get_room_and_members", "list_dial_outs", "move_pin",
-        "new_pin_lock", "record_dial_out_ended", "record_dial_out_failure", "record_dial_out_outcome",
+        "new_pin_lock", "record_dial_out_answered", "record_dial_out_ended", "record_dial_out_failure",
         "record_dispatch_rule", "release_pin",
         "take_dial_out_slot", "take_member_dial_out_slots"),
     "recordings": ("ActiveRecording", "EgressLookup", "RecordingConsent", "RecordingItem"),

@@ -26,9 +26,9 @@ __all__ = [
     "list_dial_outs",
     "move_pin",
     "new_pin_lock",
+    "record_dial_out_answered",
     "record_dial_out_ended",
     "record_dial_out_failure",
-    "record_dial_out_outcome",
     "record_dispatch_rule",
     "release_pin",
     "take_dial_out_slot",
@@ -164,13 +164,13 @@ def _outcome_actions(status: str, at: str, **facts: str | int | None) -> list:
 _NOT_FINISHED = ("requested", "dialing")
 
 
-def record_dial_out_outcome(room_id: str, dial_out_id: str, *, status: str, at: str,
-                            participant_id: str | None = None, sip_call_id: str | None = None) -> bool:
+def record_dial_out_answered(room_id: str, dial_out_id: str, *, at: str, participant_id: str | None = None,
+                             sip_call_id: str | None = None) -> bool:
     """dialing → answered, once; the full number is dropped. False when an outcome was already recorded."""
     bind()
     item = DialOutItem(*DialOutItem.key(room_id, dial_out_id))
     try:
-        item.update(actions=_outcome_actions(status, at, participant_id=participant_id, sip_call_id=sip_call_id),
+        item.update(actions=_outcome_actions("answered", at, participant_id=participant_id, sip_call_id=sip_call_id),
                     condition=DialOutItem.status.is_in(*_NOT_FINISHED))
     except UpdateError as err:
         if not condition_failed(err):
